@@ -1,0 +1,303 @@
+// Package config reads AgentDesk's configuration from the environment and an
+// optional file of KEY=VALUE lines. Secrets may come from files through the
+// *_FILE variant of their variable, so they need not sit in the environment.
+package config
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the portal's typed configuration.
+type Config struct {
+	Addr           string   // listen address
+	PublicURL      *url.URL // how browsers reach the portal, e.g. https://portal.example.com/backup/
+	BasePath       string   // path prefix of PublicURL without trailing slash ("" at the root)
+	TrustedProxies []netip.Prefix
+
+	EMURL      string
+	EMUser     string
+	EMPassword string
+	EMCAFile   string
+	EMPin      string
+	EMInsecure bool
+	EMTimeout  time.Duration
+
+	OIDCIssuer       string
+	OIDCClientID     string
+	OIDCClientSecret string
+	OIDCScopes       []string
+	OIDCGroupsClaim  string
+	OIDCExtraClaims  []string
+
+	PolicyFile     string
+	BreakGlassFile string
+	DataDir        string
+
+	SessionIdle     time.Duration
+	SessionLifetime time.Duration
+
+	LogFormat string // json or text
+	LogLevel  string // debug, info, warn, error
+}
+
+// Secure reports whether the portal is served over HTTPS, which decides the
+// cookie attributes and HSTS.
+func (c *Config) Secure() bool { return c.PublicURL != nil && c.PublicURL.Scheme == "https" }
+
+// Error names the variable that is wrong, so a failed start says what to fix.
+type Error struct {
+	Var string
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Var + ": " + e.Msg }
+
+// Lookup finds a variable; os.LookupEnv in production, a map in tests.
+type Lookup func(key string) (string, bool)
+
+// Load reads the configuration for `agentdesk serve`. A file named by
+// AGENTDESK_CONFIG_FILE supplies defaults; the environment wins over it.
+func Load(env Lookup) (*Config, error) {
+	vars, err := withFile(env)
+	if err != nil {
+		return nil, err
+	}
+	r := reader{get: vars}
+	c := &Config{
+		Addr:             r.str("AGENTDESK_ADDR", "0.0.0.0:8080"),
+		EMURL:            r.str("AGENTDESK_EM_URL", ""),
+		EMUser:           r.str("AGENTDESK_EM_USER", ""),
+		EMPassword:       r.secret("AGENTDESK_EM_PASSWORD"),
+		EMCAFile:         r.str("AGENTDESK_EM_CA_FILE", ""),
+		EMPin:            r.str("AGENTDESK_EM_PIN_SHA256", ""),
+		EMInsecure:       r.boolean("AGENTDESK_EM_INSECURE", false),
+		EMTimeout:        r.duration("AGENTDESK_EM_TIMEOUT", 30*time.Second),
+		OIDCIssuer:       r.str("AGENTDESK_OIDC_ISSUER", ""),
+		OIDCClientID:     r.str("AGENTDESK_OIDC_CLIENT_ID", ""),
+		OIDCClientSecret: r.secret("AGENTDESK_OIDC_CLIENT_SECRET"),
+		OIDCScopes:       r.list("AGENTDESK_OIDC_SCOPES", []string{"openid", "profile", "email"}),
+		OIDCGroupsClaim:  r.str("AGENTDESK_OIDC_GROUPS_CLAIM", "groups"),
+		OIDCExtraClaims:  r.list("AGENTDESK_OIDC_EXTRA_CLAIMS", []string{"preferred_username"}),
+		PolicyFile:       r.str("AGENTDESK_POLICY_FILE", ""),
+		BreakGlassFile:   r.str("AGENTDESK_BREAKGLASS_FILE", ""),
+		DataDir:          r.str("AGENTDESK_DATA_DIR", "/var/lib/agentdesk"),
+		SessionIdle:      r.duration("AGENTDESK_SESSION_IDLE", 30*time.Minute),
+		SessionLifetime:  r.duration("AGENTDESK_SESSION_LIFETIME", 8*time.Hour),
+		LogFormat:        r.oneOf("AGENTDESK_LOG_FORMAT", "json", "json", "text"),
+		LogLevel:         r.oneOf("AGENTDESK_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+	}
+	c.PublicURL = r.url("AGENTDESK_PUBLIC_URL", "")
+	c.TrustedProxies = r.prefixes("AGENTDESK_TRUSTED_PROXIES")
+	r.require("AGENTDESK_EM_URL", c.EMURL)
+	r.require("AGENTDESK_EM_USER", c.EMUser)
+	r.require("AGENTDESK_EM_PASSWORD", c.EMPassword)
+	r.require("AGENTDESK_OIDC_ISSUER", c.OIDCIssuer)
+	r.require("AGENTDESK_OIDC_CLIENT_ID", c.OIDCClientID)
+	r.require("AGENTDESK_PUBLIC_URL", urlString(c.PublicURL))
+	if c.EMURL != "" {
+		if u, err := url.Parse(c.EMURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			r.fail("AGENTDESK_EM_URL", "want an absolute http(s) URL such as https://em.example.com:9398")
+		}
+	}
+	if c.SessionIdle <= 0 || c.SessionLifetime < c.SessionIdle {
+		r.fail("AGENTDESK_SESSION_LIFETIME", "must be at least AGENTDESK_SESSION_IDLE, and both positive")
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	c.BasePath = BasePath(c.PublicURL)
+	return c, nil
+}
+
+// BasePath is the path of the public URL without its trailing slash.
+func BasePath(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	return strings.TrimRight(u.Path, "/")
+}
+
+func urlString(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	return u.String()
+}
+
+// withFile layers the optional config file under the environment.
+func withFile(env Lookup) (Lookup, error) {
+	path, ok := env("AGENTDESK_CONFIG_FILE")
+	if !ok || path == "" {
+		return env, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &Error{Var: "AGENTDESK_CONFIG_FILE", Msg: err.Error()}
+	}
+	defer f.Close()
+	file := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, &Error{Var: "AGENTDESK_CONFIG_FILE", Msg: fmt.Sprintf("%s:%d: want KEY=VALUE", path, n)}
+		}
+		file[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"`)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, &Error{Var: "AGENTDESK_CONFIG_FILE", Msg: err.Error()}
+	}
+	return func(k string) (string, bool) {
+		if v, ok := env(k); ok {
+			return v, true
+		}
+		v, ok := file[k]
+		return v, ok
+	}, nil
+}
+
+// reader collects the first error so Load reports one clear message.
+type reader struct {
+	get Lookup
+	err error
+}
+
+func (r *reader) fail(name, msg string) {
+	if r.err == nil {
+		r.err = &Error{Var: name, Msg: msg}
+	}
+}
+
+func (r *reader) str(name, def string) string {
+	if v, ok := r.get(name); ok && strings.TrimSpace(v) != "" {
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+// secret reads NAME or, when NAME_FILE is set, the file's content. Setting both is
+// an error: which one wins would be a guess.
+func (r *reader) secret(name string) string {
+	v, hasV := r.get(name)
+	p, hasP := r.get(name + "_FILE")
+	if hasV && v != "" && hasP && p != "" {
+		r.fail(name, "set either "+name+" or "+name+"_FILE, not both")
+		return ""
+	}
+	if hasP && p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			r.fail(name+"_FILE", "cannot read the secret file: "+errors.Unwrap(err).Error())
+			return ""
+		}
+		return strings.TrimRight(string(b), "\r\n")
+	}
+	return v
+}
+
+func (r *reader) boolean(name string, def bool) bool {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(name, fmt.Sprintf("want true or false, got %q", v))
+	}
+	return b
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		r.fail(name, fmt.Sprintf("want a duration such as 30s or 15m, got %q", v))
+	}
+	return d
+}
+
+func (r *reader) list(name string, def []string) []string {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	var out []string
+	for _, f := range strings.FieldsFunc(v, func(c rune) bool { return c == ',' || c == ' ' }) {
+		out = append(out, f)
+	}
+	return out
+}
+
+func (r *reader) oneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(r.str(name, def))
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.fail(name, fmt.Sprintf("want one of %s, got %q", strings.Join(allowed, ", "), v))
+	return def
+}
+
+func (r *reader) url(name, def string) *url.URL {
+	v := r.str(name, def)
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		r.fail(name, fmt.Sprintf("want an absolute http(s) URL, got %q", v))
+		return nil
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	return u
+}
+
+func (r *reader) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, f := range r.list(name, nil) {
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		r.fail(name, fmt.Sprintf("want CIDR networks or addresses, got %q", f))
+	}
+	return out
+}
+
+// require reports a required variable that is missing.
+func (r *reader) require(name, v string) {
+	if v == "" {
+		r.fail(name, "is required")
+	}
+}
+
+// CheckAddr checks a listen address early, so a typo fails the start rather than later.
+func CheckAddr(addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return &Error{Var: "AGENTDESK_ADDR", Msg: err.Error()}
+	}
+	return nil
+}

@@ -1,0 +1,489 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentdesk/agentdesk/emclient"
+)
+
+// Action is what a user asks the portal to do to a job. Enable and disable are
+// the portal's names for EM's toggleScheduleEnabled with a desired end state.
+type Action string
+
+const (
+	Start   Action = "start"
+	Stop    Action = "stop"
+	Retry   Action = "retry"
+	Enable  Action = "enable"
+	Disable Action = "disable"
+)
+
+// ParseAction accepts the action names used in URLs.
+func ParseAction(s string) (Action, bool) {
+	switch a := Action(s); a {
+	case Start, Stop, Retry, Enable, Disable:
+		return a, true
+	}
+	return "", false
+}
+
+func (a Action) em() emclient.Action {
+	switch a {
+	case Start:
+		return emclient.ActionStart
+	case Stop:
+		return emclient.ActionStop
+	case Retry:
+		return emclient.ActionRetry
+	}
+	return emclient.ActionToggleSchedule
+}
+
+// Actor is who asked for an action: EM only ever sees the service account, so
+// this is the only record of the person.
+type Actor struct {
+	Key       string // issuer|subject
+	Name      string
+	Email     string
+	Groups    []string
+	IP        string
+	UserAgent string
+	Embedded  bool
+}
+
+// Attempt is an action as it is about to be sent to EM.
+type Attempt struct {
+	At      time.Time
+	Actor   Actor
+	Action  Action
+	JobID   string
+	JobUID  string
+	JobName string
+	Server  string
+}
+
+// Outcome is how an attempt ended.
+type Outcome struct {
+	Result    string // performed, refused, denied, failed, unknown
+	Message   string
+	TaskID    string
+	SessionID string
+	Final     string // the session's result (Success/Warning/Failed) when known
+}
+
+// Recorder writes the audit trail. Begin must be durable before EM is called: if
+// it fails, the action is refused.
+type Recorder interface {
+	Begin(ctx context.Context, a Attempt) (id string, err error)
+	Finish(ctx context.Context, id string, o Outcome) error
+	Refused(ctx context.Context, a Attempt, o Outcome) error
+}
+
+// LogRecorder records to the log only. It is the default until a durable store is
+// configured.
+type LogRecorder struct{ Logger *slog.Logger }
+
+func (r LogRecorder) Begin(_ context.Context, a Attempt) (string, error) {
+	id := fmt.Sprintf("%s-%d", a.JobID, a.At.UnixNano())
+	r.Logger.Info("action attempt", "audit_id", id, "user", a.Actor.Key, "name", a.Actor.Name, "action", a.Action, "job", a.JobUID, "job_name", a.JobName)
+	return id, nil
+}
+
+func (r LogRecorder) Finish(_ context.Context, id string, o Outcome) error {
+	r.Logger.Info("action outcome", "audit_id", id, "result", o.Result, "message", o.Message, "task", o.TaskID, "session", o.SessionID, "final", o.Final)
+	return nil
+}
+
+func (r LogRecorder) Refused(_ context.Context, a Attempt, o Outcome) error {
+	r.Logger.Info("action refused", "user", a.Actor.Key, "action", a.Action, "job", a.JobUID, "result", o.Result, "message", o.Message)
+	return nil
+}
+
+// Locker gives one holder at a time per key, across replicas when backed by a
+// shared store. A lock expires after ttl so a dead holder cannot keep it.
+type Locker interface {
+	TryLock(ctx context.Context, key, holder string, ttl time.Duration) (ok bool, current string, err error)
+	Unlock(ctx context.Context, key, holder string) error
+}
+
+// MemoryLocker is a Locker for a single process.
+type MemoryLocker struct {
+	now   func() time.Time
+	mu    sync.Mutex
+	locks map[string]memLock
+}
+
+type memLock struct {
+	holder string
+	until  time.Time
+}
+
+// NewMemoryLocker returns an in-process Locker.
+func NewMemoryLocker(now func() time.Time) *MemoryLocker {
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryLocker{now: now, locks: make(map[string]memLock)}
+}
+
+func (m *MemoryLocker) TryLock(_ context.Context, key, holder string, ttl time.Duration) (bool, string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l, ok := m.locks[key]; ok && m.now().Before(l.until) {
+		return false, l.holder, nil
+	}
+	m.locks[key] = memLock{holder: holder, until: m.now().Add(ttl)}
+	return true, holder, nil
+}
+
+func (m *MemoryLocker) Unlock(_ context.Context, key, holder string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l, ok := m.locks[key]; ok && l.holder == holder {
+		delete(m.locks, key)
+	}
+	return nil
+}
+
+// Run states.
+const (
+	RunStarting = "starting"
+	RunRunning  = "running"
+	RunFinished = "finished"
+	RunFailed   = "failed"
+	RunUnknown  = "unknown"
+)
+
+// Run is an action the portal sent and follows. Its fields are read through
+// Snapshot, because the follower goroutine updates them.
+type Run struct {
+	mu        sync.Mutex
+	JobID     string
+	JobName   string
+	Action    Action
+	By        string
+	StartedAt time.Time
+	state     RunState
+	done      chan struct{}
+	endedAt   time.Time
+}
+
+// RunState is a copy of a Run's progress at one moment.
+type RunState struct {
+	JobID     string
+	Action    Action
+	By        string
+	State     string
+	Message   string
+	TaskID    string
+	SessionID string
+	Progress  int
+	Result    string // the session's result when it ended
+}
+
+// Snapshot returns the run's current state.
+func (r *Run) Snapshot() RunState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.state
+	st.JobID, st.Action, st.By = r.JobID, r.Action, r.By
+	return st
+}
+
+// Done is closed when the run has ended.
+func (r *Run) Done() <-chan struct{} { return r.done }
+
+func (r *Run) update(f func(*RunState)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(&r.state)
+}
+
+func (r *Run) doneAt(now time.Time, keep time.Duration) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.endedAt.IsZero() && now.Sub(r.endedAt) > keep
+}
+
+// Errors of Act.
+var (
+	// ErrBusy: another action on the job is in progress; BusyError says by whom.
+	ErrBusy = errors.New("jobs: another action on this job is in progress")
+	// ErrAlready: the schedule already has the state the user asked for.
+	ErrAlready = errors.New("jobs: the schedule already has that state")
+	// ErrNotApplicable: the action makes no sense in the job's state (stop while idle, retry after success).
+	ErrNotApplicable = errors.New("jobs: action not applicable now")
+	// ErrAudit: the audit record could not be written, so the action was not sent.
+	ErrAudit = errors.New("jobs: audit record could not be written")
+)
+
+// BusyError tells who holds the job.
+type BusyError struct{ By string }
+
+func (e *BusyError) Error() string { return "already in progress by " + e.By }
+func (e *BusyError) Unwrap() error { return ErrBusy }
+
+// Run returns the action in progress on a job, or the last one while it is still
+// worth showing.
+func (s *Service) Run(jobID string) (*Run, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.runs[strings.ToLower(jobID)]
+	return r, ok
+}
+
+// Act sends an action for a job under the job's lock and follows it in the
+// background. The audit record is written before EM is called; EM is called
+// exactly once.
+func (s *Service) Act(ctx context.Context, actor Actor, jobID string, a Action) (*Run, error) {
+	if !emclient.ValidID(jobID) {
+		return nil, ErrInvalidID
+	}
+	jobID = strings.ToLower(jobID)
+	job, _, err := s.Job(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
+	attempt := Attempt{At: s.opts.Now(), Actor: actor, Action: a, JobID: jobID, JobUID: job.UID, JobName: job.Name, Server: job.Server}
+
+	holder := actor.Name
+	if holder == "" {
+		holder = actor.Key
+	}
+	lockKey := "job-action:" + jobID
+	ok, current, err := s.opts.Locker.TryLock(ctx, lockKey, holder, s.opts.ActionLimit)
+	if err != nil {
+		return nil, fmt.Errorf("take job lock: %w", err)
+	}
+	if !ok {
+		_ = s.opts.Recorder.Refused(ctx, attempt, Outcome{Result: "refused", Message: "already in progress by " + current})
+		return nil, &BusyError{By: current}
+	}
+	// The lock covers sending the action and EM's task, not the backup that follows:
+	// a running start must not keep its own stop out.
+	var once sync.Once
+	release := func() {
+		once.Do(func() { _ = s.opts.Locker.Unlock(context.WithoutCancel(ctx), lockKey, holder) })
+	}
+
+	// Enable/disable is a toggle on EM's side: decide on fresh state, under the lock.
+	if a == Enable || a == Disable {
+		fresh, err := s.Fresh(ctx, jobID)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		if fresh.ScheduleEnabled == (a == Enable) {
+			release()
+			_ = s.opts.Recorder.Refused(ctx, attempt, Outcome{Result: "refused", Message: "schedule already " + stateWord(fresh.ScheduleEnabled)})
+			return nil, ErrAlready
+		}
+	}
+	if a == Stop {
+		fresh, err := s.Fresh(ctx, jobID)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		if !fresh.Running() {
+			release()
+			_ = s.opts.Recorder.Refused(ctx, attempt, Outcome{Result: "refused", Message: "the job is not running"})
+			return nil, fmt.Errorf("%w: the job is not running", ErrNotApplicable)
+		}
+	}
+
+	auditID, err := s.opts.Recorder.Begin(ctx, attempt)
+	if err != nil {
+		release()
+		s.log.Error("audit write failed; action refused", "err", err, "job", jobID, "action", a)
+		return nil, fmt.Errorf("%w: %v", ErrAudit, err)
+	}
+
+	run := &Run{JobID: jobID, JobName: job.Name, Action: a, By: holder, StartedAt: attempt.At, done: make(chan struct{})}
+	run.state.State = RunStarting
+	s.mu.Lock()
+	s.runs[jobID] = run
+	s.mu.Unlock()
+
+	task, err := s.em.JobAction(ctx, jobID, a.em())
+	if err != nil {
+		outcome := Outcome{Result: "failed", Message: emMessage(err)}
+		state := RunFailed
+		if errors.Is(err, emclient.ErrOutcomeUnknown) {
+			// The request reached EM but the answer did not reach us: never resend;
+			// find out from the job's sessions instead.
+			outcome.Result, state = "unknown", RunUnknown
+		}
+		run.update(func(st *RunState) { st.State, st.Message = state, outcome.Message })
+		if state == RunUnknown {
+			s.follow(run, job, nil, auditID, release)
+			return run, nil
+		}
+		s.end(run, auditID, outcome, release)
+		return run, err
+	}
+	run.update(func(st *RunState) { st.State, st.TaskID = RunRunning, task.TaskID })
+	s.follow(run, job, task, auditID, release)
+	return run, nil
+}
+
+func stateWord(enabled bool) string {
+	if enabled {
+		return "enabled"
+	}
+	return "disabled"
+}
+
+// follow tracks the task, then the session it created, on the service's context.
+func (s *Service) follow(run *Run, job *Job, task *emclient.Task, auditID string, release func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(s.ctx, s.opts.ActionLimit)
+		defer cancel()
+		outcome := s.followRun(ctx, run, job, task, release)
+		s.end(run, auditID, outcome, release)
+	}()
+}
+
+func (s *Service) followRun(ctx context.Context, run *Run, job *Job, task *emclient.Task, release func()) Outcome {
+	var sessionID string
+	if task != nil {
+		out, err := s.em.FollowAction(ctx, job.ID, task, emclient.WaitOptions{
+			Interval: s.opts.PollEvery, MaxInterval: s.opts.PollEvery, Timeout: s.opts.ActionLimit,
+		})
+		if err != nil {
+			return Outcome{Result: "unknown", Message: "could not follow the EM task: " + emMessage(err), TaskID: task.TaskID}
+		}
+		if out.Task != nil && out.Task.Result != nil && !out.Task.Result.Success {
+			return Outcome{Result: "failed", Message: out.Task.Result.Message, TaskID: task.TaskID}
+		}
+		msg := ""
+		if out.Task != nil && out.Task.Result != nil {
+			msg = out.Task.Result.Message
+		}
+		if out.Session != nil {
+			sessionID = emclient.IDFromUID(out.Session.UID)
+		}
+		run.update(func(st *RunState) { st.Message, st.SessionID = msg, sessionID })
+		if run.Action == Enable || run.Action == Disable {
+			fresh, err := s.Fresh(ctx, job.ID)
+			if err != nil {
+				return Outcome{Result: "unknown", Message: "toggled, but could not verify: " + emMessage(err), TaskID: task.TaskID}
+			}
+			if fresh.ScheduleEnabled != (run.Action == Enable) {
+				return Outcome{Result: "failed", Message: "EM reported success but the schedule is still " + stateWord(fresh.ScheduleEnabled), TaskID: task.TaskID}
+			}
+			return Outcome{Result: "performed", Message: "Schedule " + stateWord(fresh.ScheduleEnabled), TaskID: task.TaskID}
+		}
+		if sessionID == "" || run.Action == Stop {
+			return Outcome{Result: "performed", Message: msg, TaskID: task.TaskID, SessionID: sessionID}
+		}
+	} else {
+		// Outcome unknown: look for a session of this job that began after we sent.
+		sess, err := s.findSessionSince(ctx, job.ID, run.StartedAt)
+		if err != nil || sess == nil {
+			return Outcome{Result: "unknown", Message: "EM did not confirm the action; check the job's sessions"}
+		}
+		sessionID = sess.ID
+		run.update(func(st *RunState) {
+			st.State, st.SessionID, st.Message = RunRunning, sessionID, "Found the session EM started"
+		})
+	}
+	// Follow the backup session until it stops, so viewers see progress. The job is
+	// unlocked now: EM has accepted the action, and stop must be possible.
+	release()
+	s.cache.invalidate("job:"+run.JobID, "sessions:"+run.JobID, "list")
+	taskID := run.Snapshot().TaskID
+	t := time.NewTicker(s.opts.PollEvery)
+	defer t.Stop()
+	for {
+		b, err := s.em.BackupSession(ctx, sessionID)
+		if err == nil {
+			sess := sessionFrom(b)
+			run.update(func(st *RunState) { st.Progress = sess.Progress })
+			if !sess.Running() {
+				return Outcome{Result: "performed", Message: "Backup finished: " + sess.Result, TaskID: taskID, SessionID: sessionID, Final: sess.Result}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return Outcome{Result: "unknown", Message: "stopped following the backup session", TaskID: taskID, SessionID: sessionID}
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Service) findSessionSince(ctx context.Context, jobID string, since time.Time) (*Session, error) {
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	t := time.NewTicker(s.opts.PollEvery)
+	defer t.Stop()
+	for {
+		page, err := s.loadSessions(ctx, jobID, 1, 1)
+		if err == nil && len(page.Sessions) > 0 && !page.Sessions[0].Start.Before(since.Add(-5*time.Second)) {
+			return page.Sessions[0], nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline.C:
+			return nil, nil
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Service) end(run *Run, auditID string, o Outcome, release func()) {
+	state := RunFinished
+	switch o.Result {
+	case "failed":
+		state = RunFailed
+	case "unknown":
+		state = RunUnknown
+	}
+	if o.Final == "Failed" {
+		state = RunFailed
+	}
+	run.update(func(st *RunState) {
+		st.State, st.Message, st.Result = state, o.Message, o.Final
+		if o.SessionID != "" {
+			st.SessionID = o.SessionID
+		}
+		if state == RunFinished {
+			st.Progress = 100
+		}
+	})
+	run.mu.Lock()
+	run.endedAt = s.opts.Now()
+	run.mu.Unlock()
+	if err := s.opts.Recorder.Finish(context.Background(), auditID, o); err != nil {
+		s.log.Error("audit outcome write failed", "err", err, "audit_id", auditID)
+	}
+	s.cache.invalidate("job:"+run.JobID, "sessions:"+run.JobID, "list")
+	release()
+	close(run.done)
+}
+
+// emMessage is EM's own message when it sent one, the error text otherwise.
+func emMessage(err error) string {
+	var e *emclient.Error
+	if errors.As(err, &e) && e.Message != "" {
+		return e.Message
+	}
+	return err.Error()
+}
+
+// RecordDenied audits an action the policy refused; it was never sent to EM.
+func (s *Service) RecordDenied(ctx context.Context, actor Actor, j *Job, a Action) {
+	at := Attempt{At: s.opts.Now(), Actor: actor, Action: a, JobID: j.ID, JobUID: j.UID, JobName: j.Name, Server: j.Server}
+	if err := s.opts.Recorder.Refused(ctx, at, Outcome{Result: "denied", Message: "not allowed by policy"}); err != nil {
+		s.log.Error("audit write failed", "err", err)
+	}
+}

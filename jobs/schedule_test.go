@@ -1,0 +1,100 @@
+package jobs
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/agentdesk/agentdesk/emclient"
+)
+
+func hours(on func(h int) bool) string {
+	var b strings.Builder
+	for h := 0; h < 24; h++ {
+		if h > 0 {
+			b.WriteByte(',')
+		}
+		if on(h) {
+			b.WriteByte('1')
+		} else {
+			b.WriteByte('0')
+		}
+	}
+	return b.String()
+}
+
+func grid(days []string, on func(h int) bool) emclient.TimePeriods {
+	var tp emclient.TimePeriods
+	for _, d := range []string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"} {
+		f := func(int) bool { return false }
+		for _, x := range days {
+			if x == d {
+				f = on
+			}
+		}
+		tp.Days = append(tp.Days, emclient.DayHours{Name: d, Hours: hours(f)})
+	}
+	return tp
+}
+
+var (
+	allDays  = []string{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
+	weekDays = []string{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday"}
+	always   = func(int) bool { return true }
+)
+
+func TestDescribeSchedule(t *testing.T) {
+	tests := []struct {
+		name       string
+		configured bool
+		enabled    bool
+		opts       *emclient.ScheduleOptions
+		want       []string
+	}{
+		{"not configured", false, false, nil, []string{"No schedule: runs only when started by hand"}},
+		{"daily everyday with retries (the documented example)", true, true, &emclient.ScheduleOptions{
+			RetryOptions: &emclient.RetryOptions{RetryTimes: 3, RetryTimeout: 10, RetrySpecified: true},
+			OptionsDaily: &emclient.OptionsDaily{Enabled: true, Kind: "Everyday", Time: emclient.TimeOfDay{Raw: "16:00:00.0000000+01:00"}},
+		}, []string{"Every day at 16:00 (UTC+1)", "Retries: 3 times every 10 minutes"}},
+		{"weekdays", true, true, &emclient.ScheduleOptions{
+			OptionsDaily: &emclient.OptionsDaily{Enabled: true, Kind: "WeekDays", Time: emclient.TimeOfDay{Raw: "22:30:00"}},
+		}, []string{"On weekdays at 22:30"}},
+		{"selected days", true, true, &emclient.ScheduleOptions{
+			OptionsDaily: &emclient.OptionsDaily{Enabled: true, Kind: "SelectedDays", Days: []string{"Monday", "Thursday"}, Time: emclient.TimeOfDay{Raw: "02:00:00.0000000Z"}},
+		}, []string{"Every Monday and Thursday at 02:00 (UTC)"}},
+		{"every 4 hours on weekdays", true, true, &emclient.ScheduleOptions{
+			OptionsPeriodically: &emclient.OptionsPeriodically{Enabled: true, Kind: "Hours", FullPeriod: 4, Schedule: grid(weekDays, always)},
+		}, []string{"Every 4 hours on weekdays"}},
+		{"every 30 minutes in office hours", true, true, &emclient.ScheduleOptions{
+			OptionsPeriodically: &emclient.OptionsPeriodically{Enabled: true, Kind: "Minutes", FullPeriod: 30, Schedule: grid(allDays, func(h int) bool { return h >= 8 && h < 18 })},
+		}, []string{"Every 30 minutes 08:00–18:00"}},
+		{"monthly on the last Friday", true, true, &emclient.ScheduleOptions{
+			OptionsMonthly: &emclient.OptionsMonthly{Enabled: true, Time: emclient.TimeOfDay{Raw: "22:00:00.0000000+02:00"}, DayNumberInMonth: "Last", DayOfWeek: "Friday", Months: []string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}},
+		}, []string{"Monthly on the last Friday at 22:00 (UTC+2), every month"}},
+		{"monthly on day 15 in some months", true, true, &emclient.ScheduleOptions{
+			OptionsMonthly: &emclient.OptionsMonthly{Enabled: true, Time: emclient.TimeOfDay{Raw: "01:00:00"}, DayNumberInMonth: "OnDay", DayOfMonth: 15, Months: []string{"March", "June"}},
+		}, []string{"Monthly on day 15 at 01:00, in March and June"}},
+		{"continuous with a backup window, disabled", true, false, &emclient.ScheduleOptions{
+			OptionsContinuous:   &emclient.OptionsContinuous{Enabled: true},
+			OptionsBackupWindow: &emclient.OptionsBackupWindow{Enabled: true, TimePeriods: grid(allDays, func(h int) bool { return h < 6 || h >= 20 })},
+			RetryOptions:        &emclient.RetryOptions{RetrySpecified: false},
+		}, []string{"Continuously", "Backup window: 00:00–06:00, 20:00–00:00", "No automatic retries", "The schedule is disabled: the job will not run by itself"}},
+		{"configured but nothing enabled", true, true, &emclient.ScheduleOptions{
+			OptionsDaily: &emclient.OptionsDaily{Enabled: false, Kind: "Everyday"},
+		}, []string{"Scheduled, but no schedule option is enabled"}},
+		{"bad time shown raw", true, true, &emclient.ScheduleOptions{
+			OptionsDaily: &emclient.OptionsDaily{Enabled: true, Kind: "Everyday", Time: emclient.TimeOfDay{Raw: "soon"}},
+		}, []string{"Every day at soon"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var o *emclient.JobScheduleOptions
+			if tt.opts != nil {
+				o = &emclient.JobScheduleOptions{Standart: tt.opts}
+			}
+			got := DescribeSchedule(tt.configured, tt.enabled, o)
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("got\n  %q\nwant\n  %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,568 @@
+// Package jobs is the portal's view of Enterprise Manager's agent jobs: it reads
+// through a short-TTL cache shared by every viewer, turns EM resources into the
+// facts pages show, and runs actions under a per-job lock, following the EM task
+// they create until it ends.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentdesk/agentdesk/emclient"
+)
+
+// EM is the part of the Enterprise Manager client the service uses.
+type EM interface {
+	Query(ctx context.Context, q emclient.Query) (*emclient.QueryResult, error)
+	QueryPages(ctx context.Context, q emclient.Query, fn func(*emclient.QueryResult) error) error
+	AgentJob(ctx context.Context, id string) (*emclient.AgentBackupJob, error)
+	BackupServers(ctx context.Context) ([]emclient.BackupServer, error)
+	BackupSession(ctx context.Context, id string) (*emclient.BackupJobSession, error)
+	JobAction(ctx context.Context, id string, a emclient.Action) (*emclient.Task, error)
+	FollowAction(ctx context.Context, jobID string, t *emclient.Task, w emclient.WaitOptions) (*emclient.ActionOutcome, error)
+}
+
+// Kinds of agent job. EM has no field for it: agent policies (managed by the
+// agent) are recognised by the absence of a Retry link, which EM offers only for
+// jobs the backup server runs itself.
+const (
+	KindJob    = "job"
+	KindPolicy = "policy"
+)
+
+// Job is what the portal knows about one agent job.
+type Job struct {
+	ID                 string
+	UID                string
+	Name               string
+	Server             string
+	ServerID           string
+	Platform           string // AgentForWindows or AgentForLinux
+	Kind               string // KindJob or KindPolicy
+	Description        string
+	ScheduleConfigured bool
+	ScheduleEnabled    bool
+	NextRun            time.Time
+	Computers          []string // names of the computers and protection groups it includes
+	Entity             *emclient.AgentBackupJob
+	Last               *Session // latest parent session, nil when none in EM's 30-day window
+}
+
+// Running reports whether the job's latest session is still going.
+func (j *Job) Running() bool {
+	return j.Last != nil && j.Last.Running()
+}
+
+// Session is one backup session of a job.
+type Session struct {
+	ID             string
+	Name           string
+	JobUID         string
+	JobName        string
+	JobType        string
+	State          string
+	Result         string
+	Start          time.Time
+	End            time.Time
+	Progress       int
+	IsRetry        bool
+	FailureMessage string
+	ParentID       string // for per-computer AgentManagement sessions
+}
+
+// Running reports whether the session has not stopped yet.
+func (s *Session) Running() bool { return s.State != "" && s.State != "Stopped" }
+
+// Duration is how long the session ran, or has run so far.
+func (s *Session) Duration(now time.Time) time.Duration {
+	if s.Start.IsZero() {
+		return 0
+	}
+	end := s.End
+	if end.IsZero() {
+		end = now
+	}
+	return end.Sub(s.Start).Round(time.Second)
+}
+
+// Snapshot is every agent job at one moment.
+type Snapshot struct {
+	Jobs []*Job // sorted by name
+	AsOf time.Time
+	byID map[string]*Job
+}
+
+// Find returns the job with the given id.
+func (s *Snapshot) Find(id string) (*Job, bool) {
+	j, ok := s.byID[strings.ToLower(id)]
+	return j, ok
+}
+
+// Servers lists the backup servers that have jobs, sorted.
+func (s *Snapshot) Servers() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, j := range s.Jobs {
+		if !seen[j.Server] {
+			seen[j.Server] = true
+			out = append(out, j.Server)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Options tunes the service; the zero value is usable.
+type Options struct {
+	ListTTL     time.Duration // default 15s
+	JobTTL      time.Duration // default 5s
+	ServerTTL   time.Duration // default 5m
+	PollEvery   time.Duration // EM task/session polling while an action runs, default 1s
+	KeepResult  time.Duration // how long a finished action's outcome stays visible, default 2m
+	ActionLimit time.Duration // how long an action is followed at most, default 4h
+	Locker      Locker        // default: in-process
+	Recorder    Recorder      // default: log only
+	Logger      *slog.Logger
+	Now         func() time.Time
+}
+
+// Service reads jobs through the cache and runs actions.
+type Service struct {
+	em    EM
+	opts  Options
+	cache *cache
+	log   *slog.Logger
+
+	ctx    context.Context // lives as long as the service; actions are followed on it
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu   sync.Mutex
+	runs map[string]*Run // by job id: the action in progress or the last one
+}
+
+// NewService starts a service; Close stops following actions.
+func NewService(em EM, opts Options) *Service {
+	if opts.ListTTL == 0 {
+		opts.ListTTL = 15 * time.Second
+	}
+	if opts.JobTTL == 0 {
+		opts.JobTTL = 5 * time.Second
+	}
+	if opts.ServerTTL == 0 {
+		opts.ServerTTL = 5 * time.Minute
+	}
+	if opts.PollEvery == 0 {
+		opts.PollEvery = time.Second
+	}
+	if opts.KeepResult == 0 {
+		opts.KeepResult = 2 * time.Minute
+	}
+	if opts.ActionLimit == 0 {
+		opts.ActionLimit = 4 * time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Locker == nil {
+		opts.Locker = NewMemoryLocker(opts.Now)
+	}
+	if opts.Recorder == nil {
+		opts.Recorder = LogRecorder{Logger: opts.Logger}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Service{
+		em: em, opts: opts, cache: newCache(opts.Now), log: opts.Logger,
+		ctx: ctx, cancel: cancel, runs: make(map[string]*Run),
+	}
+	s.wg.Add(1)
+	go s.janitor()
+	return s
+}
+
+// Close stops following actions and waits for the followers to return.
+func (s *Service) Close() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+// CacheStats reports cache hits and misses since start.
+func (s *Service) CacheStats() (hits, misses int64) { return s.cache.stats() }
+
+func (s *Service) janitor() {
+	defer s.wg.Done()
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			s.cache.sweep()
+			s.mu.Lock()
+			now := s.opts.Now()
+			for id, r := range s.runs {
+				if r.doneAt(now, s.opts.KeepResult) {
+					delete(s.runs, id)
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// ErrNotFound means EM has no agent job with that id.
+var ErrNotFound = errors.New("jobs: no such job")
+
+// ErrInvalidID means the id is not a GUID; no EM call was made.
+var ErrInvalidID = errors.New("jobs: job id is not a valid id")
+
+// List returns every agent job, from two queries sent in parallel: the job
+// entities and the agent sessions of EM's 30-day window, newest first.
+func (s *Service) List(ctx context.Context) (*Snapshot, error) {
+	v, at, err := s.cache.get(ctx, "list", s.opts.ListTTL, func(ctx context.Context) (any, error) {
+		return s.loadList(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	snap := *v.(*Snapshot)
+	snap.AsOf = at
+	return &snap, nil
+}
+
+func (s *Service) loadList(ctx context.Context) (*Snapshot, error) {
+	var (
+		wg       sync.WaitGroup
+		jobs     []emclient.AgentBackupJob
+		sessions []emclient.BackupJobSession
+		jobErr   error
+		sessErr  error
+	)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		jobErr = s.em.QueryPages(ctx, emclient.Query{Type: "AgentBackupJob", Entities: true, SortAsc: "Name", PageSize: 1000},
+			func(r *emclient.QueryResult) error {
+				if r.Entities != nil && r.Entities.AgentBackupJobs != nil {
+					jobs = append(jobs, r.Entities.AgentBackupJobs.Jobs...)
+				}
+				return nil
+			})
+	}()
+	go func() {
+		defer wg.Done()
+		since := s.opts.Now().Add(-30 * 24 * time.Hour).UTC()
+		sessErr = s.em.QueryPages(ctx, emclient.Query{
+			Type: "BackupJobSession", Entities: true,
+			Filter:   emclient.And(emclient.Eq("JobType", "AgentBackup"), emclient.Ge("CreationTime", since)),
+			SortDesc: "CreationTime", PageSize: 1000,
+		}, func(r *emclient.QueryResult) error {
+			if r.Entities != nil && r.Entities.BackupJobSessions != nil {
+				sessions = append(sessions, r.Entities.BackupJobSessions.Sessions...)
+			}
+			return nil
+		})
+	}()
+	wg.Wait()
+	if jobErr != nil {
+		return nil, fmt.Errorf("list agent jobs: %w", jobErr)
+	}
+	// Without sessions the list still shows every job, only without last results;
+	// that beats an error page when the session query alone fails.
+	if sessErr != nil {
+		s.log.Warn("agent sessions query failed; list shown without last results", "err", sessErr)
+	}
+	latest := make(map[string]*Session, len(jobs))
+	for i := range sessions {
+		id := emclient.IDFromUID(sessions[i].JobUID)
+		if id == "" {
+			continue
+		}
+		if cur, ok := latest[id]; !ok || sessions[i].CreationTimeUTC.After(cur.Start) {
+			latest[id] = sessionFrom(&sessions[i])
+		}
+	}
+	snap := &Snapshot{Jobs: make([]*Job, 0, len(jobs)), byID: make(map[string]*Job, len(jobs))}
+	for i := range jobs {
+		j := jobFrom(&jobs[i])
+		if j.ID == "" {
+			continue
+		}
+		j.Last = latest[j.ID]
+		snap.Jobs = append(snap.Jobs, j)
+		snap.byID[j.ID] = j
+	}
+	sort.SliceStable(snap.Jobs, func(a, b int) bool {
+		return strings.ToLower(snap.Jobs[a].Name) < strings.ToLower(snap.Jobs[b].Name)
+	})
+	return snap, nil
+}
+
+// Job returns one job with its latest session. The entity, the first page of its
+// sessions and the backup servers are asked for in parallel: one EM round trip
+// when cold, none when warm.
+func (s *Service) Job(ctx context.Context, id string) (*Job, time.Time, error) {
+	if !emclient.ValidID(id) {
+		return nil, time.Time{}, ErrInvalidID
+	}
+	id = strings.ToLower(id)
+	v, at, err := s.cache.get(ctx, "job:"+id, s.opts.JobTTL, func(ctx context.Context) (any, error) {
+		var (
+			wg      sync.WaitGroup
+			ent     *emclient.AgentBackupJob
+			entErr  error
+			page    *SessionPage
+			pageErr error
+		)
+		wg.Add(3)
+		go func() { defer wg.Done(); ent, entErr = s.em.AgentJob(ctx, id) }()
+		go func() { defer wg.Done(); page, pageErr = s.loadSessions(ctx, id, 1, firstSessionPage) }()
+		go func() { defer wg.Done(); _, _ = s.servers(ctx) }()
+		wg.Wait()
+		if entErr != nil {
+			if errors.Is(entErr, emclient.ErrNotFound) {
+				return nil, ErrNotFound
+			}
+			return nil, fmt.Errorf("read job: %w", entErr)
+		}
+		j := jobFrom(ent)
+		if pageErr == nil && len(page.Sessions) > 0 {
+			j.Last = page.Sessions[0]
+			s.cache.put(fmt.Sprintf("sessions:%s:1:%d", id, firstSessionPage), page, s.opts.JobTTL)
+		}
+		return j, nil
+	})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return v.(*Job), at, nil
+}
+
+// firstSessionPage is the size of the session page shown with a job, loaded with it.
+const firstSessionPage = 10
+
+// Fresh reads the job from EM bypassing the cache, for decisions that must not
+// act on stale state (enable/disable).
+func (s *Service) Fresh(ctx context.Context, id string) (*Job, error) {
+	s.cache.invalidate("job:" + strings.ToLower(id))
+	j, _, err := s.Job(ctx, id)
+	return j, err
+}
+
+// SessionPage is one page of a job's parent sessions, newest first.
+type SessionPage struct {
+	Sessions []*Session
+	Page     int
+	Pages    int
+}
+
+// Sessions returns a page of the job's AgentBackup sessions.
+func (s *Service) Sessions(ctx context.Context, id string, page, size int) (*SessionPage, error) {
+	if !emclient.ValidID(id) {
+		return nil, ErrInvalidID
+	}
+	id = strings.ToLower(id)
+	if page < 1 {
+		page = 1
+	}
+	key := fmt.Sprintf("sessions:%s:%d:%d", id, page, size)
+	v, _, err := s.cache.get(ctx, key, s.opts.JobTTL, func(ctx context.Context) (any, error) {
+		return s.loadSessions(ctx, id, page, size)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*SessionPage), nil
+}
+
+func jobUIDFilter(id string) emclient.Filter {
+	// EM documents agent job UIDs in both forms; sessions may carry either.
+	return emclient.Or(emclient.Eq("JobUid", "urn:veeam:AgentBackupJob:"+id), emclient.Eq("JobUid", "urn:veeam:Job:"+id))
+}
+
+func (s *Service) loadSessions(ctx context.Context, id string, page, size int) (*SessionPage, error) {
+	r, err := s.em.Query(ctx, emclient.Query{
+		Type: "BackupJobSession", Entities: true,
+		Filter:   emclient.And(jobUIDFilter(id), emclient.Eq("JobType", "AgentBackup")),
+		SortDesc: "CreationTime", PageSize: size, Page: page,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read sessions: %w", err)
+	}
+	out := &SessionPage{Page: r.PagingInfo.PageNum, Pages: r.PagingInfo.PagesCount}
+	if out.Page == 0 {
+		out.Page = page
+	}
+	if r.Entities != nil && r.Entities.BackupJobSessions != nil {
+		for i := range r.Entities.BackupJobSessions.Sessions {
+			out.Sessions = append(out.Sessions, sessionFrom(&r.Entities.BackupJobSessions.Sessions[i]))
+		}
+	}
+	return out, nil
+}
+
+// Children returns the per-computer sessions of a job's parent session. EM links a
+// child to its parent only by an Up link, so the children of the job's computers
+// created since the parent started are read in one query and matched by that link.
+func (s *Service) Children(ctx context.Context, job *Job, parent *Session) ([]*Session, error) {
+	if len(job.Computers) == 0 || parent == nil {
+		return nil, nil
+	}
+	key := "children:" + parent.ID
+	v, _, err := s.cache.get(ctx, key, s.opts.JobTTL, func(ctx context.Context) (any, error) {
+		names := make([]emclient.Filter, 0, len(job.Computers))
+		for _, c := range job.Computers {
+			names = append(names, emclient.Eq("JobName", job.Name+" - "+c))
+		}
+		r, err := s.em.Query(ctx, emclient.Query{
+			Type: "BackupJobSession", Entities: true,
+			Filter: emclient.And(emclient.Eq("JobType", "AgentManagement"),
+				emclient.Ge("CreationTime", parent.Start.Add(-time.Minute).UTC()), emclient.Or(names...)),
+			SortAsc: "CreationTime", PageSize: 500,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read computer sessions: %w", err)
+		}
+		var out []*Session
+		if r.Entities != nil && r.Entities.BackupJobSessions != nil {
+			for i := range r.Entities.BackupJobSessions.Sessions {
+				c := sessionFrom(&r.Entities.BackupJobSessions.Sessions[i])
+				if c.ParentID == parent.ID {
+					out = append(out, c)
+				}
+			}
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]*Session), nil
+}
+
+// Server returns the backup server entity by id, from a list cached for minutes.
+func (s *Service) Server(ctx context.Context, id string) (*emclient.BackupServer, error) {
+	all, err := s.servers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range all {
+		if emclient.IDFromUID(all[i].UID) == strings.ToLower(id) {
+			return &all[i], nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
+func (s *Service) servers(ctx context.Context) ([]emclient.BackupServer, error) {
+	v, _, err := s.cache.get(ctx, "servers", s.opts.ServerTTL, func(ctx context.Context) (any, error) {
+		return s.em.BackupServers(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]emclient.BackupServer), nil
+}
+
+func jobFrom(e *emclient.AgentBackupJob) *Job {
+	j := &Job{
+		ID:                 emclient.IDFromUID(e.UID),
+		UID:                e.UID,
+		Name:               e.Name,
+		Platform:           e.Platform,
+		Description:        e.Description,
+		ScheduleConfigured: e.ScheduleConfigured,
+		ScheduleEnabled:    e.ScheduleEnabled,
+		Kind:               KindPolicy,
+		Entity:             e,
+	}
+	if e.NextRun != nil {
+		j.NextRun = e.NextRun.Time
+	}
+	if e.Links.Has("Retry") {
+		j.Kind = KindJob
+	}
+	if l, ok := e.Links.Find("Up", "BackupServerReference"); ok {
+		j.Server = l.Name
+		j.ServerID = idFromHref(l.Href)
+	}
+	if e.JobInfo != nil {
+		for _, inc := range e.JobInfo.Includes {
+			name := inc.Name
+			if name == "" {
+				name = inc.DisplayName
+			}
+			j.Computers = append(j.Computers, name)
+		}
+	}
+	return j
+}
+
+func sessionFrom(b *emclient.BackupJobSession) *Session {
+	s := &Session{
+		ID:             emclient.IDFromUID(b.UID),
+		Name:           b.Name,
+		JobUID:         b.JobUID,
+		JobName:        b.JobName,
+		JobType:        b.JobType,
+		State:          b.State,
+		Result:         b.Result,
+		Start:          b.CreationTimeUTC.Time,
+		Progress:       b.Progress,
+		IsRetry:        b.IsRetry,
+		FailureMessage: b.FailureMessage,
+	}
+	if b.EndTimeUTC != nil {
+		s.End = b.EndTimeUTC.Time
+	}
+	for _, l := range b.Links {
+		if l.Rel == "Up" && l.Type == "BackupJobSessionReference" {
+			s.ParentID = idFromHref(l.Href)
+		}
+	}
+	return s
+}
+
+// idFromHref returns the GUID path segment of an EM href, or "".
+func idFromHref(href string) string {
+	if i := strings.IndexAny(href, "?#"); i >= 0 {
+		href = href[:i]
+	}
+	href = strings.TrimRight(href, "/")
+	seg := href[strings.LastIndexByte(href, '/')+1:]
+	if emclient.ValidID(seg) {
+		return strings.ToLower(seg)
+	}
+	return ""
+}
+
+// Session returns one backup session by id.
+func (s *Service) Session(ctx context.Context, id string) (*Session, error) {
+	if !emclient.ValidID(id) {
+		return nil, ErrInvalidID
+	}
+	v, _, err := s.cache.get(ctx, "session:"+strings.ToLower(id), s.opts.JobTTL, func(ctx context.Context) (any, error) {
+		b, err := s.em.BackupSession(ctx, id)
+		if err != nil {
+			if errors.Is(err, emclient.ErrNotFound) {
+				return nil, ErrNotFound
+			}
+			return nil, fmt.Errorf("read session: %w", err)
+		}
+		return sessionFrom(b), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Session), nil
+}

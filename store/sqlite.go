@@ -1,0 +1,92 @@
+// Package store opens the portal's databases and keeps their schema current.
+// SQLite (pure Go, no cgo) is the embedded default.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// OpenSQLite opens (creating if needed) the SQLite database at path in WAL mode
+// with full fsync, and applies the migrations.
+func OpenSQLite(ctx context.Context, path string) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	// One writer at a time is SQLite's model; a small pool avoids SQLITE_BUSY storms.
+	db.SetMaxOpenConns(4)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if err := Migrate(ctx, db, sqliteMigrations); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Migration is one numbered schema step.
+type Migration struct {
+	Version int
+	SQL     string
+}
+
+// sqliteMigrations are applied in order, once each. Never edit a released step:
+// add a new one.
+var sqliteMigrations = []Migration{
+	{1, `CREATE TABLE sessions (
+		token TEXT PRIMARY KEY,
+		data BLOB NOT NULL,
+		expiry REAL NOT NULL
+	);
+	CREATE INDEX sessions_expiry_idx ON sessions(expiry);`},
+	{2, `CREATE TABLE user_groups (
+		user_key TEXT PRIMARY KEY,
+		groups_json TEXT NOT NULL,
+		updated_at TEXT NOT NULL
+	);`},
+}
+
+// Migrate applies the migrations newer than the database's version, each in a
+// transaction together with the version bump.
+func Migrate(ctx context.Context, db *sql.DB, steps []Migration) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var cur int
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&cur); err != nil {
+		return fmt.Errorf("migrate: read version: %w", err)
+	}
+	for _, m := range steps {
+		if m.Version <= cur {
+			continue
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrate %d: %w", m.Version, err)
+		}
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %d: %w", m.Version, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, m.Version); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %d: %w", m.Version, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate %d: %w", m.Version, err)
+		}
+	}
+	return nil
+}
