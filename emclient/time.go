@@ -58,33 +58,48 @@ type TimeOfDay struct {
 }
 
 // Clock returns hour, minute and second, and the UTC offset in seconds when the
-// value carries one.
+// value carries one. Accepted: "hh:mm:ss", an optional fraction of any length,
+// then optionally "Z" or "±hh:mm"; the JSON form (a full date-time) is accepted
+// too and its date part ignored.
 func (t TimeOfDay) Clock() (hour, min, sec int, offset int, hasOffset bool, err error) {
+	bad := func() (int, int, int, int, bool, error) {
+		return 0, 0, 0, 0, false, fmt.Errorf("emclient: bad time of day %q", t.Raw)
+	}
 	s := strings.TrimSpace(t.Raw)
-	if i := strings.IndexByte(s, 'T'); i >= 0 { // the JSON form is a full date-time
+	if i := strings.IndexByte(s, 'T'); i >= 0 {
 		s = s[i+1:]
 	}
 	if len(s) < 8 || s[2] != ':' || s[5] != ':' {
-		return 0, 0, 0, 0, false, fmt.Errorf("emclient: bad time of day %q", t.Raw)
+		return bad()
 	}
-	if _, err = fmt.Sscanf(s[:8], "%02d:%02d:%02d", &hour, &min, &sec); err != nil {
-		return 0, 0, 0, 0, false, fmt.Errorf("emclient: bad time of day %q", t.Raw)
-	}
-	if hour > 23 || min > 59 || sec > 60 {
-		return 0, 0, 0, 0, false, fmt.Errorf("emclient: bad time of day %q", t.Raw)
+	var ok1, ok2, ok3 bool
+	hour, ok1 = twoDigits(s[0:2])
+	min, ok2 = twoDigits(s[3:5])
+	sec, ok3 = twoDigits(s[6:8])
+	if !ok1 || !ok2 || !ok3 || hour > 23 || min > 59 || sec > 60 {
+		return bad()
 	}
 	rest := s[8:]
-	if i := strings.IndexAny(rest, "+-Z"); i >= 0 {
-		rest = rest[i:]
-		if rest == "Z" {
-			return hour, min, sec, 0, true, nil
+	if strings.HasPrefix(rest, ".") {
+		n := 1
+		for n < len(rest) && '0' <= rest[n] && rest[n] <= '9' {
+			n++
 		}
-		var oh, om int
-		if len(rest) != 6 || rest[3] != ':' {
-			return 0, 0, 0, 0, false, fmt.Errorf("emclient: bad time offset %q", t.Raw)
+		if n == 1 {
+			return bad()
 		}
-		if _, err = fmt.Sscanf(rest[1:], "%02d:%02d", &oh, &om); err != nil {
-			return 0, 0, 0, 0, false, fmt.Errorf("emclient: bad time offset %q", t.Raw)
+		rest = rest[n:]
+	}
+	switch {
+	case rest == "":
+		return hour, min, sec, 0, false, nil
+	case rest == "Z":
+		return hour, min, sec, 0, true, nil
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		oh, okh := twoDigits(rest[1:3])
+		om, okm := twoDigits(rest[4:6])
+		if !okh || !okm || oh > 14 || om > 59 {
+			return bad()
 		}
 		offset = oh*3600 + om*60
 		if rest[0] == '-' {
@@ -92,7 +107,14 @@ func (t TimeOfDay) Clock() (hour, min, sec int, offset int, hasOffset bool, err 
 		}
 		return hour, min, sec, offset, true, nil
 	}
-	return hour, min, sec, 0, false, nil
+	return bad()
+}
+
+func twoDigits(s string) (int, bool) {
+	if len(s) != 2 || s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' {
+		return 0, false
+	}
+	return int(s[0]-'0')*10 + int(s[1]-'0'), true
 }
 
 // UnmarshalText implements encoding.TextUnmarshaler; validation is left to Clock

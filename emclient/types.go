@@ -1,6 +1,9 @@
 package emclient
 
-import "encoding/xml"
+import (
+	"encoding/xml"
+	"time"
+)
 
 // Namespace is the default XML namespace of every Enterprise Manager document.
 const Namespace = "http://www.veeam.com/ent/v1.0"
@@ -376,6 +379,15 @@ type Task struct {
 	State     string      `xml:"State"`
 	Operation string      `xml:"Operation"`
 	Result    *TaskResult `xml:"Result,omitempty"`
+
+	// SentAt is set by Client.JobAction to the client's clock just before the
+	// action was sent; it is not part of EM's document. FollowAction uses it to
+	// find the session an action created when the task itself is gone. Callers
+	// that keep only the task id can rebuild a Task with TaskID, Operation and
+	// SentAt.
+	SentAt time.Time `xml:"-"`
+	// logon is the client's logon generation the task was created in (0: unknown).
+	logon int64
 }
 
 // Task states.

@@ -37,7 +37,7 @@ type UID struct {
 // and urn:veeam:Job:<guid>; both parse, and ID is the same.
 func ParseUID(s string) (UID, error) {
 	parts := strings.Split(s, ":")
-	if len(parts) != 4 || !strings.EqualFold(parts[0], "urn") || !strings.EqualFold(parts[1], "veeam") || parts[2] == "" {
+	if len(parts) != 4 || !strings.EqualFold(parts[0], "urn") || !strings.EqualFold(parts[1], "veeam") || !validUIDType(parts[2]) {
 		return UID{}, fmt.Errorf("emclient: bad UID %q", s)
 	}
 	if !ValidID(parts[3]) {
@@ -56,4 +56,33 @@ func IDFromUID(s string) string {
 		return ""
 	}
 	return u.ID
+}
+
+// validUIDType follows the XSD UID pattern for the type part: [a-zA-Z_0-9-]+.
+func validUIDType(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// validTaskID reports whether s has the form task-<digits>, the only task id
+// shape EM issues.
+func validTaskID(s string) bool {
+	const prefix = "task-"
+	if len(s) <= len(prefix) || len(s) > len(prefix)+19 || s[:len(prefix)] != prefix {
+		return false
+	}
+	for i := len(prefix); i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,53 @@
+package emclient
+
+import (
+	"encoding/xml"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func BenchmarkDecodeQueryResult10k(b *testing.B) {
+	const n = 10000
+	jobs := make([]AgentBackupJob, n)
+	next := Time{time.Date(2025, 8, 15, 20, 0, 0, 0, time.UTC)}
+	for i := range jobs {
+		id := fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
+		href := "https://em.example.com:9398/api/agents/jobs/" + id
+		jobs[i] = AgentBackupJob{
+			Type: "AgentBackupJob", Href: href + "?format=Entity", Name: fmt.Sprintf("Job %d & <co>", i), UID: "urn:veeam:AgentBackupJob:" + id,
+			Links: Links{
+				{Rel: "Up", Type: "BackupServerReference", Href: "https://em.example.com:9398/api/backupServers/x", Name: "vbr-berlin.corp.example"},
+				{Rel: "Alternate", Type: "JobReference", Href: href},
+				{Rel: "Start", Href: href + "?action=start"}, {Rel: "Stop", Href: href + "?action=stop"}, {Rel: "Retry", Href: href + "?action=retry"},
+			},
+			JobType: "AgentBackup", Platform: "AgentForWindows", Description: "nightly", ScheduleConfigured: true, ScheduleEnabled: i%7 != 0,
+			NextRun: &next,
+			JobScheduleOptions: &JobScheduleOptions{Standart: &ScheduleOptions{
+				RetryOptions: &RetryOptions{RetryTimes: 3, RetryTimeout: 10, RetrySpecified: true},
+				OptionsDaily: &OptionsDaily{Enabled: true, Kind: "Everyday", Days: []string{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday"},
+					Time: TimeOfDay{Raw: "22:00:00.0000000+01:00"}, TimeOffsetUtc: 1},
+			}},
+			JobInfo: &AgentJobInfo{
+				Includes:              []ObjectInAgentBackupJob{{Type: "ObjectInAgentBackupJob", Href: href + "/includes/1", ObjectInJobID: id, Name: "pc", DisplayName: "pc"}},
+				SimpleRetentionPolicy: &SimpleRetentionPolicy{RetainCycles: 7, RetainLimitType: "Cycles"},
+			},
+		}
+	}
+	body, err := xml.Marshal(QueryResult{Entities: &QueryEntities{AgentBackupJobs: &AgentBackupJobs{Jobs: jobs}},
+		PagingInfo: PagingInfo{PagesCount: 1, PageSize: n, PageNum: 1}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var res QueryResult
+		if err := decode(body, &res); err != nil {
+			b.Fatal(err)
+		}
+		if len(res.Entities.AgentBackupJobs.Jobs) != n {
+			b.Fatalf("decoded %d jobs", len(res.Entities.AgentBackupJobs.Jobs))
+		}
+	}
+}
