@@ -1,0 +1,216 @@
+// AgentDesk browser glue. No framework, no eval, no inline handlers: it runs
+// under a CSP with script-src 'nonce-…' and without 'unsafe-eval'.
+// Loaded in <head> without defer so the theme is applied before first paint.
+(function () {
+  'use strict';
+
+  var THEME_KEY = 'agentdesk-theme';
+  var root = document.documentElement;
+
+  // --- theme: "auto" (follow the OS), "light" or "dark" -------------------
+  function storedTheme() {
+    try {
+      var t = window.localStorage.getItem(THEME_KEY);
+      return t === 'light' || t === 'dark' ? t : 'auto';
+    } catch (e) {
+      return 'auto'; // storage disabled: follow the OS
+    }
+  }
+
+  function applyTheme(theme) {
+    if (theme === 'auto') {
+      root.removeAttribute('data-theme');
+    } else {
+      root.setAttribute('data-theme', theme);
+    }
+    var btn = document.getElementById('theme-toggle');
+    if (btn) {
+      var label = btn.querySelector('[data-theme-label]');
+      if (label) {
+        label.textContent = theme === 'auto' ? 'Auto' : theme === 'dark' ? 'Dark' : 'Light';
+      }
+      btn.setAttribute('data-theme-current', theme);
+    }
+  }
+
+  applyTheme(storedTheme());
+
+  function nextTheme(t) {
+    return t === 'auto' ? 'light' : t === 'light' ? 'dark' : 'auto';
+  }
+
+  // --- helpers ------------------------------------------------------------
+  function isPoller(el) {
+    return el && el.nodeType === 1 && el.hasAttribute('data-poll');
+  }
+
+  function focusLost() {
+    var a = document.activeElement;
+    return !a || a === document.body || a === root;
+  }
+
+  function focusElement(el) {
+    if (!el) return;
+    if (!el.matches('a[href], button, input, select, textarea, [tabindex]')) {
+      el.setAttribute('tabindex', '-1');
+    }
+    el.focus({ preventScroll: false });
+  }
+
+  function announce(text) {
+    var live = document.getElementById('announcer');
+    if (!live || !text) return;
+    // Clearing first makes screen readers repeat an identical message.
+    live.textContent = '';
+    window.setTimeout(function () { live.textContent = text; }, 50);
+  }
+
+  function dismiss(regionId) {
+    var region = document.getElementById(regionId);
+    if (!region) return;
+    var opener = region.getAttribute('data-opener');
+    region.textContent = '';
+    region.removeAttribute('data-opener');
+    var back = opener && document.getElementById(opener);
+    if (back) back.focus();
+  }
+
+  // --- htmx integration ---------------------------------------------------
+  // Polling pauses while the tab is hidden: the request is cancelled, htmx
+  // keeps its timer, so polling resumes by itself.
+  document.addEventListener('htmx:beforeRequest', function (evt) {
+    if (document.hidden && isPoller(evt.detail && evt.detail.elt)) {
+      evt.preventDefault();
+    }
+  });
+
+  // Back to visible: refresh every poller now rather than at its next tick.
+  // Pollers list "wake" in hx-trigger; the event does not bubble so a poller
+  // never wakes its ancestors.
+  document.addEventListener('visibilitychange', function () {
+    if (document.hidden) return;
+    var pollers = document.querySelectorAll('[data-poll]');
+    for (var i = 0; i < pollers.length; i++) {
+      pollers[i].dispatchEvent(new CustomEvent('wake', { bubbles: false }));
+    }
+  });
+
+  // Remember which action link opened a confirmation so Cancel/Escape can
+  // return focus to it.
+  document.addEventListener('htmx:beforeRequest', function (evt) {
+    var elt = evt.detail && evt.detail.elt;
+    var target = evt.detail && evt.detail.target;
+    if (elt && target && elt.id && elt.hasAttribute('data-confirm-opener')) {
+      target.setAttribute('data-opener', elt.id);
+    }
+  });
+
+  // Error responses (4xx/5xx) are not swapped by htmx by default. Ours
+  // carry human words, so show them:
+  //  - the server chose a place (HX-Retarget/HX-Reswap): swap as told;
+  //  - an ErrorFragment (data-error-fragment): into #messages, so the region
+  //    the user was working with (a table, a card) stays intact;
+  //  - any other HTML (e.g. a refused ActionStatus sent with 409): into the
+  //    original target, as for a success;
+  //  - anything else (plain text, JSON): a generic sentence in #messages.
+  document.addEventListener('htmx:beforeSwap', function (evt) {
+    var d = evt.detail;
+    if (!d || !d.xhr || d.xhr.status < 400) return;
+    var xhr = d.xhr;
+    var messages = document.getElementById('messages');
+    var body = xhr.responseText || '';
+    var html = (xhr.getResponseHeader('Content-Type') || '').indexOf('text/html') === 0;
+    if (xhr.getResponseHeader('HX-Retarget') || xhr.getResponseHeader('HX-Reswap')) {
+      d.shouldSwap = true;
+      return;
+    }
+    if (html && body.indexOf('data-error-fragment') >= 0 && messages) {
+      d.shouldSwap = true;
+      d.target = messages;
+      d.swapOverride = 'innerHTML';
+      d.selectOverride = 'unset';
+      return;
+    }
+    if (html && body.trim() !== '') {
+      d.shouldSwap = true;
+      return;
+    }
+    if (messages && !isPoller(d.elt)) {
+      showMessage(messages, 'The portal could not complete the request (error ' + xhr.status + '). Please try again.');
+    }
+  });
+
+  function showMessage(messages, text) {
+    var p = document.createElement('p');
+    p.className = 'alert alert-error';
+    p.setAttribute('role', 'alert');
+    p.textContent = text;
+    messages.textContent = '';
+    messages.appendChild(p);
+  }
+
+  // Network failure: no response to show, so say it in words.
+  document.addEventListener('htmx:sendError', function (evt) {
+    if (isPoller(evt.detail && evt.detail.elt)) return; // pollers retry by themselves
+    var messages = document.getElementById('messages');
+    if (!messages) return;
+    showMessage(messages, 'The portal could not be reached. Check the connection and try again.');
+  });
+
+  // Focus: htmx restores focus to an element that has the same id after a
+  // swap, and honours [autofocus]. When neither applies and the focused
+  // element vanished, move focus to the swapped region instead of dropping it
+  // on <body>, which would send keyboard users back to the top of the page.
+  // Background polls never move focus.
+  document.addEventListener('htmx:afterSettle', function (evt) {
+    var d = evt.detail || {};
+    var target = d.target;
+    var settled = evt.target;
+    if (settled instanceof Element && !isPoller(d.elt)) {
+      var a = settled.matches('[data-announce]') ? settled : settled.querySelector('[data-announce]');
+      if (a) announce(a.getAttribute('data-announce'));
+    }
+    if (!focusLost() || isPoller(d.elt)) return;
+    // After an outerHTML swap the old target is detached; use the new element.
+    var region = target && document.body.contains(target) ? target : settled;
+    if (!(region instanceof Element) || !document.body.contains(region)) return;
+    var preferred = region.querySelector('[data-focus]');
+    focusElement(preferred || region);
+  });
+
+  // --- clicks and keys (delegated; no inline handlers) --------------------
+  document.addEventListener('click', function (evt) {
+    var t = evt.target;
+    if (!(t instanceof Element)) return;
+    var toggle = t.closest('#theme-toggle');
+    if (toggle) {
+      var theme = nextTheme(storedTheme());
+      try { window.localStorage.setItem(THEME_KEY, theme); } catch (e) { /* private mode */ }
+      applyTheme(theme);
+      return;
+    }
+    var cancel = t.closest('[data-dismiss]');
+    var region = cancel && document.getElementById(cancel.getAttribute('data-dismiss'));
+    // Only an inline confirmation is dismissed; on the stand-alone confirm
+    // page the link navigates back to the job.
+    if (region && region.hasAttribute('data-confirm-region')) {
+      evt.preventDefault(); // without JS the link goes back to the job page
+      dismiss(cancel.getAttribute('data-dismiss'));
+    }
+  });
+
+  document.addEventListener('keydown', function (evt) {
+    if (evt.key !== 'Escape') return;
+    var t = evt.target;
+    var panel = t instanceof Element && t.closest('[data-confirm-panel]');
+    var region = panel && panel.parentElement;
+    if (region && region.id && region.hasAttribute('data-confirm-region')) {
+      evt.preventDefault();
+      dismiss(region.id);
+    }
+  });
+
+  document.addEventListener('DOMContentLoaded', function () {
+    applyTheme(storedTheme());
+  });
+})();
