@@ -1,0 +1,193 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/agentdesk/agentdesk/auth"
+)
+
+// loadUser puts the signed-in user (if any) on the context and records foreground
+// activity. Polling requests (X-Background: 1) do not extend the idle timeout.
+func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		if u, ok := h.sessions.User(ctx); ok {
+			c.Set(userKey, u)
+			h.sessions.Touch(ctx, isBackground(c))
+		}
+		return next(c)
+	}
+}
+
+const userKey = "agentdesk.user"
+
+func (h *Handler) currentUser(c echo.Context) *auth.User {
+	u, _ := c.Get(userKey).(*auth.User)
+	return u
+}
+
+// requireUser sends the signed-out to the sign-in page: htmx requests get
+// HX-Redirect (a 302 would be swapped into the page as a fragment), other
+// requests for pages a redirect, and anything else 401.
+func (h *Handler) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if h.currentUser(c) != nil {
+			return next(c)
+		}
+		r := c.Request()
+		target := h.base + "/auth/signin?return_to=" + url.QueryEscape(returnPath(r, h.base))
+		if r.Header.Get("HX-Request") == "true" {
+			// Return to the page the fragment belongs to, not to the fragment.
+			if cur := r.Header.Get("HX-Current-URL"); cur != "" {
+				if u, err := url.Parse(cur); err == nil {
+					target = h.base + "/auth/signin?return_to=" + url.QueryEscape(strings.TrimPrefix(u.RequestURI(), h.base))
+				}
+			}
+			c.Response().Header().Set("HX-Redirect", target)
+			return c.NoContent(http.StatusUnauthorized)
+		}
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			return c.Redirect(http.StatusSeeOther, target)
+		}
+		return echo.NewHTTPError(http.StatusUnauthorized, "Your session has ended. Sign in again.")
+	}
+}
+
+// returnPath is the request's path and query below the base path.
+func returnPath(r *http.Request, base string) string {
+	p := strings.TrimPrefix(r.URL.RequestURI(), base)
+	if p == "" {
+		p = "/"
+	}
+	return p
+}
+
+// showSignIn renders the sign-in page: a button that starts the OIDC flow, or a
+// 503 page while the IdP cannot be reached.
+func (h *Handler) showSignIn(c echo.Context) error {
+	returnTo, _ := auth.SafeReturnTo(c.QueryParam("return_to"))
+	if h.currentUser(c) != nil {
+		return c.Redirect(http.StatusSeeOther, h.base+returnTo)
+	}
+	status := http.StatusOK
+	if !h.signin.Ready() {
+		status = http.StatusServiceUnavailable
+	}
+	return h.renderSignIn(c, status, returnTo, "")
+}
+
+// startSignIn begins an authorization-code flow. Another site can make a browser
+// start one, but not finish it: the state is bound to this browser's session.
+func (h *Handler) startSignIn(c echo.Context) error {
+	returnTo, _ := auth.SafeReturnTo(c.QueryParam("return_to"))
+	u, err := h.signin.AuthCodeURL(c.Request().Context(), h.sessions, returnTo)
+	if err != nil {
+		if errors.Is(err, auth.ErrUnavailable) {
+			return h.renderSignIn(c, http.StatusServiceUnavailable, returnTo, "")
+		}
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, u)
+}
+
+// finishSignIn is the redirect URI. Every failure is a generic message to the
+// user and a detailed log line (without the code or state).
+func (h *Handler) finishSignIn(c echo.Context) error {
+	r := c.Request()
+	if e := c.QueryParam("error"); e != "" {
+		h.log.Warn("sign-in refused by the identity provider", "error", e, "description", c.QueryParam("error_description"))
+		return h.renderSignIn(c, http.StatusUnauthorized, "/", "The sign-in was not completed. Try again.")
+	}
+	id, returnTo, err := h.signin.Exchange(r.Context(), h.sessions, r)
+	if err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, auth.ErrUnavailable) {
+			status = http.StatusServiceUnavailable
+		}
+		h.log.Warn("sign-in failed", "err", err, "ip", c.RealIP())
+		return h.renderSignIn(c, status, "/", "The sign-in could not be verified. Start again from this page.")
+	}
+	if id.GroupsOverage {
+		h.log.Warn("sign-in refused: group overage", "user", id.Key())
+		return h.renderSignIn(c, http.StatusForbidden, "/", "Your account is in too many groups for the identity provider to list them in the sign-in token. Ask your administrator to configure group filtering for AgentDesk.")
+	}
+	u := auth.User{Identity: id, SignedInAt: time.Now()}
+	if !id.GroupsPresent {
+		// A missing groups claim changes nothing: keep what the last sign-in said.
+		// A present but empty one removes every group (Identity.Groups is empty).
+		prev, ok, err := h.users.LastGroups(r.Context(), id.Key())
+		if err != nil {
+			return err
+		}
+		if ok {
+			u.Groups = prev
+		}
+	} else if err := h.users.SaveGroups(r.Context(), id.Key(), id.Groups); err != nil {
+		return err
+	}
+	u.Roles = h.policy().Roles(subjectOf(&u.Identity))
+	if err := h.sessions.SignIn(r.Context(), u); err != nil {
+		return err
+	}
+	h.log.Info("signed in", "user", id.Key(), "roles", u.Roles)
+	return c.Redirect(http.StatusSeeOther, h.base+returnTo)
+}
+
+// signOut ends the portal session and, when the IdP offers it, the IdP session.
+func (h *Handler) signOut(c echo.Context) error {
+	ctx := c.Request().Context()
+	u := h.currentUser(c)
+	hint := ""
+	if u != nil {
+		hint = u.IDToken
+		h.log.Info("signed out", "user", u.Key())
+	}
+	if err := h.sessions.SignOut(ctx); err != nil {
+		return err
+	}
+	if u != nil && !u.BreakGlass {
+		if end, ok := h.signin.EndSessionURL(hint); ok {
+			return h.redirect(c, end)
+		}
+	}
+	return h.redirect(c, h.base+"/auth/signin")
+}
+
+// breakGlassSignIn signs in the local administrator, for IdP outages. It is off
+// unless a password file is configured.
+func (h *Handler) breakGlassSignIn(c echo.Context) error {
+	if h.breakGlass == nil {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	user, pass := c.FormValue("username"), c.FormValue("password")
+	if !h.breakGlass.Check(user, pass) {
+		h.log.Warn("break-glass sign-in failed", "ip", c.RealIP())
+		return h.renderSignIn(c, http.StatusUnauthorized, "/", "Wrong user name or password.")
+	}
+	u := auth.User{
+		Identity:   auth.Identity{Issuer: "local", Subject: user, Name: user + " (break-glass)", GroupsPresent: true},
+		Roles:      []string{"admin"},
+		SignedInAt: time.Now(),
+		BreakGlass: true,
+	}
+	if err := h.sessions.SignIn(c.Request().Context(), u); err != nil {
+		return err
+	}
+	h.log.Warn("break-glass administrator signed in", "user", user, "ip", c.RealIP())
+	return c.Redirect(http.StatusSeeOther, h.base+"/jobs")
+}
+
+// redirect navigates the whole page, also for htmx requests.
+func (h *Handler) redirect(c echo.Context, to string) error {
+	if c.Request().Header.Get("HX-Request") == "true" {
+		c.Response().Header().Set("HX-Redirect", to)
+		return c.NoContent(http.StatusOK)
+	}
+	return c.Redirect(http.StatusSeeOther, to)
+}

@@ -1,0 +1,258 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/agentdesk/agentdesk/jobs"
+	"github.com/agentdesk/agentdesk/policy"
+	"github.com/agentdesk/agentdesk/views"
+)
+
+// buttons are the actions both EM (the job's links and state) and the policy
+// allow. What is not shown here is refused by postAction too.
+func (h *Handler) buttons(g *policy.Grant, j *jobs.Job) []views.ActionButton {
+	var out []views.ActionButton
+	for _, a := range []jobs.Action{jobs.Start, jobs.Stop, jobs.Retry, jobs.Enable, jobs.Disable} {
+		if h.applicable(j, a) == nil && g.Can(policyJob(j), policyAction(a)) {
+			out = append(out, h.button(j, a))
+		}
+	}
+	return out
+}
+
+// applicable says why EM would not do the action now, or nil.
+func (h *Handler) applicable(j *jobs.Job, a jobs.Action) error {
+	links := j.Entity.Links
+	switch a {
+	case jobs.Start:
+		if !links.Has("Start") {
+			return errors.New("Enterprise Manager does not offer Start for this job.")
+		}
+		if j.Running() {
+			return errors.New("The job is already running.")
+		}
+	case jobs.Stop:
+		if !links.Has("Stop") {
+			return errors.New("Enterprise Manager does not offer Stop for this job.")
+		}
+		if !j.Running() {
+			return errors.New("The job is not running, so there is nothing to stop.")
+		}
+	case jobs.Retry:
+		if !links.Has("Retry") {
+			return errors.New("Enterprise Manager does not offer Retry for this job.")
+		}
+		if j.Running() || j.Last == nil || j.Last.Result != "Failed" {
+			return errors.New("Retry is possible only after a failed run.")
+		}
+	case jobs.Enable, jobs.Disable:
+		if !links.Has("ToggleScheduleEnabled") {
+			return errors.New("Enterprise Manager does not offer schedule changes for this job.")
+		}
+		if !j.ScheduleConfigured {
+			return errors.New("The job has no schedule.")
+		}
+		if j.ScheduleEnabled == (a == jobs.Enable) {
+			return fmt.Errorf("The schedule is already %s.", map[bool]string{true: "enabled", false: "disabled"}[j.ScheduleEnabled])
+		}
+	}
+	return nil
+}
+
+var actionLabels = map[jobs.Action]string{
+	jobs.Start: "Start", jobs.Stop: "Stop", jobs.Retry: "Retry",
+	jobs.Enable: "Enable schedule", jobs.Disable: "Disable schedule",
+}
+
+func (h *Handler) button(j *jobs.Job, a jobs.Action) views.ActionButton {
+	base := h.base + "/jobs/" + j.ID
+	return views.ActionButton{
+		Action:     string(a),
+		Label:      actionLabels[a],
+		ConfirmURL: base + "/confirm/" + string(a),
+		PostURL:    base + "/actions/" + string(a),
+		Confirm:    confirmText(j, a),
+		Danger:     a == jobs.Stop || a == jobs.Disable,
+	}
+}
+
+// confirmText says what will happen, in the words a helpdesk person would use on
+// the phone.
+func confirmText(j *jobs.Job, a jobs.Action) string {
+	n := len(j.Computers)
+	switch a {
+	case jobs.Start:
+		if j.Kind == jobs.KindPolicy {
+			return fmt.Sprintf("Starts the backup on all %d computers covered by this agent policy, now.", n)
+		}
+		if n == 1 {
+			return "Starts a backup of " + j.Computers[0] + " now."
+		}
+		return fmt.Sprintf("Starts the backup of all %d computers and groups of this job now.", n)
+	case jobs.Stop:
+		return "The running backup is stopped now; the restore point will be partial."
+	case jobs.Retry:
+		return "Runs the job again for the computers that failed in the last run."
+	case jobs.Enable:
+		return "Turns the schedule on: the job runs by itself again at its scheduled times."
+	case jobs.Disable:
+		return "Turns the schedule off: the job will not run by itself until someone enables it again."
+	}
+	return ""
+}
+
+// actionFor reads the action from the URL and checks the user may run it on the
+// job; the job must be visible to them first.
+func (h *Handler) actionFor(c echo.Context) (*jobs.Job, jobs.Action, error) {
+	a, ok := jobs.ParseAction(c.Param("action"))
+	if !ok {
+		return nil, "", echo.NewHTTPError(http.StatusNotFound)
+	}
+	j, _, err := h.visibleJob(c)
+	if err != nil {
+		return nil, "", err
+	}
+	if !h.grant(c).Can(policyJob(j), policyAction(a)) {
+		h.jobs.RecordDenied(c.Request().Context(), h.actor(c), j, a)
+		return nil, "", echo.NewHTTPError(http.StatusForbidden)
+	}
+	return j, a, nil
+}
+
+func (h *Handler) confirmModel(c echo.Context, j *jobs.Job, b views.ActionButton) views.Confirm {
+	m := views.Confirm{JobID: j.ID, JobName: j.Name, Action: b, CancelURL: h.base + "/jobs/" + j.ID, CSRFToken: h.csrfToken(c)}
+	switch jobs.Action(b.Action) {
+	case jobs.Enable:
+		m.Desired = "enabled"
+	case jobs.Disable:
+		m.Desired = "disabled"
+	}
+	return m
+}
+
+// confirmAction shows what the action will do before anything is sent.
+func (h *Handler) confirmAction(c echo.Context) error {
+	j, a, err := h.actionFor(c)
+	if err != nil {
+		return err
+	}
+	if err := h.applicable(j, a); err != nil {
+		return echo.NewHTTPError(http.StatusConflict, err.Error())
+	}
+	m := h.confirmModel(c, j, h.button(j, a))
+	return h.render(c, http.StatusOK, views.ConfirmPage(h.layout(c, actionLabels[a]+": "+j.Name), m), views.ConfirmPanel(m))
+}
+
+// postAction runs the action: policy, then the job's lock, the audit record, and
+// one EM call. The answer is a status fragment that follows the EM task.
+func (h *Handler) postAction(c echo.Context) error {
+	j, a, err := h.actionFor(c)
+	if err != nil {
+		return err
+	}
+	// Enable and disable carry the state the user saw and wants; the service
+	// re-reads EM under the lock and refuses if it is already so.
+	if d := c.FormValue("desired"); d != "" && (a == jobs.Enable) != (d == "enabled") {
+		return echo.NewHTTPError(http.StatusBadRequest, "The requested schedule state does not match the action.")
+	}
+	if err := h.applicable(j, a); err != nil && !(a == jobs.Enable || a == jobs.Disable) {
+		return h.refused(c, j, a, err.Error(), "")
+	}
+	run, err := h.jobs.Act(c.Request().Context(), h.actor(c), j.ID, a)
+	var busy *jobs.BusyError
+	switch {
+	case errors.As(err, &busy):
+		return h.refused(c, j, a, fmt.Sprintf("Already being done by %s. Wait until it finishes.", busy.By), busy.By)
+	case errors.Is(err, jobs.ErrAlready):
+		return h.refused(c, j, a, fmt.Sprintf("The schedule is already %s; nothing was changed.", map[jobs.Action]string{jobs.Enable: "enabled", jobs.Disable: "disabled"}[a]), "")
+	case errors.Is(err, jobs.ErrNotApplicable):
+		return h.refused(c, j, a, "Not possible now: the job's state has changed. The page has been refreshed.", "")
+	case run == nil && err != nil:
+		return err
+	}
+	if !isHTMX(c) {
+		return c.Redirect(http.StatusSeeOther, h.base+"/jobs/"+j.ID)
+	}
+	st := h.actionState(run.Snapshot(), fromList(c))
+	st.ClearConfirm = true
+	return h.write(c, http.StatusOK, views.ActionStatus(st))
+}
+
+func (h *Handler) refused(c echo.Context, j *jobs.Job, a jobs.Action, msg, by string) error {
+	st := views.ActionState{
+		JobID: j.ID, Action: string(a), Label: actionLabels[a], State: views.StateRefused, Message: msg, By: by,
+		CardURL: h.base + "/jobs/" + j.ID + "/card", ClearConfirm: true,
+	}
+	if fromList(c) {
+		st.RowURL = h.base + "/jobs/" + j.ID + "/row"
+	}
+	if !isHTMX(c) {
+		return echo.NewHTTPError(http.StatusConflict, msg)
+	}
+	return h.write(c, http.StatusConflict, views.ActionStatus(st))
+}
+
+// showActionStatus is polled by the status fragment; it reads the run the
+// service follows, so any number of viewers cost EM nothing extra.
+func (h *Handler) showActionStatus(c echo.Context) error {
+	j, _, err := h.visibleJob(c)
+	if err != nil {
+		return err
+	}
+	run, ok := h.jobs.Run(j.ID)
+	if !ok {
+		// Nothing to follow (any more): show the job as EM has it.
+		return c.Redirect(http.StatusSeeOther, h.base+"/jobs/"+j.ID+"/card")
+	}
+	st := h.actionState(run.Snapshot(), c.QueryParam("view") == "row")
+	return h.write(c, http.StatusOK, views.ActionStatus(st))
+}
+
+// fromList reports an htmx request made from the jobs list, whose finished
+// actions refresh a row rather than the job card.
+func fromList(c echo.Context) bool {
+	u, err := url.Parse(c.Request().Header.Get("HX-Current-URL"))
+	return err == nil && strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/jobs")
+}
+
+func (h *Handler) actionState(s jobs.RunState, row bool) views.ActionState {
+	base := h.base + "/jobs/" + s.JobID
+	st := views.ActionState{
+		JobID: s.JobID, Action: string(s.Action), Label: actionLabels[s.Action], Message: s.Message,
+		Progress: s.Progress, TaskID: s.TaskID, PollURL: base + "/status", CardURL: base + "/card", By: s.By,
+	}
+	if row {
+		st.PollURL += "?view=row"
+		st.RowURL = base + "/row"
+	}
+	switch s.State {
+	case jobs.RunStarting, jobs.RunRunning:
+		st.State = views.StateRunning
+		if st.Message == "" {
+			st.Message = fmt.Sprintf("%s requested by %s; waiting for Enterprise Manager…", actionLabels[s.Action], s.By)
+		}
+	case jobs.RunUnknown:
+		st.State = views.StateUnknown
+	case jobs.RunFailed:
+		st.State = views.StateFailed
+	default:
+		st.State = views.StateFinished
+	}
+	return st
+}
+
+// actor is the person behind a request, for the audit trail.
+func (h *Handler) actor(c echo.Context) jobs.Actor {
+	u := h.currentUser(c)
+	a := jobs.Actor{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+	if u != nil {
+		a.Key, a.Name, a.Email, a.Groups = u.Key(), u.Name, u.Email, u.Groups
+	}
+	return a
+}

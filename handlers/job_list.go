@@ -1,0 +1,204 @@
+package handlers
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/agentdesk/agentdesk/jobs"
+	"github.com/agentdesk/agentdesk/policy"
+	"github.com/agentdesk/agentdesk/views"
+)
+
+const listPageSize = 50
+
+// home sends people to the list, which is where everyone starts.
+func (h *Handler) home(c echo.Context) error {
+	return c.Redirect(http.StatusSeeOther, h.base+"/jobs")
+}
+
+// listJobs shows every job the user may see, filtered, sorted and paged in the
+// portal over one cached snapshot (EM is asked once per TTL, whoever asks).
+func (h *Handler) listJobs(c echo.Context) error {
+	ctx := c.Request().Context()
+	f := views.ParseJobFilter(c.QueryParams())
+	snap, err := h.jobs.List(ctx)
+	if err != nil {
+		return err
+	}
+	g := h.grant(c)
+	matched := make([]*jobs.Job, 0, len(snap.Jobs))
+	servers := map[string]bool{}
+	for _, j := range snap.Jobs {
+		if !g.Visible(policyJob(j)) {
+			continue
+		}
+		servers[j.Server] = true
+		if matchJob(f, j) {
+			matched = append(matched, j)
+		}
+	}
+	sortJobs(matched, f.Sort, f.Desc)
+
+	size := f.PageSize
+	if size <= 0 || size > 500 {
+		size = listPageSize
+	}
+	m := views.JobList{Path: h.base + "/jobs", Filter: f, Total: len(matched), AsOf: snap.AsOf}
+	for s := range servers {
+		m.Servers = append(m.Servers, s)
+	}
+	sort.Strings(m.Servers)
+	m.Pages = max(1, (len(matched)+size-1)/size)
+	m.Filter.Page = min(max(f.Page, 1), m.Pages)
+	lo := (m.Filter.Page - 1) * size
+	hi := min(lo+size, len(matched))
+	m.Rows = make([]views.JobRow, 0, hi-lo)
+	for _, j := range matched[lo:hi] {
+		m.Rows = append(m.Rows, h.jobRow(g, j))
+	}
+	if isHTMX(c) {
+		// The address bar shows the canonical URL of what is on screen.
+		c.Response().Header().Set("HX-Push-Url", m.URL(m.Filter))
+	}
+	return h.render(c, http.StatusOK, views.JobListPage(h.layout(c, "Jobs"), m), views.JobTable(m))
+}
+
+func matchJob(f views.JobFilter, j *jobs.Job) bool {
+	if f.Q != "" && !containsFold(j.Name, f.Q) {
+		return false
+	}
+	if f.Platform != "" && platformLabel(j.Platform) != f.Platform {
+		return false
+	}
+	if f.Server != "" && !strings.EqualFold(j.Server, f.Server) {
+		return false
+	}
+	if f.Schedule == "enabled" && !j.ScheduleEnabled || f.Schedule == "disabled" && j.ScheduleEnabled {
+		return false
+	}
+	if f.Result != "" && lastResult(j) != f.Result {
+		return false
+	}
+	return true
+}
+
+// containsFold is strings.Contains ignoring case, without allocating per job.
+func containsFold(s, sub string) bool {
+	if len(sub) > len(s) {
+		return false
+	}
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func platformWord(p string) string {
+	switch p {
+	case "AgentForWindows":
+		return "windows"
+	case "AgentForLinux":
+		return "linux"
+	}
+	return strings.ToLower(p)
+}
+
+// lastResult is the result the list shows: None while running or never run.
+func lastResult(j *jobs.Job) string {
+	if j.Last == nil || j.Last.Running() || j.Last.Result == "" {
+		return views.ResultNone
+	}
+	return j.Last.Result
+}
+
+var resultRank = map[string]int{views.ResultSuccess: 0, views.ResultWarning: 1, views.ResultFailed: 2, views.ResultNone: 3}
+
+func sortJobs(js []*jobs.Job, key string, desc bool) {
+	less := func(a, b *jobs.Job) bool { return strings.ToLower(a.Name) < strings.ToLower(b.Name) }
+	by := map[string]func(a, b *jobs.Job) int{
+		"platform": func(a, b *jobs.Job) int { return strings.Compare(a.Platform, b.Platform) },
+		"server":   func(a, b *jobs.Job) int { return strings.Compare(strings.ToLower(a.Server), strings.ToLower(b.Server)) },
+		"kind":     func(a, b *jobs.Job) int { return strings.Compare(a.Kind, b.Kind) },
+		"schedule": func(a, b *jobs.Job) int { return boolCmp(a.ScheduleEnabled, b.ScheduleEnabled) },
+		"result":   func(a, b *jobs.Job) int { return resultRank[lastResult(a)] - resultRank[lastResult(b)] },
+		"lastrun":  func(a, b *jobs.Job) int { return lastRun(a).Compare(lastRun(b)) },
+		"nextrun":  func(a, b *jobs.Job) int { return a.NextRun.Compare(b.NextRun) },
+	}[key]
+	sort.SliceStable(js, func(i, k int) bool {
+		a, b := js[i], js[k]
+		if desc {
+			a, b = b, a
+		}
+		if by != nil {
+			if c := by(a, b); c != 0 {
+				return c < 0
+			}
+		}
+		return less(a, b)
+	})
+}
+
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+func lastRun(j *jobs.Job) time.Time {
+	if j.Last == nil {
+		return time.Time{}
+	}
+	return j.Last.Start
+}
+
+// jobRow maps a job onto a list row with the buttons this user may press.
+func (h *Handler) jobRow(g *policy.Grant, j *jobs.Job) views.JobRow {
+	r := views.JobRow{
+		ID:                 j.ID,
+		Name:               j.Name,
+		URL:                h.base + "/jobs/" + j.ID,
+		Platform:           platformLabel(j.Platform),
+		Server:             j.Server,
+		Kind:               kindLabel(j.Kind),
+		ScheduleConfigured: j.ScheduleConfigured,
+		ScheduleEnabled:    j.ScheduleEnabled,
+		NextRun:            j.NextRun,
+		Running:            j.Running(),
+		Actions:            h.buttons(g, j),
+	}
+	if j.Last != nil {
+		r.LastRunAt = j.Last.Start
+		r.LastResult = lastResult(j)
+		if r.Running {
+			r.Progress = j.Last.Progress
+		}
+	}
+	return r
+}
+
+func platformLabel(p string) string {
+	switch p {
+	case "AgentForWindows":
+		return views.PlatformWindows
+	case "AgentForLinux":
+		return views.PlatformLinux
+	}
+	return p
+}
+
+func kindLabel(k string) string {
+	if k == jobs.KindPolicy {
+		return views.KindPolicy
+	}
+	return views.KindJob
+}

@@ -1,0 +1,373 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/agentdesk/agentdesk/emclient"
+	"github.com/agentdesk/agentdesk/jobs"
+	"github.com/agentdesk/agentdesk/policy"
+	"github.com/agentdesk/agentdesk/views"
+)
+
+const sessionPageSize = 10
+
+// visibleJob loads a job the user may see. A job they may not see is reported as
+// missing, so its existence does not leak.
+func (h *Handler) visibleJob(c echo.Context) (*jobs.Job, time.Time, error) {
+	id := c.Param("id")
+	j, asOf, err := h.jobs.Job(c.Request().Context(), id)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if !h.grant(c).Visible(policyJob(j)) {
+		return nil, time.Time{}, jobs.ErrNotFound
+	}
+	return j, asOf, nil
+}
+
+// showJob is the job page: everything EM says about the job.
+func (h *Handler) showJob(c echo.Context) error {
+	j, asOf, err := h.visibleJob(c)
+	if err != nil {
+		return err
+	}
+	m, err := h.jobDetail(c, j, asOf)
+	if err != nil {
+		return err
+	}
+	// A deep link such as /jobs/{id}?action=retry opens that confirmation; it
+	// never runs the action by itself.
+	if a, ok := jobs.ParseAction(c.QueryParam("action")); ok {
+		for _, b := range m.Actions {
+			if b.Action == string(a) {
+				conf := h.confirmModel(c, j, b)
+				m.Confirm = &conf
+			}
+		}
+	}
+	full := views.JobPage(h.layout(c, j.Name), m)
+	switch c.Request().Header.Get("HX-Target") {
+	case "sessions-" + j.ID:
+		return h.render(c, http.StatusOK, full, views.JobSessions(m))
+	case "job-card-" + j.ID:
+		return h.render(c, http.StatusOK, full, views.JobCard(m))
+	}
+	// Other htmx requests (boosted links, history) get the whole page.
+	return h.write(c, http.StatusOK, full)
+}
+
+// showJobRow is one row of the list, swapped in after an action started from
+// the list finishes.
+func (h *Handler) showJobRow(c echo.Context) error {
+	j, _, err := h.visibleJob(c)
+	if err != nil {
+		return err
+	}
+	return h.write(c, http.StatusOK, views.JobRowView(h.jobRow(h.grant(c), j)))
+}
+
+// showJobCard is the fragment swapped in after an action and polled while the
+// job runs.
+func (h *Handler) showJobCard(c echo.Context) error {
+	j, asOf, err := h.visibleJob(c)
+	if err != nil {
+		return err
+	}
+	m, err := h.jobDetail(c, j, asOf)
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.JobPage(h.layout(c, j.Name), m), views.JobCard(m))
+}
+
+// showJobSessions is one page of the session history.
+func (h *Handler) showJobSessions(c echo.Context) error {
+	j, asOf, err := h.visibleJob(c)
+	if err != nil {
+		return err
+	}
+	m, err := h.jobDetail(c, j, asOf)
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.JobPage(h.layout(c, j.Name), m), views.JobSessions(m))
+}
+
+// showSessionComputers lists the per-computer sessions of one backup session;
+// loaded when the user expands the session, so the page itself stays one EM
+// round trip.
+func (h *Handler) showSessionComputers(c echo.Context) error {
+	j, _, err := h.visibleJob(c)
+	if err != nil {
+		return err
+	}
+	sid := strings.ToLower(c.Param("sid"))
+	if !emclient.ValidID(sid) {
+		return jobs.ErrInvalidID
+	}
+	ctx := c.Request().Context()
+	b, err := h.jobs.Session(ctx, sid)
+	if err != nil {
+		return err
+	}
+	if emclient.IDFromUID(b.JobUID) != j.ID {
+		return jobs.ErrNotFound
+	}
+	kids, err := h.jobs.Children(ctx, j, b)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	rows := make([]views.SessionRow, 0, len(kids))
+	for _, k := range kids {
+		rows = append(rows, sessionRow(k, now))
+	}
+	title := "Computers of " + b.Name
+	return h.render(c, http.StatusOK,
+		views.SessionComputersPage(h.layout(c, title), title, h.base+"/jobs/"+j.ID, rows),
+		views.SessionComputers(rows))
+}
+
+func (h *Handler) jobDetail(c echo.Context, j *jobs.Job, asOf time.Time) (views.JobDetail, error) {
+	ctx := c.Request().Context()
+	g := h.grant(c)
+	spage, _ := strconv.Atoi(c.QueryParam("spage"))
+	if spage < 1 {
+		spage = 1
+	}
+	page, err := h.jobs.Sessions(ctx, j.ID, spage, sessionPageSize)
+	if err != nil {
+		return views.JobDetail{}, err
+	}
+	e := j.Entity
+	m := views.JobDetail{
+		ID:                 j.ID,
+		UID:                j.UID,
+		Name:               j.Name,
+		JobType:            e.JobType,
+		Platform:           platformLabel(j.Platform),
+		Kind:               kindLabel(j.Kind),
+		Description:        j.Description,
+		URL:                h.base + "/jobs/" + j.ID,
+		CardURL:            h.base + "/jobs/" + j.ID + "/card",
+		JobsURL:            h.base + "/jobs",
+		ScheduleConfigured: j.ScheduleConfigured,
+		ScheduleEnabled:    j.ScheduleEnabled,
+		NextRun:            j.NextRun,
+		Schedule:           jobs.DescribeSchedule(j.ScheduleConfigured, j.ScheduleEnabled, e.JobScheduleOptions),
+		ScheduleRaw:        scheduleRaw(e.JobScheduleOptions),
+		Running:            j.Running(),
+		Actions:            h.buttons(g, j),
+		AsOf:               asOf,
+		SessionsPage:       page.Page,
+		SessionsPages:      page.Pages,
+	}
+	if j.Last != nil {
+		m.LastResult = lastResult(j)
+		m.LastRunAt = j.Last.Start
+		if m.Running {
+			m.Progress = j.Last.Progress
+		}
+	}
+	for _, l := range e.Links {
+		m.Links = append(m.Links, views.KV{Key: l.Rel + " " + l.Type, Value: l.Href})
+	}
+	if e.JobInfo != nil {
+		for _, inc := range e.JobInfo.Includes {
+			m.Includes = append(m.Includes, views.Include{
+				Name: inc.Name, DisplayName: inc.DisplayName, Kind: includeKind(inc.HierarchyObjRef),
+				Guest: guestKVs(inc.GuestProcessingOptions),
+			})
+		}
+		m.JobGuest = guestKVs(e.JobInfo.GuestProcessingOptions)
+		m.Retention = retentionKVs(e.JobInfo)
+	}
+	if srv, err := h.jobs.Server(ctx, j.ServerID); err == nil {
+		m.Server = views.BackupServer{Name: srv.Name, Version: srv.Version, Port: srv.Port, Description: srv.Description}
+	} else {
+		m.Server = views.BackupServer{Name: j.Server}
+	}
+	now := time.Now()
+	for _, s := range page.Sessions {
+		row := sessionRow(s, now)
+		row.ChildrenURL = fmt.Sprintf("%s/jobs/%s/sessions/%s/computers", h.base, j.ID, s.ID)
+		m.Sessions = append(m.Sessions, row)
+	}
+	for _, a := range []policy.Action{policy.View, policy.Start, policy.Stop, policy.Retry, policy.Enable, policy.Disable} {
+		if why := g.Why(policyJob(j), a); why != "" {
+			m.Why = append(m.Why, "You can "+actionVerb(a)+" this job because "+why+".")
+		}
+	}
+	if run, ok := h.jobs.Run(j.ID); ok {
+		st := h.actionState(run.Snapshot(), false)
+		if st.State == views.StateRunning || st.State == views.StateUnknown {
+			m.Status = &st
+		}
+	}
+	return m, nil
+}
+
+func actionVerb(a policy.Action) string {
+	switch a {
+	case policy.View:
+		return "see"
+	case policy.Enable:
+		return "enable the schedule of"
+	case policy.Disable:
+		return "disable the schedule of"
+	}
+	return string(a)
+}
+
+func sessionRow(s *jobs.Session, now time.Time) views.SessionRow {
+	r := views.SessionRow{
+		ID: s.ID, Name: s.Name, State: s.State, Result: s.Result, Start: s.Start, End: s.End,
+		Duration: s.Duration(now), Progress: s.Progress, IsRetry: s.IsRetry,
+	}
+	if s.Running() {
+		r.Result = views.ResultNone
+	}
+	return r
+}
+
+func includeKind(ref string) string {
+	if strings.Contains(ref, ":AgentProtectionGroup:") {
+		return "Protection group"
+	}
+	return "Computer"
+}
+
+func guestKVs(g *emclient.GuestProcessingOptions) []views.KV {
+	if g == nil {
+		return nil
+	}
+	var kv []views.KV
+	if v := g.VssSnapshotOptions; v != nil {
+		kv = append(kv, views.KV{Key: "Application-aware processing (VSS)", Value: v.VssSnapshotMode},
+			views.KV{Key: "Copy-only", Value: yesNo(v.IsCopyOnly)})
+	}
+	if w := g.WindowsGuestFSIndexingOptions; w != nil {
+		kv = append(kv, views.KV{Key: "Windows file indexing", Value: indexing(w)})
+	}
+	if l := g.LinuxGuestFSIndexingOptions; l != nil {
+		kv = append(kv, views.KV{Key: "Linux file indexing", Value: indexing(l)})
+	}
+	if s := g.SqlBackupOptions; s != nil {
+		v := s.TransactionLogsProcessing
+		if s.BackupLogsFrequencyMin > 0 {
+			v += fmt.Sprintf(", log backup every %d min", s.BackupLogsFrequencyMin)
+		}
+		if s.UseDbBackupRetention {
+			v += ", logs kept as long as the image backup"
+		} else if s.RetainDays > 0 {
+			v += fmt.Sprintf(", logs kept %d days", s.RetainDays)
+		}
+		kv = append(kv, views.KV{Key: "SQL Server transaction logs", Value: v})
+	}
+	if g.WindowsCredentialsID != "" {
+		kv = append(kv, views.KV{Key: "Windows credentials", Value: g.WindowsCredentialsID})
+	}
+	if g.LinuxCredentialsID != "" {
+		kv = append(kv, views.KV{Key: "Linux credentials", Value: g.LinuxCredentialsID})
+	}
+	return kv
+}
+
+func indexing(o *emclient.GuestFSIndexingOptions) string {
+	v := o.FileSystemIndexingMode
+	if len(o.IncludedIndexingFolders.Paths) > 0 {
+		v += "; only " + strings.Join(o.IncludedIndexingFolders.Paths, ", ")
+	}
+	if len(o.ExcludedIndexingFolders.Paths) > 0 {
+		v += "; except " + strings.Join(o.ExcludedIndexingFolders.Paths, ", ")
+	}
+	return v
+}
+
+func retentionKVs(ji *emclient.AgentJobInfo) []views.KV {
+	var kv []views.KV
+	if s := ji.SimpleRetentionPolicy; s != nil {
+		v := fmt.Sprintf("%d restore points", s.RetainCycles)
+		if s.RetainLimitType == "Days" {
+			v = fmt.Sprintf("%d days", s.RetainDaysToKeep)
+		}
+		kv = append(kv, views.KV{Key: "Keep", Value: v})
+	}
+	if gfs := ji.GfsRetentionPolicy; gfs != nil {
+		if !gfs.Enabled {
+			kv = append(kv, views.KV{Key: "Long-term (GFS)", Value: "Off"})
+		} else {
+			for _, p := range []struct {
+				name string
+				p    *emclient.GfsPeriod
+				unit string
+				on   func(*emclient.GfsPeriod) string
+			}{
+				{"Weekly fulls", gfs.Weekly, "weeks", func(p *emclient.GfsPeriod) string { return p.SelectedDay }},
+				{"Monthly fulls", gfs.Monthly, "months", func(p *emclient.GfsPeriod) string { return p.SelectedWeek + " week" }},
+				{"Yearly fulls", gfs.Yearly, "years", func(p *emclient.GfsPeriod) string { return p.SelectedMonth }},
+			} {
+				if p.p == nil || !p.p.Enabled {
+					kv = append(kv, views.KV{Key: p.name, Value: "Off"})
+					continue
+				}
+				kv = append(kv, views.KV{Key: p.name, Value: fmt.Sprintf("Keep %d %s (%s)", p.p.RetentionPeriod, p.unit, p.on(p.p))})
+			}
+		}
+	}
+	return kv
+}
+
+// scheduleRaw lists EM's schedule values as they came, for the people who want
+// to check the plain words against them.
+func scheduleRaw(o *emclient.JobScheduleOptions) []views.KV {
+	if o == nil || o.Standart == nil {
+		return nil
+	}
+	s := o.Standart
+	var kv []views.KV
+	add := func(k, v string) { kv = append(kv, views.KV{Key: k, Value: v}) }
+	if r := s.RetryOptions; r != nil {
+		add("RetryOptions", fmt.Sprintf("RetryTimes=%d RetryTimeout=%d RetrySpecified=%t", r.RetryTimes, r.RetryTimeout, r.RetrySpecified))
+	}
+	add("WaitForBackupCompletion", strconv.FormatBool(s.WaitForBackupCompletion))
+	add("BackupCompetitionWaitingPeriodMin", strconv.Itoa(s.BackupCompetitionWaitingPeriodMin))
+	if d := s.OptionsDaily; d != nil {
+		add("OptionsDaily", fmt.Sprintf("Enabled=%t Kind=%s Days=%s Time=%s TimeOffsetUtc=%d", d.Enabled, d.Kind, strings.Join(d.Days, ","), d.Time.Raw, d.TimeOffsetUtc))
+	}
+	if m := s.OptionsMonthly; m != nil {
+		add("OptionsMonthly", fmt.Sprintf("Enabled=%t Time=%s TimeOffsetUtc=%d DayNumberInMonth=%s DayOfWeek=%s DayOfMonth=%d Months=%s", m.Enabled, m.Time.Raw, m.TimeOffsetUtc, m.DayNumberInMonth, m.DayOfWeek, m.DayOfMonth, strings.Join(m.Months, ",")))
+	}
+	if p := s.OptionsPeriodically; p != nil {
+		add("OptionsPeriodically", fmt.Sprintf("Enabled=%t Kind=%s FullPeriod=%d", p.Enabled, p.Kind, p.FullPeriod))
+		for _, d := range p.Schedule.Days {
+			add("OptionsPeriodically "+d.Name, d.Hours)
+		}
+	}
+	if ct := s.OptionsContinuous; ct != nil {
+		add("OptionsContinuous", fmt.Sprintf("Enabled=%t", ct.Enabled))
+	}
+	if w := s.OptionsBackupWindow; w != nil {
+		add("OptionsBackupWindow", fmt.Sprintf("Enabled=%t", w.Enabled))
+		for _, d := range w.TimePeriods.Days {
+			add("OptionsBackupWindow "+d.Name, d.Hours)
+		}
+	}
+	if dc := s.OptionsDaisyChaining; dc != nil {
+		add("OptionsDaisyChaining", fmt.Sprintf("Enabled=%t PreviousJobUid=%s", dc.Enabled, dc.PreviousJobUID))
+	}
+	return kv
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "Yes"
+	}
+	return "No"
+}

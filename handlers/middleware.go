@@ -1,0 +1,208 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+type ctxKey int
+
+const (
+	nonceKey ctxKey = iota
+	requestIDKey
+)
+
+// requestID gives every request an id that appears in its log lines and in error
+// pages, so a helpdesk ticket can quote it.
+func requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := randomString(9)
+		c.Response().Header().Set("X-Request-Id", id)
+		r := c.Request()
+		c.SetRequest(r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		return next(c)
+	}
+}
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// accessLog logs one line per request. It logs the path without the query
+// string: the sign-in callback's query holds the authorization code and state.
+func (h *Handler) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		r := c.Request()
+		attrs := []any{
+			"method", r.Method,
+			"path", r.URL.Path,
+			"route", c.Path(),
+			"status", c.Response().Status,
+			"bytes", c.Response().Size,
+			"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+			"request_id", requestIDFrom(r.Context()),
+			"ip", c.RealIP(),
+		}
+		if u := h.currentUser(c); u != nil {
+			attrs = append(attrs, "user", u.Key())
+		}
+		if r.Header.Get("HX-Request") == "true" {
+			attrs = append(attrs, "htmx", true)
+		}
+		h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", argsToAttrs(attrs)...)
+		return nil
+	}
+}
+
+func argsToAttrs(args []any) []slog.Attr {
+	out := make([]slog.Attr, 0, len(args)/2)
+	for i := 0; i+1 < len(args); i += 2 {
+		out = append(out, slog.Any(args[i].(string), args[i+1]))
+	}
+	return out
+}
+
+// recoverPanic turns a panic into the generic error page and a log line with
+// the stack; the stack never reaches the browser.
+func (h *Handler) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				h.log.Error("panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()),
+					"request_id", requestIDFrom(c.Request().Context()))
+				err = echo.NewHTTPError(http.StatusInternalServerError)
+			}
+		}()
+		return next(c)
+	}
+}
+
+// securityHeaders sets a strict CSP with a per-request nonce and the usual
+// headers. Pages with user data are never cached.
+func (h *Handler) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		nonce := randomString(18)
+		r := c.Request()
+		c.SetRequest(r.WithContext(context.WithValue(r.Context(), nonceKey, nonce)))
+		hd := c.Response().Header()
+		formAction := "'self'"
+		if h.idpOrigin != "" {
+			// Sign-out posts a form that redirects to the IdP's end-session page;
+			// browsers apply form-action to that redirect.
+			formAction += " " + h.idpOrigin
+		}
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		if h.secure {
+			hd.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
+		if !strings.HasPrefix(r.URL.Path, h.base+"/static/") {
+			hd.Set("Cache-Control", "no-store")
+		}
+		hd.Add("Vary", "HX-Request")
+		return next(c)
+	}
+}
+
+func nonceFrom(ctx context.Context) string {
+	n, _ := ctx.Value(nonceKey).(string)
+	return n
+}
+
+// csrfHeader and csrfField carry the session-bound token: htmx sends the header
+// (hx-headers on <body>), plain forms send the field.
+const (
+	csrfHeader     = "X-CSRF-Token"
+	csrfField      = "csrf"
+	csrfSessionKey = "csrf"
+)
+
+var errCSRF = errors.New("cross-site request refused")
+
+// csrf protects every state-changing request twice: the browser's Fetch Metadata
+// and Origin headers must say same-origin (Go's CrossOriginProtection), and the
+// request must carry the token bound to the session.
+func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
+	cop := http.NewCrossOriginProtection()
+	return func(c echo.Context) error {
+		r := c.Request()
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return next(c)
+		}
+		if err := cop.Check(r); err != nil {
+			h.log.Warn("cross-origin request refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+			return echo.NewHTTPError(http.StatusForbidden, errCSRF.Error())
+		}
+		want := h.sm.GetString(r.Context(), csrfSessionKey)
+		got := r.Header.Get(csrfHeader)
+		if got == "" {
+			// Only url-encoded and multipart forms: a text/plain body is what a
+			// cross-site form would use to smuggle a field past the header check.
+			ct := r.Header.Get("Content-Type")
+			if strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/form-data") {
+				got = c.FormValue(csrfField)
+			}
+		}
+		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
+			h.log.Warn("csrf token mismatch", "path", r.URL.Path)
+			return echo.NewHTTPError(http.StatusForbidden, errCSRF.Error())
+		}
+		return next(c)
+	}
+}
+
+// csrfToken returns the session's token, creating it on first use.
+func (h *Handler) csrfToken(c echo.Context) string {
+	ctx := c.Request().Context()
+	if t := h.sm.GetString(ctx, csrfSessionKey); t != "" {
+		return t
+	}
+	t := randomString(32)
+	h.sm.Put(ctx, csrfSessionKey, t)
+	return t
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// isHTMX reports a request from htmx that wants a fragment. Boosted requests want
+// whole pages.
+func isHTMX(c echo.Context) bool {
+	r := c.Request()
+	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Boosted") != "true"
+}
+
+// isBackground marks polling requests that must not extend the idle timeout.
+func isBackground(c echo.Context) bool {
+	return c.Request().Header.Get("X-Background") == "1"
+}

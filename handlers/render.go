@@ -1,0 +1,156 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"github.com/agentdesk/agentdesk/emclient"
+	"github.com/agentdesk/agentdesk/jobs"
+	"github.com/agentdesk/agentdesk/views"
+)
+
+// layout is what every full page needs for the current request.
+func (h *Handler) layout(c echo.Context, title string) views.Layout {
+	l := views.Layout{
+		Title:      title,
+		BasePath:   h.base,
+		CSSURL:     h.assets.Path("app.css"),
+		JSURL:      h.assets.Path("app.js"),
+		HTMXURL:    h.assets.Path("htmx.min.js"),
+		IconURL:    h.assets.Path("favicon.svg"),
+		CSPNonce:   nonceFrom(c.Request().Context()),
+		CSRFToken:  h.csrfToken(c),
+		SignOutURL: h.base + "/auth/signout",
+		DemoBanner: h.demo,
+	}
+	if u := h.currentUser(c); u != nil {
+		l.User = &views.User{DisplayName: u.Name, Email: u.Email, Roles: u.Roles}
+		if l.User.DisplayName == "" {
+			l.User.DisplayName = u.Email
+		}
+		l.Nav = []views.NavLink{{Label: "Jobs", URL: h.base + "/jobs", Current: c.Path() == h.base+"/jobs"}}
+	}
+	return l
+}
+
+// render answers an htmx request with the fragment and any other request with
+// the full page, so one URL serves both (and works without JavaScript).
+func (h *Handler) render(c echo.Context, status int, full, fragment templ.Component) error {
+	comp := full
+	if isHTMX(c) && fragment != nil {
+		comp = fragment
+	}
+	return h.write(c, status, comp)
+}
+
+func (h *Handler) write(c echo.Context, status int, comp templ.Component) error {
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	w.WriteHeader(status)
+	return comp.Render(c.Request().Context(), w)
+}
+
+func (h *Handler) renderSignIn(c echo.Context, status int, returnTo, msg string) error {
+	m := views.SignIn{
+		LoginURL:    h.base + "/auth/login",
+		ReturnTo:    returnTo,
+		Unavailable: !h.signin.Ready(),
+		Message:     msg,
+	}
+	if m.Unavailable && msg == "" {
+		m.Message = "Sign-in is temporarily unavailable: the identity provider cannot be reached. Try again in a minute."
+	}
+	if isHTMX(c) {
+		// A fragment request without a session: navigate the whole page.
+		c.Response().Header().Set("HX-Redirect", h.base+"/auth/signin")
+	}
+	return h.write(c, status, views.SignInPage(h.layout(c, "Sign in"), m))
+}
+
+// errorHandler turns every error into a page or fragment in plain words, with
+// the request id to quote; the error itself goes to the log only.
+func (h *Handler) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	ev := h.errorView(c.Request().Context(), err)
+	if ev.Status >= 500 {
+		h.log.Error("request failed", "err", err, "path", c.Request().URL.Path, "request_id", ev.RequestID)
+	}
+	var werr error
+	if c.Request().Method == http.MethodHead {
+		werr = c.NoContent(ev.Status)
+	} else if isHTMX(c) {
+		// htmx does not swap error responses by default; these headers make it
+		// show the message where the request was going.
+		c.Response().Header().Set("HX-Retarget", "#flash")
+		c.Response().Header().Set("HX-Reswap", "innerHTML")
+		werr = h.write(c, ev.Status, views.ErrorFragment(ev))
+	} else {
+		werr = h.write(c, ev.Status, views.ErrorPage(h.layout(c, ev.Title), ev))
+	}
+	if werr != nil {
+		h.log.Warn("writing error response", "err", werr)
+	}
+}
+
+func (h *Handler) errorView(ctx context.Context, err error) views.ErrorView {
+	ev := views.ErrorView{Status: http.StatusInternalServerError, RequestID: requestIDFrom(ctx),
+		Title:   "Something went wrong",
+		Message: "AgentDesk could not complete this request. Try again; if it keeps happening, give the request id to your administrator."}
+	var he *echo.HTTPError
+	switch {
+	case errors.Is(err, jobs.ErrInvalidID):
+		ev.Status, ev.Title, ev.Message = http.StatusBadRequest, "This is not a job address",
+			"The job id in the address is not valid. Open the job from the jobs list."
+	case errors.Is(err, jobs.ErrNotFound), errors.Is(err, emclient.ErrNotFound):
+		ev.Status, ev.Title, ev.Message = http.StatusNotFound, "This job does not exist",
+			"Enterprise Manager has no agent job with this id, or you may not see it. It may have been deleted or renamed."
+	case errors.Is(err, emclient.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		ev.Status, ev.Title, ev.Message = http.StatusServiceUnavailable, "Enterprise Manager is not answering",
+			"The backup server could not be reached just now. Your request was not carried out; try again in a moment."
+	case errors.Is(err, emclient.ErrMalformed):
+		ev.Status, ev.Title, ev.Message = http.StatusBadGateway, "Enterprise Manager sent an answer AgentDesk cannot read",
+			"Nothing was changed. Try again; if it keeps happening, tell your administrator."
+	case errors.Is(err, emclient.ErrForbidden), errors.Is(err, emclient.ErrUnauthorized):
+		ev.Status, ev.Title, ev.Message = http.StatusBadGateway, "Enterprise Manager refused AgentDesk",
+			"The portal's service account was refused by Enterprise Manager. Tell your administrator."
+	case errors.Is(err, jobs.ErrAudit):
+		ev.Status, ev.Title, ev.Message = http.StatusServiceUnavailable, "The action was not sent",
+			"AgentDesk could not write its audit record, so it did not ask Enterprise Manager to do anything. Try again later."
+	case errors.As(err, &he):
+		ev.Status = he.Code
+		switch he.Code {
+		case http.StatusNotFound:
+			ev.Title, ev.Message = "Page not found", "There is nothing at this address."
+		case http.StatusForbidden:
+			ev.Title, ev.Message = "Not allowed", "You may not do this. If you need to, ask your administrator for the right group."
+			if m, ok := he.Message.(string); ok && m == errCSRF.Error() {
+				ev.Message = "This request did not come from an AgentDesk page, so it was refused. Reload the page and try again."
+			}
+		case http.StatusUnauthorized:
+			ev.Title, ev.Message = "Signed out", "Your session has ended. Sign in again."
+		case http.StatusMethodNotAllowed:
+			ev.Title, ev.Message = "Not possible here", "This address does not accept this kind of request."
+		case http.StatusBadRequest:
+			ev.Title, ev.Message = "Bad request", "The request was not understood."
+			if m, ok := he.Message.(string); ok && m != "" {
+				ev.Message = m
+			}
+		case http.StatusConflict:
+			ev.Title = "Not possible now"
+			if m, ok := he.Message.(string); ok {
+				ev.Message = m
+			}
+		default:
+			if ev.Status < 500 {
+				ev.Title, ev.Message = http.StatusText(ev.Status), "The request could not be completed."
+			}
+		}
+	}
+	return ev
+}

@@ -1,0 +1,143 @@
+// Package handlers is the portal's HTTP layer: one file per page or action,
+// the middleware stack, and this file, which declares every route in one place.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"sync/atomic"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/labstack/echo/v4"
+
+	"github.com/agentdesk/agentdesk/auth"
+	"github.com/agentdesk/agentdesk/jobs"
+	"github.com/agentdesk/agentdesk/policy"
+	"github.com/agentdesk/agentdesk/static"
+)
+
+// SignIn is the OpenID Connect relying party as the handlers use it.
+type SignIn interface {
+	Ready() bool
+	AuthCodeURL(ctx context.Context, s *auth.Sessions, returnTo string) (string, error)
+	Exchange(ctx context.Context, s *auth.Sessions, r *http.Request) (auth.Identity, string, error)
+	EndSessionURL(idTokenHint string) (string, bool)
+}
+
+// Users remembers each user's groups from their last sign-in that carried a
+// groups claim, for sign-ins whose token has none.
+type Users interface {
+	LastGroups(ctx context.Context, key string) ([]string, bool, error)
+	SaveGroups(ctx context.Context, key string, groups []string) error
+}
+
+// Deps are the handlers' collaborators, built in main.go.
+type Deps struct {
+	Jobs           *jobs.Service
+	SessionManager *scs.SessionManager
+	Sessions       *auth.Sessions
+	SignIn         SignIn
+	Users          Users
+	Policy         func() *policy.Policy // the current policy; hot-reloaded
+	BreakGlass     *auth.BreakGlass      // nil when off
+	Assets         *static.Assets
+	Logger         *slog.Logger
+	PublicURL      *url.URL // nil: derive from requests (tests, demo)
+	BasePath       string   // "" or "/backup"
+	Secure         bool     // served over HTTPS: HSTS
+	Demo           bool
+	IdPOrigin      string // added to CSP form-action for the sign-out redirect
+	TrustedProxies []netip.Prefix
+	Ready          func(ctx context.Context) error // readiness beyond "not shutting down"
+}
+
+// Handler holds what every handler needs. It is small on purpose: handlers get
+// their data from the services, not from shared mutable state here.
+type Handler struct {
+	jobs       *jobs.Service
+	sm         *scs.SessionManager
+	sessions   *auth.Sessions
+	signin     SignIn
+	users      Users
+	policy     func() *policy.Policy
+	breakGlass *auth.BreakGlass
+	assets     *static.Assets
+	log        *slog.Logger
+	base       string
+	secure     bool
+	demo       bool
+	idpOrigin  string
+	ready      func(ctx context.Context) error
+	stopping   atomic.Bool
+}
+
+// New builds the echo server with every route and the middleware stack.
+func New(d Deps) (*echo.Echo, *Handler) {
+	h := &Handler{
+		jobs: d.Jobs, sm: d.SessionManager, sessions: d.Sessions, signin: d.SignIn, users: d.Users, policy: d.Policy,
+		breakGlass: d.BreakGlass, assets: d.Assets, log: d.Logger, base: d.BasePath, secure: d.Secure,
+		demo: d.Demo, idpOrigin: d.IdPOrigin, ready: d.Ready,
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = h.errorHandler
+	e.IPExtractor = ipExtractor(d.TrustedProxies)
+
+	// Probes and assets sit outside the session and auth stack: they carry no user
+	// data and must answer even when the session store is down.
+	e.GET(h.base+"/livez", h.livez)
+	e.GET(h.base+"/readyz", h.readyz)
+	e.GET(h.base+"/static/*", echo.WrapHandler(http.StripPrefix(h.base, h.assets.Handler())))
+
+	g := e.Group(h.base, requestID, h.accessLog, h.recoverPanic, h.securityHeaders,
+		echo.WrapMiddleware(h.sm.LoadAndSave), h.loadUser, h.csrf)
+
+	// Public routes: an explicit allowlist; everything else requires a user.
+	g.GET("/auth/signin", h.showSignIn)
+	g.GET("/auth/login", h.startSignIn)
+	g.GET("/auth/callback", h.finishSignIn)
+	g.POST("/auth/signout", h.signOut)
+	g.POST("/auth/breakglass", h.breakGlassSignIn)
+
+	p := g.Group("", h.requireUser)
+	p.GET("/", h.home)
+	if h.base != "" {
+		p.GET("", h.home)
+	}
+	p.GET("/jobs", h.listJobs)
+	p.GET("/jobs/:id", h.showJob)
+	p.GET("/jobs/:id/card", h.showJobCard)
+	p.GET("/jobs/:id/row", h.showJobRow)
+	p.GET("/jobs/:id/sessions", h.showJobSessions)
+	p.GET("/jobs/:id/sessions/:sid/computers", h.showSessionComputers)
+	p.GET("/jobs/:id/confirm/:action", h.confirmAction)
+	p.POST("/jobs/:id/actions/:action", h.postAction)
+	p.GET("/jobs/:id/status", h.showActionStatus)
+	return e, h
+}
+
+// Shutdown marks the portal as stopping so /readyz answers 503 and the load
+// balancer drains it before the server closes.
+func (h *Handler) Shutdown() { h.stopping.Store(true) }
+
+// ipExtractor trusts X-Forwarded-For only from the configured proxies; with none
+// configured the peer address is the client.
+func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := make([]echo.TrustOption, 0, len(trusted)+3)
+	opts = append(opts, echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false))
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}

@@ -1,0 +1,346 @@
+// Command agentdesk is a web portal for Veeam Agent backup jobs held in Veeam
+// Backup Enterprise Manager.
+//
+//	agentdesk demo         the portal with a simulated EM and a demo identity provider
+//	agentdesk serve        production: configuration from the environment
+//	agentdesk emsim        the EM simulator on its own
+//	agentdesk healthcheck  probe a running portal (container HEALTHCHECK)
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/alexedwards/scs/sqlite3store"
+
+	"github.com/agentdesk/agentdesk/auth"
+	"github.com/agentdesk/agentdesk/auth/demoidp"
+	"github.com/agentdesk/agentdesk/config"
+	"github.com/agentdesk/agentdesk/emclient"
+	"github.com/agentdesk/agentdesk/emclient/emsim"
+	"github.com/agentdesk/agentdesk/handlers"
+	"github.com/agentdesk/agentdesk/jobs"
+	"github.com/agentdesk/agentdesk/policy"
+	"github.com/agentdesk/agentdesk/static"
+	"github.com/agentdesk/agentdesk/store"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "agentdesk:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: agentdesk demo|serve|emsim|healthcheck [flags]")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "demo":
+		return demo(ctx, args[1:], stdout, stderr)
+	case "serve":
+		return serve(ctx, stderr)
+	case "emsim":
+		return emsim.Main(args[1:], stdout)
+	case "healthcheck":
+		return healthcheck(args[1:])
+	}
+	return fmt.Errorf("unknown command %q: want demo, serve, emsim or healthcheck", args[0])
+}
+
+// portal is what demo and serve share: everything after the EM client and the
+// identity provider exist.
+type portal struct {
+	addr       string
+	publicURL  *url.URL
+	dataDir    string
+	em         *emclient.Client
+	oidc       auth.Config
+	policyFile string // "" → the built-in example policy
+	breakGlass string
+	idle, life time.Duration
+	demo       bool
+	trusted    []netip.Prefix
+	log        *slog.Logger
+	printReady func(url string)
+}
+
+func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address of the portal")
+	jobsN := fs.Int("jobs", 48, "number of simulated agent jobs")
+	seed := fs.Int64("seed", 1, "seed of the simulated fleet")
+	speed := fs.Duration("backup-duration", 20*time.Second, "how long a simulated backup runs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	sim := emsim.New(emsim.Config{Seed: *seed, Jobs: *jobsN, SessionSpeed: *speed, Logger: log.With("component", "emsim")})
+	em, err := sim.Listen("127.0.0.1:0", true)
+	if err != nil {
+		return fmt.Errorf("start the EM simulator: %w", err)
+	}
+	defer em.Close()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	public := &url.URL{Scheme: "http", Host: ln.Addr().String(), Path: "/"}
+
+	idpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("start the demo identity provider: %w", err)
+	}
+	issuer := "http://" + idpLn.Addr().String()
+	secret := randomHex(16)
+	idp, err := demoidp.New(demoidp.Config{
+		Issuer: issuer, ClientID: "agentdesk", ClientSecret: secret,
+		RedirectURIs:           []string{public.String() + "auth/callback"},
+		PostLogoutRedirectURIs: []string{public.String() + "auth/signin"},
+		Users:                  demoidp.DemoUsers(), Logger: log.With("component", "demoidp"),
+	})
+	if err != nil {
+		return err
+	}
+	idpSrv := &http.Server{Handler: idp, ReadHeaderTimeout: 10 * time.Second}
+	go idpSrv.Serve(idpLn)
+	defer idpSrv.Close()
+
+	client, err := emclient.New(emclient.Config{BaseURL: em.URL, Username: "svc", Password: "secret", CAFile: em.CAFile, Logger: log.With("component", "emclient")})
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "agentdesk-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	return servePortal(ctx, ln, portal{
+		publicURL: public, dataDir: dir, em: client, demo: true, log: log,
+		oidc: auth.Config{
+			Issuer: issuer, ClientID: "agentdesk", ClientSecret: secret,
+			RedirectURL: public.String() + "auth/callback", Scopes: []string{"openid", "profile", "email", "groups"},
+			GroupsClaim: "groups", ExtraClaims: []string{"preferred_username", "computer"},
+			PostLogoutRedirectURL: public.String() + "auth/signin", Logger: log.With("component", "oidc"),
+		},
+		idle: 30 * time.Minute, life: 8 * time.Hour,
+		printReady: func(u string) {
+			fmt.Fprintf(stdout, "\nAgentDesk demo (simulated Enterprise Manager, demo sign-in; nothing here is real)\n\n  Portal:             %s\n  Identity provider:  %s   (users alice, harry, audrey, erin; password \"demo\")\n  EM simulator:       %s   (svc / secret, CA %s)\n\nPress Ctrl+C to stop.\n\n", u, issuer, em.URL, em.CAFile)
+		},
+	})
+}
+
+func serve(ctx context.Context, stderr io.Writer) error {
+	cfg, err := config.Load(os.LookupEnv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.LogLevel]
+	var h slog.Handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
+	if cfg.LogFormat == "text" {
+		h = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	}
+	log := slog.New(h)
+	client, err := emclient.New(emclient.Config{
+		BaseURL: cfg.EMURL, Username: cfg.EMUser, Password: cfg.EMPassword,
+		CAFile: cfg.EMCAFile, PinSHA256: cfg.EMPin, Insecure: cfg.EMInsecure, Timeout: cfg.EMTimeout,
+		Logger: log.With("component", "emclient"),
+	})
+	if err != nil {
+		return fmt.Errorf("EM client: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return &config.Error{Var: "AGENTDESK_ADDR", Msg: err.Error()}
+	}
+	return servePortal(ctx, ln, portal{
+		publicURL: cfg.PublicURL, dataDir: cfg.DataDir, em: client, log: log,
+		oidc: auth.Config{
+			Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
+			RedirectURL: cfg.PublicURL.String() + "auth/callback", Scopes: cfg.OIDCScopes,
+			GroupsClaim: cfg.OIDCGroupsClaim, ExtraClaims: cfg.OIDCExtraClaims,
+			PostLogoutRedirectURL: cfg.PublicURL.String() + "auth/signin", Logger: log.With("component", "oidc"),
+		},
+		policyFile: cfg.PolicyFile, breakGlass: cfg.BreakGlassFile, trusted: cfg.TrustedProxies,
+		idle: cfg.SessionIdle, life: cfg.SessionLifetime,
+		printReady: func(u string) { log.Info("AgentDesk is serving", "url", u, "addr", ln.Addr().String()) },
+	})
+}
+
+// servePortal wires the portal and serves until ctx ends, then drains: readiness
+// goes 503, in-flight requests finish, the EM session is logged off.
+func servePortal(ctx context.Context, ln net.Listener, p portal) error {
+	log := p.log
+	if err := os.MkdirAll(p.dataDir, 0o700); err != nil {
+		return &config.Error{Var: "AGENTDESK_DATA_DIR", Msg: err.Error()}
+	}
+	db, err := store.OpenSQLite(ctx, filepath.Join(p.dataDir, "agentdesk.db"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	pol, stopPolicy, err := loadPolicy(ctx, p.policyFile, log)
+	if err != nil {
+		return err
+	}
+	defer stopPolicy()
+
+	var bg *auth.BreakGlass
+	if p.breakGlass != "" {
+		if bg, err = auth.LoadBreakGlass(p.breakGlass); err != nil {
+			return &config.Error{Var: "AGENTDESK_BREAKGLASS_FILE", Msg: err.Error()}
+		}
+		log.Warn("break-glass local administrator is enabled")
+	}
+
+	// The policy decides which claims matter; the sign-in must copy them.
+	p.oidc.ExtraClaims = appendNew(p.oidc.ExtraClaims, pol().Claims()...)
+	if g := pol().GroupsClaim(); g != "" && p.oidc.GroupsClaim == "groups" {
+		p.oidc.GroupsClaim = g
+	}
+
+	secure := p.publicURL.Scheme == "https"
+	sm := auth.NewSessionManager(sqlite3store.New(db), p.life, "", secure)
+	sessions := auth.NewSessions(sm, p.idle)
+	oidcRP := auth.NewOIDC(ctx, p.oidc)
+	svc := jobs.NewService(p.em, jobs.Options{Logger: log.With("component", "jobs")})
+	defer svc.Close()
+
+	idpOrigin := ""
+	if u, err := url.Parse(p.oidc.Issuer); err == nil {
+		idpOrigin = u.Scheme + "://" + u.Host
+	}
+	e, h := handlers.New(handlers.Deps{
+		Jobs: svc, SessionManager: sm, Sessions: sessions, SignIn: oidcRP, Users: store.Users{DB: db},
+		Policy: pol, BreakGlass: bg, Assets: static.New(config.BasePath(p.publicURL) + "/static/"),
+		Logger: log, PublicURL: p.publicURL, BasePath: config.BasePath(p.publicURL), Secure: secure,
+		Demo: p.demo, IdPOrigin: idpOrigin, TrustedProxies: p.trusted,
+		Ready: func(ctx context.Context) error { return db.PingContext(ctx) },
+	})
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if p.printReady != nil {
+		p.printReady(p.publicURL.String())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	h.Shutdown()
+	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	logoffCtx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	if err := p.em.Close(logoffCtx); err != nil {
+		log.Warn("EM log off", "err", err)
+	}
+	return nil
+}
+
+// loadPolicy reads and watches the policy file, or uses the built-in example
+// policy (demo).
+func loadPolicy(ctx context.Context, path string, log *slog.Logger) (func() *policy.Policy, func(), error) {
+	if path == "" {
+		p, err := policy.Parse(policy.Default())
+		if err != nil {
+			return nil, nil, err
+		}
+		return func() *policy.Policy { return p }, func() {}, nil
+	}
+	w, err := policy.NewWatcher(ctx, path, log, func(_ *policy.Policy, err error) {
+		if err != nil {
+			log.Error("policy reload failed; keeping the previous policy", "err", err)
+			return
+		}
+		log.Info("policy reloaded", "file", path)
+	})
+	if err != nil {
+		return nil, nil, &config.Error{Var: "AGENTDESK_POLICY_FILE", Msg: err.Error()}
+	}
+	return w.Current, func() { w.Close() }, nil
+}
+
+// healthcheck probes /livez of a running portal; exit status 0 means healthy.
+func healthcheck(args []string) error {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	target := fs.String("url", "", "URL of /livez (default from AGENTDESK_ADDR)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *target == "" {
+		addr := os.Getenv("AGENTDESK_ADDR")
+		if addr == "" {
+			addr = "127.0.0.1:8080"
+		}
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return err
+		}
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		*target = "http://" + net.JoinHostPort(host, port) + "/livez"
+	}
+	c := &http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(*target)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", *target, resp.Status)
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func appendNew(xs []string, more ...string) []string {
+	for _, m := range more {
+		if !slices.Contains(xs, m) {
+			xs = append(xs, m)
+		}
+	}
+	return xs
+}
