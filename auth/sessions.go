@@ -1,0 +1,335 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// Session keys. Values are stored as plain strings, int64 and []byte so that
+// every scs codec handles them without gob registration.
+const (
+	keyUser   = "auth.user"   // []byte: JSON of storedUser
+	keySID    = "auth.sid"    // string: random id of this sign-in, see Sessions
+	keyActive = "auth.active" // int64: unix nanoseconds of the last foreground request
+	keyTx     = "auth.tx"     // []byte: JSON of pending sign-in transactions
+)
+
+// Prefixes of the records Sessions keeps in the scs store next to the session
+// data. scs tokens are unpadded base64url, which has no '.', so these keys can
+// never collide with a session token.
+const (
+	sidKeyPrefix   = "agentdesk.sid."
+	stateKeyPrefix = "agentdesk.state."
+)
+
+const (
+	// DefaultCookieName is the session cookie on HTTPS. The __Host- prefix
+	// makes browsers refuse it unless it is Secure, has Path=/ and no Domain,
+	// so a sibling subdomain cannot plant or overwrite it.
+	DefaultCookieName = "__Host-agentdesk"
+	// InsecureCookieName is used when the portal is served over plain HTTP
+	// (the loopback demo), where a __Host- cookie would be rejected.
+	InsecureCookieName = "agentdesk_session"
+
+	// BackgroundHeader marks requests the browser makes on its own (htmx
+	// polling). Its value must be "1". Such requests never extend the idle
+	// timeout.
+	BackgroundHeader = "X-Background"
+
+	// maxTouchInterval bounds how often Touch writes to the store.
+	maxTouchInterval = time.Minute
+)
+
+// NewSessionManager returns an scs manager configured for the portal cookie:
+// HttpOnly, SameSite=Lax, Path=/, no Domain, a session (non-persistent)
+// cookie, and Secure with the __Host- prefix unless secure is false.
+// lifetime is the absolute session lifetime (default 12h). IdleTimeout stays
+// zero on purpose: scs would extend it on every request, including background
+// polling; Sessions implements the idle timeout instead.
+func NewSessionManager(store scs.Store, lifetime time.Duration, cookieName string, secure bool) *scs.SessionManager {
+	sm := scs.New()
+	if store != nil {
+		sm.Store = store
+	}
+	if lifetime <= 0 {
+		lifetime = 12 * time.Hour
+	}
+	sm.Lifetime = lifetime
+	sm.IdleTimeout = 0
+	// A dump of the session table then holds no usable cookie values.
+	sm.HashTokenInStore = true
+
+	name := cookieName
+	if name == "" {
+		name = DefaultCookieName
+	}
+	if !secure {
+		// Browsers drop __Host-/__Secure- cookies that are not Secure.
+		switch {
+		case name == DefaultCookieName:
+			name = InsecureCookieName
+		case strings.HasPrefix(name, "__Host-"):
+			name = strings.TrimPrefix(name, "__Host-")
+		case strings.HasPrefix(name, "__Secure-"):
+			name = strings.TrimPrefix(name, "__Secure-")
+		}
+	}
+	sm.Cookie = scs.SessionCookie{
+		Name:     name,
+		Domain:   "",
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   secure,
+		SameSite: http.SameSiteLaxMode,
+		Persist:  false,
+	}
+	return sm
+}
+
+// IsBackground reports whether r was made by the page on its own (htmx
+// polling) rather than by the user: it carries "X-Background: 1".
+func IsBackground(r *http.Request) bool {
+	return r.Header.Get(BackgroundHeader) == "1"
+}
+
+// Sessions keeps the signed-in user in an scs session.
+//
+// Revocation: every sign-in gets a random sid, stored in the session AND as a
+// separate record in the scs store. User accepts a session only while that
+// record exists; SignOut (and idle or lifetime expiry) deletes it. A request
+// that loaded the session before the sign-out and commits it afterwards
+// writes the old data back under the old token, but the sid record stays
+// gone, so the revived data is never accepted again.
+//
+// Idle timeout: Touch records the time of the last foreground request; User
+// rejects sessions idle for longer than idle. Background requests never move
+// it. The absolute lifetime is the manager's Lifetime. Do not set the
+// manager's IdleTimeout: scs would extend sessions on every request,
+// including background polling.
+type Sessions struct {
+	sm   *scs.SessionManager
+	idle time.Duration
+	now  func() time.Time
+}
+
+// NewSessions wraps sm. idle is the inactivity timeout (default 30 minutes).
+func NewSessions(sm *scs.SessionManager, idle time.Duration) *Sessions {
+	if idle <= 0 {
+		idle = 30 * time.Minute
+	}
+	return &Sessions{sm: sm, idle: idle, now: time.Now}
+}
+
+// Manager returns the wrapped scs manager (for its LoadAndSave middleware).
+func (s *Sessions) Manager() *scs.SessionManager { return s.sm }
+
+// storedUser is the session form of User: short keys, no embedded types.
+type storedUser struct {
+	Issuer        string            `json:"iss"`
+	Subject       string            `json:"sub"`
+	Name          string            `json:"n,omitempty"`
+	Email         string            `json:"e,omitempty"`
+	Groups        []string          `json:"g,omitempty"`
+	GroupsPresent bool              `json:"gp,omitempty"`
+	GroupsOverage bool              `json:"go,omitempty"`
+	Claims        map[string]string `json:"c,omitempty"`
+	Roles         []string          `json:"r,omitempty"`
+	SignedInAt    time.Time         `json:"t"`
+	IDToken       string            `json:"it,omitempty"`
+	BreakGlass    bool              `json:"bg,omitempty"`
+}
+
+// SignIn starts a new authenticated session for u: it renews the session
+// token (against fixation), revokes any previous sign-in of this browser
+// session and stores u. u.IDToken defaults to u.Identity.RawIDToken() and
+// u.SignedInAt to now.
+func (s *Sessions) SignIn(ctx context.Context, u User) error {
+	if u.Issuer == "" || u.Subject == "" {
+		return errors.New("auth: sign-in without issuer and subject")
+	}
+	now := s.now()
+	if u.SignedInAt.IsZero() {
+		u.SignedInAt = now
+	}
+	if u.IDToken == "" {
+		u.IDToken = u.RawIDToken()
+	}
+	oldSID := s.sm.GetString(ctx, keySID)
+	if err := s.sm.RenewToken(ctx); err != nil {
+		return fmt.Errorf("auth: renew session token: %w", err)
+	}
+	if oldSID != "" {
+		if err := s.storeDelete(ctx, sidKeyPrefix+oldSID); err != nil {
+			return fmt.Errorf("auth: revoke previous sign-in: %w", err)
+		}
+	}
+	sid, err := randomToken()
+	if err != nil {
+		return err
+	}
+	if err := s.storeMark(ctx, sidKeyPrefix+sid, s.sm.Deadline(ctx)); err != nil {
+		return fmt.Errorf("auth: record sign-in: %w", err)
+	}
+	b, err := json.Marshal(storedUser{
+		Issuer: u.Issuer, Subject: u.Subject, Name: u.Name, Email: u.Email,
+		Groups: u.Groups, GroupsPresent: u.GroupsPresent, GroupsOverage: u.GroupsOverage,
+		Claims: u.Claims, Roles: u.Roles, SignedInAt: u.SignedInAt.UTC(),
+		IDToken: u.IDToken, BreakGlass: u.BreakGlass,
+	})
+	if err != nil {
+		return fmt.Errorf("auth: encode user: %w", err)
+	}
+	s.sm.Put(ctx, keyUser, b)
+	s.sm.Put(ctx, keySID, sid)
+	s.sm.Put(ctx, keyActive, now.UnixNano())
+	return nil
+}
+
+// User returns the signed-in user, or nil and false when the session has no
+// user, was signed out (even if an in-flight request wrote it back), has been
+// idle too long or outlived the manager's Lifetime. An expired session is
+// destroyed on the way. Store errors count as "not signed in".
+func (s *Sessions) User(ctx context.Context) (*User, bool) {
+	sid := s.sm.GetString(ctx, keySID)
+	raw := s.sm.GetBytes(ctx, keyUser)
+	if sid == "" || raw == nil {
+		return nil, false
+	}
+	var su storedUser
+	if err := json.Unmarshal(raw, &su); err != nil {
+		s.end(ctx, sid)
+		return nil, false
+	}
+	now := s.now()
+	last := time.Unix(0, s.sm.GetInt64(ctx, keyActive)) // missing = 1970 = expired
+	if now.Sub(last) > s.idle || (s.sm.Lifetime > 0 && now.Sub(su.SignedInAt) > s.sm.Lifetime) {
+		s.end(ctx, sid)
+		return nil, false
+	}
+	alive, err := s.storeExists(ctx, sidKeyPrefix+sid)
+	if err != nil {
+		return nil, false
+	}
+	if !alive {
+		// Signed out elsewhere; this copy was written back by a late request.
+		_ = s.sm.Destroy(ctx)
+		return nil, false
+	}
+	return &User{
+		Identity: Identity{
+			Issuer: su.Issuer, Subject: su.Subject, Name: su.Name, Email: su.Email,
+			Groups: su.Groups, GroupsPresent: su.GroupsPresent, GroupsOverage: su.GroupsOverage,
+			Claims: su.Claims,
+		},
+		Roles: su.Roles, SignedInAt: su.SignedInAt, IDToken: su.IDToken, BreakGlass: su.BreakGlass,
+	}, true
+}
+
+// Touch records user activity for the idle timeout. Background requests
+// (IsBackground) never count. Writes are throttled (at most once a minute,
+// more often only for idle timeouts under four minutes) to spare the store, so
+// a session may end up to that interval early. Touch never revives a session
+// that is already idle-expired. Call it after User succeeded.
+func (s *Sessions) Touch(ctx context.Context, background bool) {
+	if background || s.sm.GetString(ctx, keySID) == "" {
+		return
+	}
+	now := s.now()
+	since := now.Sub(time.Unix(0, s.sm.GetInt64(ctx, keyActive)))
+	if since > s.idle || since < s.touchInterval() {
+		return
+	}
+	s.sm.Put(ctx, keyActive, now.UnixNano())
+}
+
+func (s *Sessions) touchInterval() time.Duration {
+	return min(maxTouchInterval, s.idle/4)
+}
+
+// SignOut revokes the sign-in and destroys the session. The caller should
+// then redirect to OIDC.EndSessionURL with the user's ID token.
+func (s *Sessions) SignOut(ctx context.Context) error {
+	var errs []error
+	if sid := s.sm.GetString(ctx, keySID); sid != "" {
+		if err := s.storeDelete(ctx, sidKeyPrefix+sid); err != nil {
+			errs = append(errs, fmt.Errorf("auth: revoke sign-in: %w", err))
+		}
+	}
+	if err := s.sm.Destroy(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("auth: destroy session: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// end revokes and destroys an expired session; errors leave it to the store's
+// own expiry, and User has already refused it.
+func (s *Sessions) end(ctx context.Context, sid string) {
+	_ = s.storeDelete(ctx, sidKeyPrefix+sid)
+	_ = s.sm.Destroy(ctx)
+}
+
+// consumeOnce records key in the store until expiry and reports whether it
+// was not recorded before. It makes sign-in states single-use even when a
+// concurrent request writes an old copy of the session back.
+func (s *Sessions) consumeOnce(ctx context.Context, key string, expiry time.Time) (bool, error) {
+	seen, err := s.storeExists(ctx, key)
+	if err != nil || seen {
+		return false, err
+	}
+	return true, s.storeMark(ctx, key, expiry)
+}
+
+// The records below live in the session store itself, so they are shared by
+// every replica that shares sessions. Their value is an empty session in the
+// manager's codec: should one ever be presented as a session token, it loads
+// as an anonymous session.
+func (s *Sessions) storeMark(ctx context.Context, key string, expiry time.Time) error {
+	codec := s.sm.Codec
+	if codec == nil {
+		codec = scs.GobCodec{}
+	}
+	b, err := codec.Encode(expiry, map[string]any{})
+	if err != nil {
+		return err
+	}
+	if cs, ok := s.sm.Store.(scs.CtxStore); ok {
+		return cs.CommitCtx(ctx, key, b, expiry)
+	}
+	return s.sm.Store.Commit(key, b, expiry)
+}
+
+func (s *Sessions) storeExists(ctx context.Context, key string) (bool, error) {
+	var found bool
+	var err error
+	if cs, ok := s.sm.Store.(scs.CtxStore); ok {
+		_, found, err = cs.FindCtx(ctx, key)
+	} else {
+		_, found, err = s.sm.Store.Find(key)
+	}
+	return found, err
+}
+
+func (s *Sessions) storeDelete(ctx context.Context, key string) error {
+	if cs, ok := s.sm.Store.(scs.CtxStore); ok {
+		return cs.DeleteCtx(ctx, key)
+	}
+	return s.sm.Store.Delete(key)
+}
+
+// randomToken returns 256 random bits, base64url-encoded.
+func randomToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("auth: random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
