@@ -162,17 +162,21 @@ func (h *Handler) signOut(c echo.Context) error {
 // breakGlassSignIn signs in the local administrator, for IdP outages. It is off
 // unless a password file is configured.
 func (h *Handler) breakGlassSignIn(c echo.Context) error {
-	if h.breakGlass == nil {
+	if !h.breakGlass.Enabled() {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
 	user, pass := c.FormValue("username"), c.FormValue("password")
+	if !h.breakGlassLimit.allow(c.RealIP(), user) {
+		h.log.Warn("break-glass sign-in throttled", "ip", c.RealIP())
+		return h.renderSignIn(c, http.StatusTooManyRequests, "/", "Too many attempts. Wait a minute and try again.")
+	}
 	if !h.breakGlass.Check(user, pass) {
 		h.log.Warn("break-glass sign-in failed", "ip", c.RealIP())
 		return h.renderSignIn(c, http.StatusUnauthorized, "/", "Wrong user name or password.")
 	}
 	u := auth.User{
-		Identity:   auth.Identity{Issuer: "local", Subject: user, Name: user + " (break-glass)", GroupsPresent: true},
-		Roles:      []string{"admin"},
+		Identity:   h.breakGlass.Identity(),
+		Roles:      []string{"break-glass administrator"},
 		SignedInAt: time.Now(),
 		BreakGlass: true,
 	}

@@ -52,15 +52,24 @@ func (h *Handler) applicable(j *jobs.Job, a jobs.Action) error {
 			return errors.New("Retry is possible only after a failed run.")
 		}
 	case jobs.Enable, jobs.Disable:
-		if !links.Has("ToggleScheduleEnabled") {
-			return errors.New("Enterprise Manager does not offer schedule changes for this job.")
-		}
-		if !j.ScheduleConfigured {
-			return errors.New("The job has no schedule.")
+		if err := toggleable(j); err != nil {
+			return err
 		}
 		if j.ScheduleEnabled == (a == jobs.Enable) {
 			return fmt.Errorf("The schedule is already %s.", map[bool]string{true: "enabled", false: "disabled"}[j.ScheduleEnabled])
 		}
+	}
+	return nil
+}
+
+// toggleable says why the job's schedule cannot be switched at all, or nil;
+// whether it already has the wanted state is a separate question.
+func toggleable(j *jobs.Job) error {
+	if !j.Entity.Links.Has("ToggleScheduleEnabled") {
+		return errors.New("Enterprise Manager does not offer schedule changes for this job.")
+	}
+	if !j.ScheduleConfigured {
+		return errors.New("The job has no schedule.")
 	}
 	return nil
 }
@@ -161,8 +170,14 @@ func (h *Handler) postAction(c echo.Context) error {
 	if d := c.FormValue("desired"); d != "" && (a == jobs.Enable) != (d == "enabled") {
 		return echo.NewHTTPError(http.StatusBadRequest, "The requested schedule state does not match the action.")
 	}
-	if err := h.applicable(j, a); err != nil && !(a == jobs.Enable || a == jobs.Disable) {
-		return h.refused(c, j, a, err.Error(), "")
+	// For enable/disable only the current state is left to the service (fresh,
+	// under the lock); a job without a schedule is never toggled.
+	check := h.applicable(j, a)
+	if a == jobs.Enable || a == jobs.Disable {
+		check = toggleable(j)
+	}
+	if check != nil {
+		return h.refused(c, j, a, check.Error(), "")
 	}
 	run, err := h.jobs.Act(c.Request().Context(), h.actor(c), j.ID, a)
 	var busy *jobs.BusyError
@@ -207,8 +222,12 @@ func (h *Handler) showActionStatus(c echo.Context) error {
 	}
 	run, ok := h.jobs.Run(j.ID)
 	if !ok {
-		// Nothing to follow (any more): show the job as EM has it.
-		return c.Redirect(http.StatusSeeOther, h.base+"/jobs/"+j.ID+"/card")
+		// Nothing to follow any more (the outcome has aged out): an empty region
+		// stops the polling; the card refreshes itself while the job runs.
+		if !isHTMX(c) {
+			return c.Redirect(http.StatusSeeOther, h.base+"/jobs/"+j.ID)
+		}
+		return h.write(c, http.StatusOK, views.EmptyStatus(j.ID))
 	}
 	st := h.actionState(run.Snapshot(), c.QueryParam("view") == "row")
 	return h.write(c, http.StatusOK, views.ActionStatus(st))

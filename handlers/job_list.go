@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -68,7 +69,9 @@ func (h *Handler) listJobs(c echo.Context) error {
 }
 
 func matchJob(f views.JobFilter, j *jobs.Job) bool {
-	if f.Q != "" && !containsFold(j.Name, f.Q) {
+	// The search box promises name, description or computer.
+	if f.Q != "" && !containsFold(j.Name, f.Q) && !containsFold(j.Description, f.Q) &&
+		!slices.ContainsFunc(j.Computers, func(c string) bool { return containsFold(c, f.Q) }) {
 		return false
 	}
 	if f.Platform != "" && platformLabel(j.Platform) != f.Platform {
@@ -77,7 +80,11 @@ func matchJob(f views.JobFilter, j *jobs.Job) bool {
 	if f.Server != "" && !strings.EqualFold(j.Server, f.Server) {
 		return false
 	}
-	if f.Schedule == "enabled" && !j.ScheduleEnabled || f.Schedule == "disabled" && j.ScheduleEnabled {
+	// As the Schedule column says: a job without a schedule is neither enabled
+	// nor disabled ("Not scheduled").
+	enabled := j.ScheduleConfigured && j.ScheduleEnabled
+	disabled := j.ScheduleConfigured && !j.ScheduleEnabled
+	if f.Schedule == "enabled" && !enabled || f.Schedule == "disabled" && !disabled {
 		return false
 	}
 	if f.Result != "" && lastResult(j) != f.Result {

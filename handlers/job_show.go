@@ -145,6 +145,13 @@ func (h *Handler) jobDetail(c echo.Context, j *jobs.Job, asOf time.Time) (views.
 	if err != nil {
 		return views.JobDetail{}, err
 	}
+	if page.Pages > 0 && spage > page.Pages {
+		// Past the end (an old link, a shortened history): show the last page,
+		// as the jobs list does, rather than an empty history.
+		if page, err = h.jobs.Sessions(ctx, j.ID, page.Pages, sessionPageSize); err != nil {
+			return views.JobDetail{}, err
+		}
+	}
 	e := j.Entity
 	m := views.JobDetail{
 		ID:                 j.ID,
@@ -199,11 +206,7 @@ func (h *Handler) jobDetail(c echo.Context, j *jobs.Job, asOf time.Time) (views.
 		row.ChildrenURL = fmt.Sprintf("%s/jobs/%s/sessions/%s/computers", h.base, j.ID, s.ID)
 		m.Sessions = append(m.Sessions, row)
 	}
-	for _, a := range []policy.Action{policy.View, policy.Start, policy.Stop, policy.Retry, policy.Enable, policy.Disable} {
-		if why := g.Why(policyJob(j), a); why != "" {
-			m.Why = append(m.Why, "You can "+actionVerb(a)+" this job because "+why+".")
-		}
-	}
+	m.Why = whyLines(g, policyJob(j))
 	if run, ok := h.jobs.Run(j.ID); ok {
 		st := h.actionState(run.Snapshot(), false)
 		if st.State == views.StateRunning || st.State == views.StateUnknown {
@@ -213,16 +216,52 @@ func (h *Handler) jobDetail(c echo.Context, j *jobs.Job, asOf time.Time) (views.
 	return m, nil
 }
 
-func actionVerb(a policy.Action) string {
-	switch a {
-	case policy.View:
-		return "see"
-	case policy.Enable:
-		return "enable the schedule of"
-	case policy.Disable:
-		return "disable the schedule of"
+// whyLines says, one line per reason, what the user may do with the job and why:
+// "You can see, start and retry this job because you are in helpdesk-berlin."
+func whyLines(g *policy.Grant, j policy.Job) []string {
+	var reasons []string
+	jobVerbs := map[string][]string{}
+	schedVerbs := map[string][]string{}
+	for _, a := range policy.AllActions() {
+		why := g.Why(j, a)
+		if why == "" {
+			continue
+		}
+		if _, seen := jobVerbs[why]; !seen {
+			if _, seen := schedVerbs[why]; !seen {
+				reasons = append(reasons, why)
+			}
+		}
+		switch a {
+		case policy.Enable:
+			schedVerbs[why] = append(schedVerbs[why], "enable")
+		case policy.Disable:
+			schedVerbs[why] = append(schedVerbs[why], "disable")
+		case policy.View:
+			jobVerbs[why] = append(jobVerbs[why], "see")
+		default:
+			jobVerbs[why] = append(jobVerbs[why], string(a))
+		}
 	}
-	return string(a)
+	lines := make([]string, 0, len(reasons))
+	for _, r := range reasons {
+		var parts []string
+		if v := jobVerbs[r]; len(v) > 0 {
+			parts = append(parts, joinWords(v, "and")+" this job")
+		}
+		if v := schedVerbs[r]; len(v) > 0 {
+			parts = append(parts, joinWords(v, "or")+" its schedule")
+		}
+		lines = append(lines, "You can "+strings.Join(parts, ", and ")+" because "+r+".")
+	}
+	return lines
+}
+
+func joinWords(xs []string, conj string) string {
+	if len(xs) < 2 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " " + conj + " " + xs[len(xs)-1]
 }
 
 func sessionRow(s *jobs.Session, now time.Time) views.SessionRow {

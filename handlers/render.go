@@ -61,6 +61,9 @@ func (h *Handler) renderSignIn(c echo.Context, status int, returnTo, msg string)
 		Unavailable: !h.signin.Ready(),
 		Message:     msg,
 	}
+	if h.breakGlass.Enabled() {
+		m.BreakGlassURL = h.base + "/auth/breakglass"
+	}
 	if m.Unavailable && msg == "" {
 		m.Message = "Sign-in is temporarily unavailable: the identity provider cannot be reached. Try again in a minute."
 	}

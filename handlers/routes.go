@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"sync/atomic"
+	"time"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/labstack/echo/v4"
@@ -58,28 +59,29 @@ type Deps struct {
 // Handler holds what every handler needs. It is small on purpose: handlers get
 // their data from the services, not from shared mutable state here.
 type Handler struct {
-	jobs       *jobs.Service
-	sm         *scs.SessionManager
-	sessions   *auth.Sessions
-	signin     SignIn
-	users      Users
-	policy     func() *policy.Policy
-	breakGlass *auth.BreakGlass
-	assets     *static.Assets
-	log        *slog.Logger
-	base       string
-	secure     bool
-	demo       bool
-	idpOrigin  string
-	ready      func(ctx context.Context) error
-	stopping   atomic.Bool
+	jobs            *jobs.Service
+	sm              *scs.SessionManager
+	sessions        *auth.Sessions
+	signin          SignIn
+	users           Users
+	policy          func() *policy.Policy
+	breakGlass      *auth.BreakGlass
+	breakGlassLimit *attemptLimit
+	assets          *static.Assets
+	log             *slog.Logger
+	base            string
+	secure          bool
+	demo            bool
+	idpOrigin       string
+	ready           func(ctx context.Context) error
+	stopping        atomic.Bool
 }
 
 // New builds the echo server with every route and the middleware stack.
 func New(d Deps) (*echo.Echo, *Handler) {
 	h := &Handler{
 		jobs: d.Jobs, sm: d.SessionManager, sessions: d.Sessions, signin: d.SignIn, users: d.Users, policy: d.Policy,
-		breakGlass: d.BreakGlass, assets: d.Assets, log: d.Logger, base: d.BasePath, secure: d.Secure,
+		breakGlass: d.BreakGlass, breakGlassLimit: newAttemptLimit(5, time.Minute), assets: d.Assets, log: d.Logger, base: d.BasePath, secure: d.Secure,
 		demo: d.Demo, idpOrigin: d.IdPOrigin, ready: d.Ready,
 	}
 	if h.log == nil {
@@ -105,23 +107,40 @@ func New(d Deps) (*echo.Echo, *Handler) {
 	g.GET("/auth/login", h.startSignIn)
 	g.GET("/auth/callback", h.finishSignIn)
 	g.POST("/auth/signout", h.signOut)
+	// Sign-out is POST only (a link or <img> elsewhere must not sign anyone
+	// out). Say so: echo's group catch-all would otherwise answer GET with 404.
+	g.GET("/auth/signout", methodNotAllowed(http.MethodPost))
 	g.POST("/auth/breakglass", h.breakGlassSignIn)
 
 	p := g.Group("", h.requireUser)
-	p.GET("/", h.home)
-	if h.base != "" {
-		p.GET("", h.home)
+	// Pages answer HEAD like GET (echo does not do that by itself); the
+	// policy checks are the same, so HEAD reveals nothing GET would not.
+	page := func(path string, hf echo.HandlerFunc) {
+		p.GET(path, hf)
+		p.HEAD(path, hf)
 	}
-	p.GET("/jobs", h.listJobs)
-	p.GET("/jobs/:id", h.showJob)
-	p.GET("/jobs/:id/card", h.showJobCard)
-	p.GET("/jobs/:id/row", h.showJobRow)
-	p.GET("/jobs/:id/sessions", h.showJobSessions)
-	p.GET("/jobs/:id/sessions/:sid/computers", h.showSessionComputers)
-	p.GET("/jobs/:id/confirm/:action", h.confirmAction)
+	page("/", h.home)
+	if h.base != "" {
+		page("", h.home)
+	}
+	page("/jobs", h.listJobs)
+	page("/jobs/:id", h.showJob)
+	page("/jobs/:id/card", h.showJobCard)
+	page("/jobs/:id/row", h.showJobRow)
+	page("/jobs/:id/sessions", h.showJobSessions)
+	page("/jobs/:id/sessions/:sid/computers", h.showSessionComputers)
+	page("/jobs/:id/confirm/:action", h.confirmAction)
 	p.POST("/jobs/:id/actions/:action", h.postAction)
-	p.GET("/jobs/:id/status", h.showActionStatus)
+	page("/jobs/:id/status", h.showActionStatus)
 	return e, h
+}
+
+// methodNotAllowed answers 405 with the methods the route does accept.
+func methodNotAllowed(allow string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Allow", allow)
+		return echo.NewHTTPError(http.StatusMethodNotAllowed)
+	}
 }
 
 // Shutdown marks the portal as stopping so /readyz answers 503 and the load

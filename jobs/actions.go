@@ -285,16 +285,28 @@ func (s *Service) Act(ctx context.Context, actor Actor, jobID string, a Action) 
 			return nil, ErrAlready
 		}
 	}
-	if a == Stop {
+	// Start, retry and stop depend on whether the job runs. The lock is released
+	// once EM accepts an action, while the backup goes on, and the caller's copy
+	// of the job may be stale (cache TTL, another replica): decide on fresh state.
+	if a == Start || a == Retry || a == Stop {
 		fresh, err := s.Fresh(ctx, jobID)
 		if err != nil {
 			release()
 			return nil, err
 		}
-		if !fresh.Running() {
+		why := ""
+		switch {
+		case a == Stop && !fresh.Running():
+			why = "the job is not running"
+		case a != Stop && fresh.Running():
+			why = "the job is already running"
+		case a == Retry && (fresh.Last == nil || fresh.Last.Result != "Failed"):
+			why = "the last run did not fail"
+		}
+		if why != "" {
 			release()
-			_ = s.opts.Recorder.Refused(ctx, attempt, Outcome{Result: "refused", Message: "the job is not running"})
-			return nil, fmt.Errorf("%w: the job is not running", ErrNotApplicable)
+			_ = s.opts.Recorder.Refused(ctx, attempt, Outcome{Result: "refused", Message: why})
+			return nil, fmt.Errorf("%w: %s", ErrNotApplicable, why)
 		}
 	}
 

@@ -253,4 +253,7 @@ type SignIn struct {
 	ReturnTo    string // sent as field "return_to"; the handler must validate it on return
 	Unavailable bool   // the identity provider is not reachable: the button is disabled
 	Message     string // optional explanation ("You have been signed out.")
+	// BreakGlassURL receives the emergency local administrator's form (POST,
+	// field "csrf"); "" hides it (the break-glass account is off).
+	BreakGlassURL string
 }

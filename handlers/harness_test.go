@@ -1,0 +1,536 @@
+package handlers_test
+
+// The harness builds the portal the way main.go's servePortal does, in process:
+// emsim behind a plain-HTTP test server, the real EM client, SQLite sessions, the
+// demo OpenID provider and the real echo stack. Nothing of ours is mocked; tests
+// sign in through the authorization-code flow like a browser.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/alexedwards/scs/sqlite3store"
+
+	"github.com/agentdesk/agentdesk/auth"
+	"github.com/agentdesk/agentdesk/auth/demoidp"
+	"github.com/agentdesk/agentdesk/emclient"
+	"github.com/agentdesk/agentdesk/emclient/emsim"
+	"github.com/agentdesk/agentdesk/handlers"
+	"github.com/agentdesk/agentdesk/jobs"
+	"github.com/agentdesk/agentdesk/policy"
+	"github.com/agentdesk/agentdesk/static"
+	"github.com/agentdesk/agentdesk/store"
+)
+
+// fleetSize is small enough to build fast and large enough for the fleet
+// guarantees (both servers, failures, disabled schedules, hostile names) and for
+// paging with size=10.
+const fleetSize = 30
+
+// portalOptions tweaks one test portal; the zero value is the default.
+type portalOptions struct {
+	sessionSpeed time.Duration // how long a backup started through EM runs (default 300ms)
+}
+
+// testPortal is one complete portal with its own EM simulator and IdP.
+type testPortal struct {
+	t      *testing.T
+	URL    string // the portal, e.g. http://127.0.0.1:40123
+	issuer string
+	sim    *emsim.Server
+	emSrv  *httptest.Server
+	h      *handlers.Handler
+	svc    *jobs.Service
+}
+
+// testLogger discards unless AGENTDESK_TEST_LOG is set: goroutines that outlive
+// a test must not write to its testing.T.
+func testLogger() *slog.Logger {
+	if os.Getenv("AGENTDESK_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func newPortal(t *testing.T, opts ...portalOptions) *testPortal {
+	t.Helper()
+	var o portalOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.sessionSpeed == 0 {
+		o.sessionSpeed = 300 * time.Millisecond
+	}
+	log := testLogger()
+	ctx, cancel := context.WithCancel(context.Background())
+
+	sim := emsim.New(emsim.Config{Seed: 1, Jobs: fleetSize, SessionSpeed: o.sessionSpeed, Logger: log})
+	emSrv := httptest.NewServer(sim)
+	em, err := emclient.New(emclient.Config{BaseURL: emSrv.URL, Username: "svc", Password: "secret", Timeout: 5 * time.Second, Logger: log})
+	if err != nil {
+		t.Fatalf("emclient.New: %v", err)
+	}
+
+	db, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "agentdesk.db"))
+	if err != nil {
+		t.Fatalf("OpenSQLite: %v", err)
+	}
+	pol, err := policy.Parse(policy.Default())
+	if err != nil {
+		t.Fatalf("policy.Parse: %v", err)
+	}
+
+	// Both servers need their URLs before their handlers exist: the IdP knows
+	// the portal's redirect URI, the portal the IdP's issuer.
+	portalSrv := httptest.NewUnstartedServer(nil)
+	idpSrv := httptest.NewUnstartedServer(nil)
+	portalURL := "http://" + portalSrv.Listener.Addr().String()
+	issuer := "http://" + idpSrv.Listener.Addr().String()
+	const clientID, secret = "agentdesk", "test-client-secret"
+	idp, err := demoidp.New(demoidp.Config{
+		Issuer: issuer, ClientID: clientID, ClientSecret: secret,
+		RedirectURIs:           []string{portalURL + "/auth/callback"},
+		PostLogoutRedirectURIs: []string{portalURL + "/auth/signin"},
+		Users:                  demoidp.DemoUsers(), Logger: log,
+	})
+	if err != nil {
+		t.Fatalf("demoidp.New: %v", err)
+	}
+	idpSrv.Config.Handler = idp
+	idpSrv.Start()
+
+	oidcCfg := auth.Config{
+		Issuer: issuer, ClientID: clientID, ClientSecret: secret,
+		RedirectURL: portalURL + "/auth/callback", Scopes: []string{"openid", "profile", "email", "groups"},
+		GroupsClaim: "groups", ExtraClaims: []string{"preferred_username", "computer"},
+		PostLogoutRedirectURL: portalURL + "/auth/signin", Logger: log,
+	}
+	// As in servePortal: the policy decides which claims the sign-in copies.
+	for _, c := range pol.Claims() {
+		if !slices.Contains(oidcCfg.ExtraClaims, c) {
+			oidcCfg.ExtraClaims = append(oidcCfg.ExtraClaims, c)
+		}
+	}
+	if g := pol.GroupsClaim(); g != "" {
+		oidcCfg.GroupsClaim = g
+	}
+	sm := auth.NewSessionManager(sqlite3store.NewWithCleanupInterval(db, 0), 8*time.Hour, "", false)
+	sessions := auth.NewSessions(sm, 30*time.Minute)
+	rp := auth.NewOIDC(ctx, oidcCfg)
+	wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+	defer wcancel()
+	if err := rp.WaitReady(wctx); err != nil {
+		t.Fatalf("OIDC discovery: %v", err)
+	}
+	svc := jobs.NewService(em, jobs.Options{PollEvery: 50 * time.Millisecond, Logger: log})
+
+	pub, _ := url.Parse(portalURL + "/")
+	e, h := handlers.New(handlers.Deps{
+		Jobs: svc, SessionManager: sm, Sessions: sessions, SignIn: rp, Users: store.Users{DB: db},
+		Policy: func() *policy.Policy { return pol }, Assets: static.New("/static/"),
+		Logger: log, PublicURL: pub, BasePath: "", Secure: false, Demo: true, IdPOrigin: issuer,
+		Ready: func(ctx context.Context) error { return db.PingContext(ctx) },
+	})
+	portalSrv.Config.Handler = e
+	portalSrv.Start()
+
+	t.Cleanup(func() {
+		portalSrv.Close()
+		svc.Close()
+		cancel()
+		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = em.Close(cctx)
+		ccancel()
+		idpSrv.Close()
+		emSrv.Close()
+		db.Close()
+	})
+	return &testPortal{t: t, URL: portalURL, issuer: issuer, sim: sim, emSrv: emSrv, h: h, svc: svc}
+}
+
+// emRequests is the number of requests EM has seen so far, of any kind.
+func (p *testPortal) emRequests() int64 {
+	var n int64
+	for _, v := range p.sim.Stats().Requests {
+		n += v
+	}
+	return n
+}
+
+// actionCalls is the number of job actions EM has received so far.
+func (p *testPortal) actionCalls() int64 {
+	var n int64
+	for _, v := range p.sim.Stats().ActionCalls {
+		n += v
+	}
+	return n
+}
+
+func (p *testPortal) actionCount(jobID, action string) int64 {
+	return p.sim.Stats().ActionCalls[emsim.ActionKey(jobID, action)]
+}
+
+// jobNamed finds a fleet job by exact name.
+func (p *testPortal) jobNamed(name string) emsim.JobSummary {
+	p.t.Helper()
+	for _, j := range p.sim.Jobs() {
+		if j.Name == name {
+			return j
+		}
+	}
+	p.t.Fatalf("no fleet job named %q", name)
+	return emsim.JobSummary{}
+}
+
+// client is a browser: a cookie jar, no automatic redirects (tests look at each
+// hop), and the CSRF token of its session.
+type client struct {
+	t    *testing.T
+	p    *testPortal
+	hc   *http.Client
+	csrf string
+	user string
+}
+
+func (p *testPortal) newClient() *client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return &client{t: p.t, p: p, hc: &http.Client{
+		Jar:           jar,
+		Timeout:       20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// response is a read answer.
+type response struct {
+	*http.Response
+	Body string
+	doc  *goquery.Document
+}
+
+func (r *response) Doc() *goquery.Document {
+	if r.doc == nil {
+		d, err := goquery.NewDocumentFromReader(strings.NewReader(r.Body))
+		if err != nil {
+			panic(err)
+		}
+		r.doc = d
+	}
+	return r.doc
+}
+
+// testids returns the elements with a data-testid.
+func (r *response) testid(id string) *goquery.Selection {
+	return r.Doc().Find(`[data-testid="` + id + `"]`)
+}
+
+// reqOpt changes a request before it is sent.
+type reqOpt func(*http.Request)
+
+func header(k, v string) reqOpt { return func(r *http.Request) { r.Header.Set(k, v) } }
+
+// htmx marks a request as htmx makes it from the page at current (a path).
+func htmx(target, current string) reqOpt {
+	return func(r *http.Request) {
+		r.Header.Set("HX-Request", "true")
+		if current != "" {
+			r.Header.Set("HX-Current-URL", "http://"+r.Host+current)
+		}
+		if target != "" {
+			r.Header.Set("HX-Target", target)
+		}
+	}
+}
+
+// background marks htmx polling.
+func background(r *http.Request) { r.Header.Set("X-Background", "1") }
+
+// sameOrigin adds what a browser sends with a same-origin POST.
+func sameOrigin(r *http.Request) {
+	r.Header.Set("Origin", "http://"+r.Host)
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+}
+
+func (c *client) abs(path string) string {
+	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
+		return path
+	}
+	return c.p.URL + path
+}
+
+func (c *client) do(method, path string, body io.Reader, opts ...reqOpt) *response {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.abs(path), body)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	for _, o := range opts {
+		o(req)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return &response{Response: resp, Body: string(b)}
+}
+
+func (c *client) get(path string, opts ...reqOpt) *response {
+	c.t.Helper()
+	return c.do(http.MethodGet, path, nil, opts...)
+}
+
+// postForm posts a url-encoded form with the given options (no CSRF token or
+// origin headers unless the options add them).
+func (c *client) postForm(path string, form url.Values, opts ...reqOpt) *response {
+	c.t.Helper()
+	opts = append([]reqOpt{header("Content-Type", "application/x-www-form-urlencoded")}, opts...)
+	return c.do(http.MethodPost, path, strings.NewReader(form.Encode()), opts...)
+}
+
+// withToken sends the session's CSRF token the way htmx does (hx-headers).
+func (c *client) withToken(r *http.Request) { r.Header.Set("X-CSRF-Token", c.csrf) }
+
+// action posts an action the way the htmx confirmation form does: from the job
+// page, same-origin, token in the header, the hidden fields in the body.
+func (c *client) action(jobID, action string) *response {
+	c.t.Helper()
+	form := url.Values{}
+	switch action {
+	case "enable":
+		form.Set("desired", "enabled")
+	case "disable":
+		form.Set("desired", "disabled")
+	}
+	return c.postForm("/jobs/"+jobID+"/actions/"+action, form,
+		sameOrigin, c.withToken, htmx("status-"+jobID, "/jobs/"+jobID))
+}
+
+// waitAction polls the status fragment, as the page does, until the action is
+// no longer running, and returns the last fragment.
+func (c *client) waitAction(jobID string) *response {
+	c.t.Helper()
+	var r *response
+	for range 400 {
+		r = c.get("/jobs/"+jobID+"/status", htmx("status-"+jobID, "/jobs/"+jobID), background)
+		if r.StatusCode == http.StatusSeeOther {
+			return r // nothing followed any more: the run has ended and was cleared
+		}
+		if r.StatusCode != http.StatusOK {
+			c.t.Fatalf("status poll: %d %s", r.StatusCode, r.Body)
+		}
+		switch st, _ := r.testid("action-status").Attr("data-state"); st {
+		case "running", "unknown":
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		return r
+	}
+	c.t.Fatalf("action on %s still running after the poll limit; last: %s", jobID, r.Body)
+	return nil
+}
+
+// sessionCookie is the portal's session cookie in the jar.
+func (c *client) sessionCookie() *http.Cookie {
+	u, _ := url.Parse(c.p.URL)
+	for _, ck := range c.hc.Jar.Cookies(u) {
+		if ck.Name == auth.InsecureCookieName {
+			return ck
+		}
+	}
+	return nil
+}
+
+// readCSRF takes the token from a full page: <body hx-headers> or a hidden field.
+func (c *client) readCSRF(r *response) string {
+	c.t.Helper()
+	if raw, ok := r.Doc().Find("body").Attr("hx-headers"); ok {
+		var h map[string]string
+		if err := json.Unmarshal([]byte(raw), &h); err == nil && h["X-CSRF-Token"] != "" {
+			return h["X-CSRF-Token"]
+		}
+	}
+	if v, ok := r.Doc().Find(`input[name="csrf"]`).Attr("value"); ok && v != "" {
+		return v
+	}
+	c.t.Fatalf("no CSRF token on the page:\n%s", r.Body)
+	return ""
+}
+
+// signIn signs a demo user in through the real flow and returns the browser on
+// /jobs.
+func (p *testPortal) signIn(username string) *client {
+	p.t.Helper()
+	c := p.newClient()
+	c.user = username
+
+	r := c.get("/jobs")
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/auth/signin?return_to=%2Fjobs" {
+		p.t.Fatalf("GET /jobs signed out: %d Location %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	r = c.get(r.Header.Get("Location"))
+	if r.StatusCode != http.StatusOK {
+		p.t.Fatalf("sign-in page: %d", r.StatusCode)
+	}
+	loc, final := c.login(username, "/jobs")
+	if loc != "/jobs" {
+		p.t.Fatalf("after sign-in the portal redirects to %q, want /jobs", loc)
+	}
+	if final.StatusCode != http.StatusOK || final.testid("page-title").Text() != "Jobs" {
+		p.t.Fatalf("landing on /jobs: %d\n%s", final.StatusCode, final.Body)
+	}
+	c.csrf = c.readCSRF(final)
+	return c
+}
+
+// login runs /auth/login?return_to=… through the IdP's form and the callback.
+// It returns where the portal's callback redirects and the page found there.
+func (c *client) login(username, returnTo string) (string, *response) {
+	c.t.Helper()
+	r := c.get("/auth/login?return_to=" + url.QueryEscape(returnTo))
+	if r.StatusCode != http.StatusSeeOther {
+		c.t.Fatalf("/auth/login: %d %s", r.StatusCode, r.Body)
+	}
+	// Follow the IdP's redirects (authorize → login page).
+	cur := r.Request.URL
+	for hops := 0; r.StatusCode == http.StatusSeeOther || r.StatusCode == http.StatusFound; hops++ {
+		if hops > 5 {
+			c.t.Fatal("too many redirects before the IdP login page")
+		}
+		next, err := cur.Parse(r.Header.Get("Location"))
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		r = c.get(next.String())
+		cur = next
+	}
+	if r.StatusCode != http.StatusOK {
+		c.t.Fatalf("IdP login page: %d %s", r.StatusCode, r.Body)
+	}
+	form := r.Doc().Find(`form[data-testid="login-form"]`)
+	if form.Length() != 1 {
+		c.t.Fatalf("IdP login page has no login form:\n%s", r.Body)
+	}
+	action, _ := form.Attr("action")
+	post, err := cur.Parse(action)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	vals := url.Values{}
+	form.Find(`input[type="hidden"]`).Each(func(_ int, s *goquery.Selection) {
+		n, _ := s.Attr("name")
+		v, _ := s.Attr("value")
+		vals.Set(n, v)
+	})
+	if vals.Get("csrf") == "" || vals.Get("authRequestID") == "" {
+		c.t.Fatalf("IdP login form lacks its hidden fields: %v", vals)
+	}
+	vals.Set("username", username)
+	vals.Set("password", "demo")
+	r = c.postForm(post.String(), vals, func(req *http.Request) {
+		req.Header.Set("Origin", post.Scheme+"://"+post.Host)
+	})
+	cur = post
+	// Follow redirects until the portal's callback answers.
+	for hops := 0; ; hops++ {
+		if hops > 8 {
+			c.t.Fatal("too many redirects after the IdP login")
+		}
+		if r.StatusCode != http.StatusSeeOther && r.StatusCode != http.StatusFound {
+			c.t.Fatalf("sign-in stopped at %s with %d:\n%s", cur, r.StatusCode, r.Body)
+		}
+		next, err := cur.Parse(r.Header.Get("Location"))
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		r = c.get(next.String())
+		cur = next
+		if next.Path == "/auth/callback" && strings.HasPrefix(next.String(), c.p.URL) {
+			break
+		}
+	}
+	if r.StatusCode != http.StatusSeeOther {
+		c.t.Fatalf("callback: %d\n%s", r.StatusCode, r.Body)
+	}
+	loc := r.Header.Get("Location")
+	landing, err := cur.Parse(loc)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if landing.Host != cur.Host {
+		return loc, nil
+	}
+	final := c.get(landing.String())
+	for hops := 0; final.StatusCode == http.StatusSeeOther && hops < 3; hops++ {
+		next, _ := landing.Parse(final.Header.Get("Location"))
+		if next.Host != cur.Host {
+			break
+		}
+		final = c.get(next.String())
+		landing = next
+	}
+	return loc, final
+}
+
+// jobIDs lists the data-job-id of the list's rows, in order.
+func jobIDs(r *response) []string {
+	var ids []string
+	r.testid("job-row").Each(func(_ int, s *goquery.Selection) {
+		id, _ := s.Attr("data-job-id")
+		ids = append(ids, id)
+	})
+	return ids
+}
+
+func mustContain(t *testing.T, what, body string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(body, w) {
+			t.Errorf("%s does not contain %q", what, w)
+		}
+	}
+}
+
+func mustNotContain(t *testing.T, what, body string, bad ...string) {
+	t.Helper()
+	for _, b := range bad {
+		if strings.Contains(body, b) {
+			t.Errorf("%s contains %q", what, b)
+		}
+	}
+}
+
+func wantStatus(t *testing.T, what string, r *response, want int) {
+	t.Helper()
+	if r.StatusCode != want {
+		t.Fatalf("%s: status %d, want %d\n%s", what, r.StatusCode, want, truncate(r.Body, 2000))
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + fmt.Sprintf("… (%d more bytes)", len(s)-n)
+}
