@@ -45,8 +45,23 @@ type Config struct {
 	SessionIdle     time.Duration
 	SessionLifetime time.Duration
 
+	// Shared state for several replicas. SessionStore: sqlite (default, one
+	// replica), postgres or redis; LockStore: memory (default), postgres or redis.
+	SessionStore string
+	LockStore    string
+	LockTTL      time.Duration // how long a job lock outlives a replica that died
+	DatabaseURL  string        // PostgreSQL, postgres://…
+	RedisURL     string        // redis://… or rediss://…
+	RedisPrefix  string        // key prefix, so deployments can share one Redis
+
+	// The audit log lives in PostgreSQL when DatabaseURL is set, else in SQLite.
+	AuditJSONL     string        // "", "stdout" or a file path: every entry also as a JSON line
+	AuditRetention time.Duration // entries older than this are purged daily; 0 keeps them forever
+
 	LogFormat string // json or text
 	LogLevel  string // debug, info, warn, error
+
+	MetricsToken string // bearer token of /metrics; "" means /metrics is off (404)
 }
 
 // Secure reports whether the portal is served over HTTPS, which decides the
@@ -93,6 +108,15 @@ func Load(env Lookup) (*Config, error) {
 		SessionIdle:      r.duration("AGENTDESK_SESSION_IDLE", 30*time.Minute),
 		SessionLifetime:  r.duration("AGENTDESK_SESSION_LIFETIME", 8*time.Hour),
 		LogFormat:        r.oneOf("AGENTDESK_LOG_FORMAT", "json", "json", "text"),
+		SessionStore:     r.oneOf("AGENTDESK_SESSION_STORE", "sqlite", "sqlite", "postgres", "redis"),
+		LockStore:        r.oneOf("AGENTDESK_LOCK_STORE", "memory", "memory", "postgres", "redis"),
+		LockTTL:          r.duration("AGENTDESK_LOCK_TTL", 10*time.Minute),
+		DatabaseURL:      r.secret("AGENTDESK_DATABASE_URL"),
+		RedisURL:         r.secret("AGENTDESK_REDIS_URL"),
+		RedisPrefix:      r.str("AGENTDESK_REDIS_PREFIX", "agentdesk:"),
+		AuditJSONL:       r.str("AGENTDESK_AUDIT_JSONL", ""),
+		AuditRetention:   r.days("AGENTDESK_AUDIT_RETENTION", 400*24*time.Hour),
+		MetricsToken:     r.secret("AGENTDESK_METRICS_TOKEN"),
 		LogLevel:         r.oneOf("AGENTDESK_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 	}
 	c.PublicURL = r.url("AGENTDESK_PUBLIC_URL", "")
@@ -108,6 +132,8 @@ func Load(env Lookup) (*Config, error) {
 			r.fail("AGENTDESK_EM_URL", "want an absolute http(s) URL such as https://em.example.com:9398")
 		}
 	}
+	r.sharedStores(c)
+	r.audit(c)
 	if c.SessionIdle <= 0 || c.SessionLifetime < c.SessionIdle {
 		r.fail("AGENTDESK_SESSION_LIFETIME", "must be at least AGENTDESK_SESSION_IDLE, and both positive")
 	}

@@ -404,19 +404,26 @@ func (p *parser) roles(n *yaml.Node, pol *Policy) {
 func (p *parser) role(n *yaml.Node, name string, pol *Policy) role {
 	what := fmt.Sprintf("role %q", name)
 	r := role{name: name}
-	fields, _ := p.mapping(n, what, "actions", "jobs")
-	hasActions := false
+	fields, _ := p.mapping(n, what, "actions", "jobs", "audit")
+	hasActions, hasJobs := false, false
 	for _, f := range fields {
 		switch f.key {
 		case "actions":
 			hasActions = true
 			r.actions = p.actions(f.value, what)
 		case "jobs":
+			hasJobs = true
 			r.selectors = p.jobs(f.value, what, pol)
+		case "audit":
+			r.audit, _ = p.boolean(f.value, what+": audit")
 		}
 	}
-	if !hasActions && n.Kind == yaml.MappingNode {
-		p.errorf(n, "%s: actions missing (want some of %s)", what, actionNames)
+	switch {
+	case !hasActions && r.audit && hasJobs:
+		// The audit log is not limited to jobs; a selector here would suggest it is.
+		p.errorf(n, "%s: jobs without actions (the audit permission covers every job)", what)
+	case !hasActions && !r.audit && n.Kind == yaml.MappingNode:
+		p.errorf(n, "%s: actions missing (want some of %s, or audit: true)", what, actionNames)
 	}
 	return r
 }

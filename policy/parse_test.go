@@ -20,7 +20,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level field", "role:\n  r: { actions: [view] }\n" + okBindings,
 			[]string{`line 1: policy: unknown field "role" (want groups_claim, roles, bindings, self_service)`}},
 		{"unknown role field", "roles:\n  r: { actions: [view], job: { servers: [a] } }\n" + okBindings,
-			[]string{`line 2: role "r": unknown field "job" (want actions, jobs)`}},
+			[]string{`line 2: role "r": unknown field "job" (want actions, jobs, audit)`}},
 		{"unknown selector field", "roles:\n  r:\n    actions: [view]\n    jobs: { server: [a] }\n" + okBindings,
 			[]string{`line 4: role "r": jobs: unknown field "server" (want servers, names, platforms, kinds, own_computers)`}},
 		{"unknown selector field in list", "roles:\n  r:\n    actions: [view]\n    jobs:\n      - { servers: [a] }\n      - { platform: [windows] }\n" + okBindings,

@@ -105,6 +105,7 @@ type role struct {
 	name      string
 	actions   actionSet
 	selectors []selector // empty: every job
+	audit     bool       // may read the audit log (of every job and user)
 }
 
 type selector struct {
@@ -223,6 +224,10 @@ func (p *Policy) For(s Subject) *Grant {
 			held[ri] = true
 			r := &p.roles[ri]
 			g.roles = append(g.roles, r.name)
+			g.audit = g.audit || r.audit
+			if r.actions == 0 {
+				continue // an audit-only role
+			}
 			e := entry{actions: r.actions, role: r.name, reason: b.reason()}
 			if len(r.selectors) == 0 {
 				e.all = true
@@ -293,6 +298,7 @@ type Grant struct {
 	any       actionSet // actions granted on at least some jobs
 	computers []computer
 	hostname  bool
+	audit     bool
 }
 
 type entry struct {
@@ -310,6 +316,10 @@ func (g *Grant) Roles() []string {
 	}
 	return slices.Clone(g.roles)
 }
+
+// CanAudit reports whether the user may read the audit log. It is not
+// limited to jobs: whoever audits sees every entry.
+func (g *Grant) CanAudit() bool { return g != nil && g.audit }
 
 // Can reports whether the user may perform a on j.
 func (g *Grant) Can(j Job, a Action) bool {
@@ -494,5 +504,6 @@ func Unrestricted(reason string) *Grant {
 		entries: []entry{{actions: all, all: true, role: "break-glass administrator", reason: reason}},
 		all:     all,
 		any:     all,
+		audit:   true,
 	}
 }

@@ -1,0 +1,48 @@
+package config
+
+import (
+	"net/url"
+	"strings"
+	"time"
+)
+
+// sharedStores checks the stores replicas share: each choice needs the
+// address of its server, and the addresses must be URLs those clients accept.
+func (r *reader) sharedStores(c *Config) {
+	for _, use := range []struct{ name, kind string }{
+		{"AGENTDESK_SESSION_STORE", c.SessionStore},
+		{"AGENTDESK_LOCK_STORE", c.LockStore},
+	} {
+		switch {
+		case use.kind == "postgres" && c.DatabaseURL == "":
+			r.fail("AGENTDESK_DATABASE_URL", "is required when "+use.name+"=postgres")
+		case use.kind == "redis" && c.RedisURL == "":
+			r.fail("AGENTDESK_REDIS_URL", "is required when "+use.name+"=redis")
+		}
+	}
+	// pgx also takes key=value connection strings ("host=db dbname=agentdesk").
+	keyValue := !strings.Contains(c.DatabaseURL, "://") && strings.Contains(c.DatabaseURL, "=")
+	if c.DatabaseURL != "" && !keyValue && !validURL(c.DatabaseURL, "postgres", "postgresql") {
+		// Never echo the value: it usually holds a password.
+		r.fail("AGENTDESK_DATABASE_URL", "want a URL such as postgres://agentdesk:…@db.example.com:5432/agentdesk")
+	}
+	if c.RedisURL != "" && !validURL(c.RedisURL, "redis", "rediss") {
+		r.fail("AGENTDESK_REDIS_URL", "want a URL such as redis://redis.example.com:6379/0 (rediss:// for TLS)")
+	}
+	if c.LockTTL < time.Second {
+		r.fail("AGENTDESK_LOCK_TTL", "must be at least 1s")
+	}
+}
+
+func validURL(raw string, schemes ...string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	for _, s := range schemes {
+		if strings.EqualFold(u.Scheme, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/alexedwards/scs/goredisstore"
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/sqlite3store"
+	"github.com/alexedwards/scs/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/agentdesk/agentdesk/config"
+	"github.com/agentdesk/agentdesk/jobs"
+	"github.com/agentdesk/agentdesk/lock"
+	"github.com/agentdesk/agentdesk/store"
+)
+
+// shared is where replicas keep what they share: sessions and job locks.
+// The zero value is one replica on its own: SQLite sessions, in-process locks.
+type shared struct {
+	sessionStore string // sqlite | postgres | redis
+	lockStore    string // memory | postgres | redis
+	lockTTL      time.Duration
+	databaseURL  string
+	redisURL     string
+	redisPrefix  string // before every Redis key, e.g. "agentdesk:"
+}
+
+// backends are the shared servers a replica is connected to.
+type backends struct {
+	cfg   shared
+	pg    *pgxpool.Pool // nil unless AGENTDESK_DATABASE_URL is set
+	redis *redis.Client // nil unless a store uses Redis
+	stop  []func()
+}
+
+// openBackends connects to the servers the configuration names and checks they
+// answer, so a wrong address fails the start with the variable to fix.
+func openBackends(ctx context.Context, cfg shared, log *slog.Logger) (*backends, error) {
+	b := &backends{cfg: cfg}
+	uses := func(kind string) bool { return cfg.sessionStore == kind || cfg.lockStore == kind }
+	// The audit log uses PostgreSQL whenever it is configured, so connect then
+	// too: one pool, and /readyz covers it.
+	if uses("postgres") || cfg.databaseURL != "" {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		pool, err := store.OpenPostgres(pctx, cfg.databaseURL)
+		if err != nil {
+			return nil, &config.Error{Var: "AGENTDESK_DATABASE_URL", Msg: err.Error()}
+		}
+		b.pg = pool
+		b.stop = append(b.stop, pool.Close)
+	}
+	if uses("redis") {
+		opt, err := redis.ParseURL(cfg.redisURL)
+		if err != nil {
+			b.Close()
+			// The parse error may quote the URL, password included.
+			return nil, &config.Error{Var: "AGENTDESK_REDIS_URL", Msg: "not a valid redis:// URL"}
+		}
+		client := redis.NewClient(opt)
+		b.redis = client
+		b.stop = append(b.stop, func() { client.Close() })
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := client.Ping(pctx).Err(); err != nil {
+			b.Close()
+			return nil, &config.Error{Var: "AGENTDESK_REDIS_URL", Msg: fmt.Sprintf("cannot reach Redis at %s: %v", opt.Addr, err)}
+		}
+	}
+	if cfg.lockStore == "memory" && cfg.sessionStore != "" && cfg.sessionStore != "sqlite" {
+		log.Warn("sessions are shared but job locks are in-process: with several replicas set AGENTDESK_LOCK_STORE, or a double click on two replicas reaches EM twice")
+	}
+	return b, nil
+}
+
+// sessionStore is the scs store for the configured kind; db is the replica's
+// own SQLite database, the default.
+func (b *backends) sessionStore(db *sql.DB) scs.Store {
+	switch b.cfg.sessionStore {
+	case "postgres":
+		s := pgxstore.NewWithCleanupInterval(b.pg, 5*time.Minute)
+		b.stop = append(b.stop, s.StopCleanup)
+		return s
+	case "redis":
+		// Redis expires the keys itself.
+		return goredisstore.NewWithPrefix(b.redis, b.cfg.redisPrefix+"session:")
+	}
+	return sqlite3store.New(db)
+}
+
+// locker is the job-action lock for the configured kind; nil means the jobs
+// service's in-process default.
+func (b *backends) locker() jobs.Locker {
+	switch b.cfg.lockStore {
+	case "postgres":
+		return lock.NewPostgres(b.pg, lock.DefaultPrefix)
+	case "redis":
+		return lock.NewRedis(b.redis, b.cfg.redisPrefix+"lock:")
+	}
+	return nil
+}
+
+// ping checks the shared servers for /readyz: a replica that cannot reach them
+// cannot see sessions or take locks, so it should get no traffic.
+func (b *backends) ping(ctx context.Context) error {
+	var errs []error
+	if b.pg != nil {
+		if err := b.pg.Ping(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("postgres: %w", err))
+		}
+	}
+	if b.redis != nil {
+		if err := b.redis.Ping(ctx).Err(); err != nil {
+			errs = append(errs, fmt.Errorf("redis: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops the store cleanups and closes the connections, last opened first.
+func (b *backends) Close() {
+	for i := len(b.stop) - 1; i >= 0; i-- {
+		b.stop[i]()
+	}
+	b.stop = nil
+}
