@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentdesk/agentdesk/config"
+	"github.com/agentdesk/agentdesk/handlers"
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/lock"
 	"github.com/agentdesk/agentdesk/store"
@@ -130,4 +131,13 @@ func (b *backends) Close() {
 		b.stop[i]()
 	}
 	b.stop = nil
+}
+
+// users remembers sign-in groups where every replica can read them: in
+// PostgreSQL when one is configured, else in this replica's SQLite.
+func (b *backends) users(db *sql.DB) handlers.Users {
+	if b.pg != nil {
+		return store.PostgresUsers{Pool: b.pg}
+	}
+	return store.Users{DB: db}
 }

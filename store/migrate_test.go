@@ -19,7 +19,8 @@ var seedRows = map[string]struct{ sqlite, postgres string }{
 		`INSERT INTO sessions (token, data, expiry) VALUES ('t', x'00', 1)`,
 		`INSERT INTO sessions (token, data, expiry) VALUES ('t', '\x00', now())`,
 	},
-	"user_groups": {`INSERT INTO user_groups (user_key, groups_json, updated_at) VALUES ('iss|a', '["g"]', '2024-01-01T00:00:00Z')`, ""},
+	"user_groups": {`INSERT INTO user_groups (user_key, groups_json, updated_at) VALUES ('iss|a', '["g"]', '2024-01-01T00:00:00Z')`,
+		`INSERT INTO user_groups (user_key, groups_json, updated_at) VALUES ('iss|a', '["g"]', now())`},
 	"audit_log": {
 		`INSERT INTO audit_log (at, kind, user_key, result) VALUES (1, 'signin', 'iss|a', 'performed')`,
 		`INSERT INTO audit_log (at, kind, user_key, result) VALUES (now(), 'signin', 'iss|a', 'performed')`,

@@ -78,6 +78,13 @@ var postgresMigrations = []Migration{
 		holder TEXT NOT NULL,
 		expires_at TIMESTAMPTZ NOT NULL
 	);`},
+	// Groups of each user's last sign-in that carried a groups claim, shared so
+	// that a token without the claim finds them on any replica.
+	{4, `CREATE TABLE user_groups (
+		user_key TEXT PRIMARY KEY,
+		groups_json JSONB NOT NULL,
+		updated_at TIMESTAMPTZ NOT NULL
+	);`},
 }
 
 // PostgresMigrations returns a copy of the PostgreSQL schema steps, for tests

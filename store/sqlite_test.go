@@ -61,25 +61,3 @@ func TestMigrateAppliesOnlyNewSteps(t *testing.T) {
 		t.Fatalf("version after failed step = %d, want %d", v, len(steps))
 	}
 }
-
-func TestUsersGroupsRoundTrip(t *testing.T) {
-	ctx := context.Background()
-	db, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "u.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	u := Users{DB: db}
-	if _, ok, err := u.LastGroups(ctx, "iss|alice"); ok || err != nil {
-		t.Fatalf("unknown user: ok=%v err=%v", ok, err)
-	}
-	for _, groups := range [][]string{{"a", "b"}, {}} {
-		if err := u.SaveGroups(ctx, "iss|alice", groups); err != nil {
-			t.Fatal(err)
-		}
-		got, ok, err := u.LastGroups(ctx, "iss|alice")
-		if !ok || err != nil || len(got) != len(groups) {
-			t.Fatalf("LastGroups = %v, %v, %v; want %v", got, ok, err, groups)
-		}
-	}
-}
