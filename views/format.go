@@ -169,13 +169,6 @@ func scheduleClass(configured, enabled bool) string {
 	return "status status-disabled"
 }
 
-func nextRunText(configured, enabled bool, t time.Time) string {
-	if !configured || !enabled || t.IsZero() {
-		return dash
-	}
-	return fmtTime(t)
-}
-
 func colLabel(col string) string {
 	switch col {
 	case "name":
@@ -223,7 +216,7 @@ func listSummary(m JobList) string {
 		s += " match the filters"
 	}
 	if m.Pages > 1 {
-		s += fmt.Sprintf(", page %d of %d", m.page(), m.Pages)
+		s += ", page " + strconv.Itoa(m.page()) + " of " + strconv.Itoa(m.Pages)
 	}
 	return s
 }

@@ -113,13 +113,43 @@ type JobList struct {
 	AsOf    time.Time
 }
 
-// URL returns the list URL for f (the filter as given, no page reset).
+// URL returns the list URL for f (the filter as given, no page reset). It is
+// f.Values().Encode() written directly, keys in the same sorted order, because
+// every list render builds a dozen of these (sort headers, pager).
 func (m JobList) URL(f JobFilter) string {
-	q := f.Values().Encode()
-	if q == "" {
-		return m.Path
+	var b strings.Builder
+	b.Grow(len(m.Path) + 64 + len(f.Q) + len(f.Server))
+	b.WriteString(m.Path)
+	sep := byte('?')
+	set := func(k, v string) {
+		if v == "" {
+			return
+		}
+		b.WriteByte(sep)
+		sep = '&'
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(v))
 	}
-	return m.Path + "?" + q
+	var num [20]byte
+	if f.Desc {
+		set("desc", "1")
+	}
+	if f.Page > 1 {
+		set("page", string(strconv.AppendInt(num[:0], int64(f.Page), 10)))
+	}
+	set("platform", f.Platform)
+	set("q", f.Q)
+	set("result", f.Result)
+	set("schedule", f.Schedule)
+	set("server", f.Server)
+	if f.PageSize > 0 {
+		set("size", string(strconv.AppendInt(num[:0], int64(f.PageSize), 10)))
+	}
+	if f.Sort != DefaultSort {
+		set("sort", f.Sort)
+	}
+	return b.String()
 }
 
 // SortURL returns the link of a column header: the current filters, sorted by

@@ -74,6 +74,10 @@ type Layout struct {
 
 	DemoBanner bool   // show "Demo: simulated Enterprise Manager" banner
 	Flash      *Flash // one-time message shown above the content
+
+	// EMDownSince, when set, shows "Backup server unreachable since …": the EM
+	// client has stopped calling Enterprise Manager after repeated failures.
+	EMDownSince time.Time
 }
 
 // User is the signed-in person, for the header.
@@ -172,6 +176,11 @@ type JobDetail struct {
 
 	AsOf  time.Time
 	Links []KV // EM links: Key = rel, Value = href (shown as text, never followed)
+
+	// The job's latest audit entries, for users who may read the audit log;
+	// HistoryURL "" hides the section.
+	History    []AuditRow
+	HistoryURL string
 }
 
 // Include is one object a job protects.
