@@ -8,6 +8,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -27,8 +28,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/alexedwards/scs/sqlite3store"
-
+	"github.com/agentdesk/agentdesk/audit"
 	"github.com/agentdesk/agentdesk/auth"
 	"github.com/agentdesk/agentdesk/auth/demoidp"
 	"github.com/agentdesk/agentdesk/config"
@@ -36,6 +36,8 @@ import (
 	"github.com/agentdesk/agentdesk/emclient/emsim"
 	"github.com/agentdesk/agentdesk/handlers"
 	"github.com/agentdesk/agentdesk/jobs"
+	"github.com/agentdesk/agentdesk/loadtest"
+	"github.com/agentdesk/agentdesk/metrics"
 	"github.com/agentdesk/agentdesk/policy"
 	"github.com/agentdesk/agentdesk/static"
 	"github.com/agentdesk/agentdesk/store"
@@ -50,7 +52,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: agentdesk demo|serve|emsim|healthcheck [flags]")
+		return errors.New("usage: agentdesk demo|serve|emsim|healthcheck|loadtest [flags]")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -63,14 +65,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return emsim.Main(args[1:], stdout)
 	case "healthcheck":
 		return healthcheck(args[1:])
+	case "loadtest":
+		return loadtest.Main(args[1:], stdout)
 	}
-	return fmt.Errorf("unknown command %q: want demo, serve, emsim or healthcheck", args[0])
+	return fmt.Errorf("unknown command %q: want demo, serve, emsim, healthcheck or loadtest", args[0])
 }
 
 // portal is what demo and serve share: everything after the EM client and the
 // identity provider exist.
 type portal struct {
-	addr       string
 	publicURL  *url.URL
 	dataDir    string
 	em         *emclient.Client
@@ -80,8 +83,18 @@ type portal struct {
 	idle, life time.Duration
 	demo       bool
 	trusted    []netip.Prefix
-	log        *slog.Logger
-	printReady func(url string)
+	shared     shared // sessions and job locks shared by replicas; zero: one replica
+	// The audit log: in PostgreSQL when shared.databaseURL is set, else SQLite.
+	auditJSONL     string        // "", "stdout" or a file: every entry also as a JSON line
+	auditRetention time.Duration // purge entries older than this, daily; 0 keeps them
+	log            *slog.Logger
+	printReady     func(url string)
+	metrics        *metrics.Metrics // always collected; served only with metricsToken
+	metricsToken   string
+	// Reliability limits; zero values take the handlers' defaults and 20s.
+	requestTimeout  time.Duration
+	maxInFlight     int
+	shutdownTimeout time.Duration // for requests and followed actions together
 }
 
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -127,7 +140,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go idpSrv.Serve(idpLn)
 	defer idpSrv.Close()
 
-	client, err := emclient.New(emclient.Config{BaseURL: em.URL, Username: "svc", Password: "secret", CAFile: em.CAFile, Logger: log.With("component", "emclient")})
+	mx := metrics.New()
+	client, err := emclient.New(emclient.Config{BaseURL: em.URL, Username: "svc", Password: "secret", CAFile: em.CAFile, Observe: mx.ObserveEM, Logger: log.With("component", "emclient")})
 	if err != nil {
 		return err
 	}
@@ -139,6 +153,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	return servePortal(ctx, ln, portal{
 		publicURL: public, dataDir: dir, em: client, demo: true, log: log,
+		metrics: mx, metricsToken: os.Getenv("AGENTDESK_METRICS_TOKEN"),
 		oidc: auth.Config{
 			Issuer: issuer, ClientID: "agentdesk", ClientSecret: secret,
 			RedirectURL: public.String() + "auth/callback", Scopes: []string{"openid", "profile", "email", "groups"},
@@ -163,9 +178,12 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		h = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
 	}
 	log := slog.New(h)
+	mx := metrics.New()
 	client, err := emclient.New(emclient.Config{
+		Observe: mx.ObserveEM,
 		BaseURL: cfg.EMURL, Username: cfg.EMUser, Password: cfg.EMPassword,
 		CAFile: cfg.EMCAFile, PinSHA256: cfg.EMPin, Insecure: cfg.EMInsecure, Timeout: cfg.EMTimeout,
+		BreakerThreshold: cfg.BreakerThreshold, BreakerCooldown: cfg.BreakerCooldown,
 		Logger: log.With("component", "emclient"),
 	})
 	if err != nil {
@@ -177,6 +195,7 @@ func serve(ctx context.Context, stderr io.Writer) error {
 	}
 	return servePortal(ctx, ln, portal{
 		publicURL: cfg.PublicURL, dataDir: cfg.DataDir, em: client, log: log,
+		metrics: mx, metricsToken: cfg.MetricsToken,
 		oidc: auth.Config{
 			Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
 			RedirectURL: cfg.PublicURL.String() + "auth/callback", Scopes: cfg.OIDCScopes,
@@ -184,7 +203,13 @@ func serve(ctx context.Context, stderr io.Writer) error {
 			PostLogoutRedirectURL: cfg.PublicURL.String() + "auth/signin", Logger: log.With("component", "oidc"),
 		},
 		policyFile: cfg.PolicyFile, breakGlass: cfg.BreakGlassFile, trusted: cfg.TrustedProxies,
+		shared: shared{
+			sessionStore: cfg.SessionStore, lockStore: cfg.LockStore, lockTTL: cfg.LockTTL,
+			databaseURL: cfg.DatabaseURL, redisURL: cfg.RedisURL, redisPrefix: cfg.RedisPrefix,
+		},
 		idle: cfg.SessionIdle, life: cfg.SessionLifetime,
+		auditJSONL: cfg.AuditJSONL, auditRetention: cfg.AuditRetention,
+		requestTimeout: cfg.RequestTimeout, maxInFlight: cfg.MaxInFlight, shutdownTimeout: cfg.ShutdownTimeout,
 		printReady: func(u string) { log.Info("AgentDesk is serving", "url", u, "addr", ln.Addr().String()) },
 	})
 }
@@ -201,8 +226,18 @@ func servePortal(ctx context.Context, ln net.Listener, p portal) error {
 		return err
 	}
 	defer db.Close()
+	backends, err := openBackends(ctx, p.shared, log)
+	if err != nil {
+		return err
+	}
+	defer backends.Close()
+	auditLog, closeAudit, err := openAudit(ctx, p, db, backends.pg, log.With("component", "audit"))
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
 
-	pol, stopPolicy, err := loadPolicy(ctx, p.policyFile, log)
+	pol, stopPolicy, err := loadPolicy(ctx, p.policyFile, log, auditLog)
 	if err != nil {
 		return err
 	}
@@ -223,22 +258,32 @@ func servePortal(ctx context.Context, ln net.Listener, p portal) error {
 	}
 
 	secure := p.publicURL.Scheme == "https"
-	sm := auth.NewSessionManager(sqlite3store.New(db), p.life, "", secure)
+	sm := auth.NewSessionManager(backends.sessionStore(db), p.life, "", secure)
 	sessions := auth.NewSessions(sm, p.idle)
 	oidcRP := auth.NewOIDC(ctx, p.oidc)
-	svc := jobs.NewService(p.em, jobs.Options{Logger: log.With("component", "jobs")})
+	svc := jobs.NewService(p.em, jobs.Options{Logger: log.With("component", "jobs"), Locker: backends.locker(), LockTTL: p.shared.lockTTL,
+		Recorder: &metrics.Recorder{Next: auditLog, Metrics: p.metrics}})
 	defer svc.Close()
+	startAudit(ctx, auditLog, p, log.With("component", "audit"))
+	metricsHandler := instrument(p, svc, db)
 
 	idpOrigin := ""
 	if u, err := url.Parse(p.oidc.Issuer); err == nil {
 		idpOrigin = u.Scheme + "://" + u.Host
 	}
 	e, h := handlers.New(handlers.Deps{
-		Jobs: svc, SessionManager: sm, Sessions: sessions, SignIn: oidcRP, Users: store.Users{DB: db},
+		Jobs: svc, SessionManager: sm, Sessions: sessions, SignIn: oidcRP, Users: backends.users(db),
 		Policy: pol, BreakGlass: bg, Assets: static.New(config.BasePath(p.publicURL) + "/static/"),
 		Logger: log, PublicURL: p.publicURL, BasePath: config.BasePath(p.publicURL), Secure: secure,
 		Demo: p.demo, IdPOrigin: idpOrigin, TrustedProxies: p.trusted,
-		Ready: func(ctx context.Context) error { return db.PingContext(ctx) },
+		Metrics: metricsHandler, Instrument: p.metrics.Middleware, Audit: auditLog,
+		EM: p.em, IdPIssuer: p.oidc.Issuer, RequestTimeout: p.requestTimeout, MaxInFlight: p.maxInFlight,
+		Ready: func(ctx context.Context) error {
+			if err := db.PingContext(ctx); err != nil {
+				return err
+			}
+			return backends.ping(ctx)
+		},
 	})
 	srv := &http.Server{
 		Handler:           e,
@@ -261,9 +306,14 @@ func servePortal(ctx context.Context, ln net.Listener, p portal) error {
 	}
 	log.Info("shutting down")
 	h.Shutdown()
-	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	shutCtx, cancel := context.WithTimeout(context.Background(), cmp.Or(p.shutdownTimeout, 20*time.Second))
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	// Actions EM is still carrying out are followed to their outcome and
+	// audited, within what is left of the shutdown time.
+	if err := svc.Shutdown(shutCtx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
 	logoffCtx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
@@ -276,7 +326,7 @@ func servePortal(ctx context.Context, ln net.Listener, p portal) error {
 
 // loadPolicy reads and watches the policy file, or uses the built-in example
 // policy (demo).
-func loadPolicy(ctx context.Context, path string, log *slog.Logger) (func() *policy.Policy, func(), error) {
+func loadPolicy(ctx context.Context, path string, log *slog.Logger, al *audit.Log) (func() *policy.Policy, func(), error) {
 	if path == "" {
 		p, err := policy.Parse(policy.Default())
 		if err != nil {
@@ -287,9 +337,12 @@ func loadPolicy(ctx context.Context, path string, log *slog.Logger) (func() *pol
 	w, err := policy.NewWatcher(ctx, path, log, func(_ *policy.Policy, err error) {
 		if err != nil {
 			log.Error("policy reload failed; keeping the previous policy", "err", err)
+			_ = al.Record(ctx, audit.Entry{Kind: audit.KindPolicyReload, Result: audit.ResultFailed,
+				Message: "kept the previous policy: " + err.Error()})
 			return
 		}
 		log.Info("policy reloaded", "file", path)
+		_ = al.Record(ctx, audit.Entry{Kind: audit.KindPolicyReload, Result: audit.ResultPerformed, Message: "reloaded " + path})
 	})
 	if err != nil {
 		return nil, nil, &config.Error{Var: "AGENTDESK_POLICY_FILE", Msg: err.Error()}

@@ -54,6 +54,7 @@ type idpFaults struct {
 	discoveryIssuer string // issuer announced in discovery
 	noUserInfo      bool   // no userinfo_endpoint in discovery
 	tokenHang       bool   // token endpoint never answers
+	jwksDown        bool   // the key set endpoint answers 503
 
 	issuer       string   // iss of the ID token
 	audience     []string // aud of the ID token
@@ -120,12 +121,6 @@ func (idp *testIdP) setFaults(f idpFaults) {
 	idp.f = f
 }
 
-func (idp *testIdP) setSubject(sub string) {
-	idp.mu.Lock()
-	defer idp.mu.Unlock()
-	idp.sub = sub
-}
-
 // rotate publishes a new key, signs with it from now on and, unless keepOld,
 // withdraws the previous keys.
 func (idp *testIdP) rotate(keepOld bool) {
@@ -182,6 +177,10 @@ func (idp *testIdP) jwks(w http.ResponseWriter, r *http.Request) {
 	idp.mu.Lock()
 	defer idp.mu.Unlock()
 	idp.jwksHits++
+	if idp.f.jwksDown {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
 	var set jose.JSONWebKeySet
 	for _, k := range idp.keys {
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &k.priv.PublicKey, KeyID: k.kid, Algorithm: "ES256", Use: "sig"})

@@ -374,6 +374,12 @@ func (o *OIDC) Exchange(ctx context.Context, s *Sessions, r *http.Request) (Iden
 	ctx = oidc.ClientContext(ctx, o.client)
 	tok, err := p.oauth.Exchange(ctx, codes[0], oauth2.VerifierOption(tx.Verifier))
 	if err != nil {
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) {
+			// No answer from the token endpoint: the IdP is down, not the
+			// sign-in wrong; the user can start again once it is back.
+			return Identity{}, "", fmt.Errorf("%w: %w: %w", ErrExchange, ErrUnavailable, err)
+		}
 		return Identity{}, "", fmt.Errorf("%w: %w", ErrExchange, err)
 	}
 	rawID, _ := tok.Extra("id_token").(string)

@@ -62,6 +62,13 @@ type Config struct {
 	LogLevel  string // debug, info, warn, error
 
 	MetricsToken string // bearer token of /metrics; "" means /metrics is off (404)
+
+	// Reliability: see operations.go.
+	RequestTimeout   time.Duration // deadline of a page or action, EM calls included
+	MaxInFlight      int           // requests served at once; more get 503 + Retry-After
+	ShutdownTimeout  time.Duration // how long SIGTERM waits for requests and actions in flight
+	BreakerThreshold int           // consecutive EM failures that open the circuit
+	BreakerCooldown  time.Duration // how long the circuit stays open before a probe
 }
 
 // Secure reports whether the portal is served over HTTPS, which decides the
@@ -134,6 +141,7 @@ func Load(env Lookup) (*Config, error) {
 	}
 	r.sharedStores(c)
 	r.audit(c)
+	r.operations(c)
 	if c.SessionIdle <= 0 || c.SessionLifetime < c.SessionIdle {
 		r.fail("AGENTDESK_SESSION_LIFETIME", "must be at least AGENTDESK_SESSION_IDLE, and both positive")
 	}
@@ -263,11 +271,7 @@ func (r *reader) list(name string, def []string) []string {
 	if v == "" {
 		return def
 	}
-	var out []string
-	for _, f := range strings.FieldsFunc(v, func(c rune) bool { return c == ',' || c == ' ' }) {
-		out = append(out, f)
-	}
-	return out
+	return strings.FieldsFunc(v, func(c rune) bool { return c == ',' || c == ' ' })
 }
 
 func (r *reader) oneOf(name, def string, allowed ...string) string {

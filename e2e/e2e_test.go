@@ -25,6 +25,10 @@ import (
 // portalURL is the demo's address, set by TestMain.
 var portalURL string
 
+// binary is the agentdesk binary TestMain built, for tests that start their own
+// processes.
+var binary string
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -43,6 +47,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "build agentdesk:", err)
 		return 1
 	}
+	binary = bin
 	// Short backups, so a started job finishes while the test watches.
 	cmd := exec.Command(bin, "demo", "-addr", "127.0.0.1:0", "-jobs", "30", "-backup-duration", "4s")
 	out, err := cmd.StdoutPipe()

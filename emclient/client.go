@@ -46,13 +46,24 @@ type Config struct {
 	// is a route pattern like "GET /agents/jobs/{id}", status is 0 when no answer came.
 	Observe    func(endpoint string, status int, d time.Duration)
 	HTTPClient *http.Client // optional, tests only; must not have a cookie jar
+
+	// The circuit breaker: after BreakerThreshold consecutive failed attempts
+	// (no answer, timeout, 502/503/504), each within BreakerWindow of the
+	// previous one, calls fail fast with ErrCircuitOpen for BreakerCooldown;
+	// then one probe decides. Defaults 5, 30s, 15s.
+	BreakerThreshold int
+	BreakerWindow    time.Duration
+	BreakerCooldown  time.Duration
 }
 
 const (
 	defaultTimeout  = 30 * time.Second
 	defaultMaxConns = 64
-	// maxBodySize bounds every response body read into memory.
-	maxBodySize = 32 << 20
+	// maxBodySize bounds a list or query answer read into memory; maxEntityBody
+	// every other answer (one job, session, task, logon, error), which is a few
+	// kilobytes in practice.
+	maxBodySize   = 32 << 20
+	maxEntityBody = 4 << 20
 	// sessionHeader carries the logon token on requests and on the logon answer.
 	sessionHeader = "X-RestSvcSessionId"
 	// readRetries is how many times a GET is repeated after a transient failure.
@@ -63,6 +74,7 @@ const (
 // all goroutines; it is safe for concurrent use.
 type Client struct {
 	base     string // scheme://host[:port]/path-to-api, no trailing slash
+	host     string // host[:port], for Status
 	user     string
 	password string
 	timeout  time.Duration
@@ -71,6 +83,7 @@ type Client struct {
 	log      *slog.Logger
 	observe  func(string, int, time.Duration)
 	backoff  time.Duration // first GET retry delay
+	br       *breaker
 
 	flight singleflight.Group
 
@@ -105,6 +118,10 @@ func New(cfg Config) (*Client, error) {
 		log:      log,
 		observe:  cfg.Observe,
 		backoff:  100 * time.Millisecond,
+		br:       newBreaker(cfg.BreakerThreshold, cfg.BreakerWindow, cfg.BreakerCooldown),
+	}
+	if u, err := url.Parse(base); err == nil {
+		c.host = u.Host
 	}
 	if c.timeout <= 0 {
 		c.timeout = defaultTimeout
@@ -250,7 +267,8 @@ type call struct {
 	path   string
 	query  url.Values
 	noAuth bool
-	out    any // decoding target for a 2xx answer; nil: body ignored
+	list   bool // a list or query answer: the larger body limit applies
+	out    any  // decoding target for a 2xx answer; nil: body ignored
 }
 
 // exec runs a call with the client's deadline, the logon session, one re-logon
@@ -286,7 +304,7 @@ func (c *Client) execGen(ctx context.Context, cl *call) (int64, error) {
 			relogged = true
 			continue
 		}
-		if cl.method == http.MethodGet && retries < readRetries && transient(ctx, status, err) {
+		if cl.method == http.MethodGet && retries < readRetries && transient(ctx, status, err) && !c.suspended() {
 			retries++
 			if werr := sleep(ctx, jitter(c.backoff<<(retries-1))); werr != nil {
 				return 0, err
@@ -295,6 +313,12 @@ func (c *Client) execGen(ctx context.Context, cl *call) (int64, error) {
 		}
 		return 0, err
 	}
+}
+
+// suspended reports an open circuit: retrying would fail at once anyway.
+func (c *Client) suspended() bool {
+	_, down := c.br.down()
+	return down
 }
 
 func transient(ctx context.Context, status int, err error) bool {
@@ -380,11 +404,33 @@ func (c *Client) invalidate(gen int64) {
 	c.mu.Unlock()
 }
 
+// logon is one logon attempt, admitted and accounted for by the breaker.
 func (c *Client) logon(ctx context.Context) (any, error) {
+	const route = "/sessionMngr/"
+	probe, err := c.br.allow("POST", route)
+	if err != nil {
+		return nil, err
+	}
+	status, v, err := c.logonOnce(ctx)
+	c.done(probe, "POST", route, status, err)
+	return v, err
+}
+
+// done reports an attempt's result to the breaker.
+func (c *Client) done(probe bool, method, route string, status int, err error) {
+	o := classify(status, err)
+	text := ""
+	if o == unreachable {
+		text = attemptError(method, route, status, err)
+	}
+	c.br.done(probe, o, text)
+}
+
+func (c *Client) logonOnce(ctx context.Context) (int, any, error) {
 	const route = "/sessionMngr/"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/sessionMngr/?v=latest", http.NoBody)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	req.SetBasicAuth(c.user, c.password)
 	req.Header.Set("Accept", "application/xml")
@@ -392,20 +438,23 @@ func (c *Client) logon(ctx context.Context) (any, error) {
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		c.record("POST", route, 0, start)
-		return nil, transportError("POST", route, err, false)
+		return 0, nil, transportError("POST", route, err, false)
 	}
 	defer resp.Body.Close()
 	c.record("POST", route, resp.StatusCode, start)
-	body, err := c.readBody("POST", route, resp.Body)
+	body, err := c.readBody("POST", route, resp.Body, maxEntityBody)
 	if err != nil {
-		return nil, err
+		if !errors.Is(err, ErrMalformed) {
+			return 0, nil, transportError("POST", route, err, false)
+		}
+		return resp.StatusCode, nil, err
 	}
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		return nil, apiError("POST", route, resp.StatusCode, body)
+		return resp.StatusCode, nil, apiError("POST", route, resp.StatusCode, body)
 	}
 	token := resp.Header.Get(sessionHeader)
 	if token == "" {
-		return nil, fmt.Errorf("emclient: POST %s: logon answered %d without %s: %w", route, resp.StatusCode, sessionHeader, ErrMalformed)
+		return resp.StatusCode, nil, fmt.Errorf("emclient: POST %s: logon answered %d without %s: %w", route, resp.StatusCode, sessionHeader, ErrMalformed)
 	}
 	var ls LogonSession
 	if err := decode(body, &ls); err != nil {
@@ -415,12 +464,12 @@ func (c *Client) logon(ctx context.Context) (any, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return nil, errClosed
+		return resp.StatusCode, nil, errClosed
 	}
 	c.gen++
 	c.token, c.sessionID = token, ls.SessionID
 	c.log.Info("emclient: logged on to Enterprise Manager", "user", ls.UserName, "logons", c.gen)
-	return [2]any{token, c.gen}, nil
+	return resp.StatusCode, [2]any{token, c.gen}, nil
 }
 
 func (c *Client) record(method, route string, status int, start time.Time) {
@@ -433,7 +482,18 @@ func (c *Client) record(method, route string, status int, start time.Time) {
 
 // roundTrip sends one request and decodes a 2xx answer into cl.out. It returns
 // the HTTP status (0 when none arrived) and an error for anything but 2xx.
+// While the circuit is open it fails at once without a request.
 func (c *Client) roundTrip(ctx context.Context, cl *call, token string, gen int64) (int, error) {
+	probe, err := c.br.allow(cl.method, cl.route)
+	if err != nil {
+		return 0, err
+	}
+	status, err := c.roundTripOnce(ctx, cl, token)
+	c.done(probe, cl.method, cl.route, status, err)
+	return status, err
+}
+
+func (c *Client) roundTripOnce(ctx context.Context, cl *call, token string) (int, error) {
 	u := c.base + cl.path
 	if len(cl.query) > 0 {
 		// EM is a .NET service; %20 is understood everywhere, "+" not necessarily.
@@ -464,7 +524,11 @@ func (c *Client) roundTrip(ctx context.Context, cl *call, token string, gen int6
 		return 0, transportError(cl.method, cl.route, err, sent && cl.method == http.MethodPost)
 	}
 	defer resp.Body.Close()
-	body, err := c.readBody(cl.method, cl.route, resp.Body)
+	limit := int64(maxEntityBody)
+	if cl.list {
+		limit = maxBodySize
+	}
+	body, err := c.readBody(cl.method, cl.route, resp.Body, limit)
 	c.record(cl.method, cl.route, resp.StatusCode, start)
 	if err != nil {
 		if errors.Is(err, ErrMalformed) {
@@ -483,13 +547,14 @@ func (c *Client) roundTrip(ctx context.Context, cl *call, token string, gen int6
 	return resp.StatusCode, nil
 }
 
-func (c *Client) readBody(method, route string, r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, c.maxBody+1))
+func (c *Client) readBody(method, route string, r io.Reader, limit int64) ([]byte, error) {
+	limit = min(limit, c.maxBody)
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(b)) > c.maxBody {
-		return nil, fmt.Errorf("emclient: %s %s: response body larger than %d bytes: %w", method, route, c.maxBody, ErrMalformed)
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("emclient: %s %s: response body larger than %d bytes: %w", method, route, limit, ErrMalformed)
 	}
 	return b, nil
 }

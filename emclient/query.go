@@ -195,7 +195,7 @@ func (c *Client) Query(ctx context.Context, q Query) (*QueryResult, error) {
 		return nil, err
 	}
 	var res QueryResult
-	err = c.exec(ctx, &call{method: "GET", route: "/query", path: "/query", query: v, out: &res})
+	err = c.exec(ctx, &call{method: "GET", route: "/query", path: "/query", query: v, list: true, out: &res})
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,13 @@ func get(route, path string, q url.Values, out any) *call {
 	return &call{method: http.MethodGet, route: route, path: path, query: q, out: out}
 }
 
+// getList is get for answers that grow with the fleet.
+func getList(route, path string, q url.Values, out any) *call {
+	cl := get(route, path, q, out)
+	cl.list = true
+	return cl
+}
+
 // EntryPoint reads GET /api/ (no logon needed).
 func (c *Client) EntryPoint(ctx context.Context) (*EnterpriseManager, error) {
 	var em EnterpriseManager
@@ -43,7 +50,7 @@ func (c *Client) EntryPoint(ctx context.Context) (*EnterpriseManager, error) {
 // AgentJobRefs lists the references of all agent jobs (GET /api/agents/jobs).
 func (c *Client) AgentJobRefs(ctx context.Context) ([]Ref, error) {
 	var refs EntityReferences
-	if err := c.exec(ctx, get("/agents/jobs", "/agents/jobs", nil, &refs)); err != nil {
+	if err := c.exec(ctx, getList("/agents/jobs", "/agents/jobs", nil, &refs)); err != nil {
 		return nil, err
 	}
 	return refs.Refs, nil
@@ -52,7 +59,7 @@ func (c *Client) AgentJobRefs(ctx context.Context) ([]Ref, error) {
 // AgentJobs lists all agent jobs as entities (GET /api/agents/jobs?format=Entity).
 func (c *Client) AgentJobs(ctx context.Context) ([]AgentBackupJob, error) {
 	var jobs AgentBackupJobs
-	if err := c.exec(ctx, get("/agents/jobs", "/agents/jobs", entityFormat, &jobs)); err != nil {
+	if err := c.exec(ctx, getList("/agents/jobs", "/agents/jobs", entityFormat, &jobs)); err != nil {
 		return nil, err
 	}
 	return jobs.Jobs, nil
@@ -90,7 +97,7 @@ func (c *Client) AgentJobSessionRefs(ctx context.Context, id string) ([]Ref, err
 		return nil, err
 	}
 	var refs EntityReferences
-	if err := c.exec(ctx, get("/agents/jobs/{id}/backupSessions", "/agents/jobs/"+url.PathEscape(id)+"/backupSessions", nil, &refs)); err != nil {
+	if err := c.exec(ctx, getList("/agents/jobs/{id}/backupSessions", "/agents/jobs/"+url.PathEscape(id)+"/backupSessions", nil, &refs)); err != nil {
 		return nil, err
 	}
 	return refs.Refs, nil
@@ -100,7 +107,7 @@ func (c *Client) AgentJobSessionRefs(ctx context.Context, id string) ([]Ref, err
 // (GET /api/agents/backupSessions).
 func (c *Client) AgentBackupSessionRefs(ctx context.Context) ([]Ref, error) {
 	var refs EntityReferences
-	if err := c.exec(ctx, get("/agents/backupSessions", "/agents/backupSessions", nil, &refs)); err != nil {
+	if err := c.exec(ctx, getList("/agents/backupSessions", "/agents/backupSessions", nil, &refs)); err != nil {
 		return nil, err
 	}
 	return refs.Refs, nil
@@ -121,7 +128,7 @@ func (c *Client) BackupSession(ctx context.Context, id string) (*BackupJobSessio
 // BackupServers lists the backup servers (GET /api/backupServers?format=Entity).
 func (c *Client) BackupServers(ctx context.Context) ([]BackupServer, error) {
 	var s BackupServers
-	if err := c.exec(ctx, get("/backupServers", "/backupServers", entityFormat, &s)); err != nil {
+	if err := c.exec(ctx, getList("/backupServers", "/backupServers", entityFormat, &s)); err != nil {
 		return nil, err
 	}
 	return s.Servers, nil

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/agentdesk/agentdesk/audit"
 	"github.com/agentdesk/agentdesk/auth"
 )
 
@@ -17,6 +19,7 @@ import (
 func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
+		c.Set(sessionKey, true)
 		if u, ok := h.sessions.User(ctx); ok {
 			c.Set(userKey, u)
 			h.sessions.Touch(ctx, isBackground(c))
@@ -25,7 +28,12 @@ func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-const userKey = "agentdesk.user"
+const (
+	userKey = "agentdesk.user"
+	// sessionKey marks requests that went through the session middleware; the
+	// probes, assets and /metrics do not, and must not touch the session.
+	sessionKey = "agentdesk.session"
+)
 
 func (h *Handler) currentUser(c echo.Context) *auth.User {
 	u, _ := c.Get(userKey).(*auth.User)
@@ -102,6 +110,8 @@ func (h *Handler) finishSignIn(c echo.Context) error {
 	r := c.Request()
 	if e := c.QueryParam("error"); e != "" {
 		h.log.Warn("sign-in refused by the identity provider", "error", e, "description", c.QueryParam("error_description"))
+		_ = h.record(c, audit.Entry{Kind: audit.KindSignInFailed, Result: audit.ResultDenied,
+			Message: "the identity provider refused the sign-in (" + oauthErrorCode(e) + ")"})
 		return h.renderSignIn(c, http.StatusUnauthorized, "/", "The sign-in was not completed. Try again.")
 	}
 	id, returnTo, err := h.signin.Exchange(r.Context(), h.sessions, r)
@@ -111,10 +121,21 @@ func (h *Handler) finishSignIn(c echo.Context) error {
 			status = http.StatusServiceUnavailable
 		}
 		h.log.Warn("sign-in failed", "err", err, "ip", c.RealIP())
+		// The reason class only: the error may quote the code, state or token.
+		class := "the sign-in response could not be verified"
+		if errors.Is(err, auth.ErrUnavailable) {
+			class = "the identity provider could not be reached"
+		}
+		_ = h.record(c, audit.Entry{Kind: audit.KindSignInFailed, Result: audit.ResultFailed, Message: class})
+		if status == http.StatusServiceUnavailable {
+			return h.renderSignIn(c, status, "/", "The identity provider could not be reached to finish the sign-in. Start again in a minute.")
+		}
 		return h.renderSignIn(c, status, "/", "The sign-in could not be verified. Start again from this page.")
 	}
 	if id.GroupsOverage {
 		h.log.Warn("sign-in refused: group overage", "user", id.Key())
+		_ = h.record(c, who(audit.Entry{Kind: audit.KindSignInFailed, Result: audit.ResultDenied,
+			Message: "too many groups for the token (group overage)"}, &id))
 		return h.renderSignIn(c, http.StatusForbidden, "/", "Your account is in too many groups for the identity provider to list them in the sign-in token. Ask your administrator to configure group filtering for AgentDesk.")
 	}
 	u := auth.User{Identity: id, SignedInAt: time.Now()}
@@ -132,6 +153,11 @@ func (h *Handler) finishSignIn(c echo.Context) error {
 		return err
 	}
 	u.Roles = h.policy().Roles(subjectOf(&u.Identity))
+	// A sign-in that is not on record does not happen.
+	entry := who(audit.Entry{Kind: audit.KindSignIn, Result: audit.ResultPerformed, Message: rolesMessage(u.Roles)}, &u.Identity)
+	if err := h.record(c, entry); err != nil {
+		return fmt.Errorf("sign-in not recorded: %w", err)
+	}
 	if err := h.sessions.SignIn(r.Context(), u); err != nil {
 		return err
 	}
@@ -147,6 +173,7 @@ func (h *Handler) signOut(c echo.Context) error {
 	if u != nil {
 		hint = u.IDToken
 		h.log.Info("signed out", "user", u.Key())
+		_ = h.record(c, who(audit.Entry{Kind: audit.KindSignOut, Result: audit.ResultPerformed}, &u.Identity))
 	}
 	if err := h.sessions.SignOut(ctx); err != nil {
 		return err
@@ -168,10 +195,12 @@ func (h *Handler) breakGlassSignIn(c echo.Context) error {
 	user, pass := c.FormValue("username"), c.FormValue("password")
 	if !h.breakGlassLimit.allow(c.RealIP(), user) {
 		h.log.Warn("break-glass sign-in throttled", "ip", c.RealIP())
+		_ = h.record(c, audit.Entry{Kind: audit.KindBreakGlass, Result: audit.ResultRefused, Message: "too many attempts"})
 		return h.renderSignIn(c, http.StatusTooManyRequests, "/", "Too many attempts. Wait a minute and try again.")
 	}
 	if !h.breakGlass.Check(user, pass) {
 		h.log.Warn("break-glass sign-in failed", "ip", c.RealIP())
+		_ = h.record(c, audit.Entry{Kind: audit.KindBreakGlass, Result: audit.ResultDenied, Message: "wrong user name or password"})
 		return h.renderSignIn(c, http.StatusUnauthorized, "/", "Wrong user name or password.")
 	}
 	u := auth.User{
@@ -179,6 +208,9 @@ func (h *Handler) breakGlassSignIn(c echo.Context) error {
 		Roles:      []string{"break-glass administrator"},
 		SignedInAt: time.Now(),
 		BreakGlass: true,
+	}
+	if err := h.record(c, who(audit.Entry{Kind: audit.KindBreakGlass, Result: audit.ResultPerformed, Message: "signed in as the break-glass administrator"}, &u.Identity)); err != nil {
+		return fmt.Errorf("break-glass sign-in not recorded: %w", err)
 	}
 	if err := h.sessions.SignIn(c.Request().Context(), u); err != nil {
 		return err
@@ -194,4 +226,29 @@ func (h *Handler) redirect(c echo.Context, to string) error {
 		return c.NoContent(http.StatusOK)
 	}
 	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// oauthErrorCode keeps an OAuth error code (RFC 6749: letters and underscores)
+// for the audit log; anything else the redirect carried is dropped.
+func oauthErrorCode(e string) string {
+	var b strings.Builder
+	for _, r := range e {
+		if (r >= 'a' && r <= 'z') || r == '_' {
+			b.WriteRune(r)
+		}
+		if b.Len() >= 40 {
+			break
+		}
+	}
+	if b.Len() == 0 {
+		return "no code"
+	}
+	return b.String()
+}
+
+func rolesMessage(roles []string) string {
+	if len(roles) == 0 {
+		return "no role"
+	}
+	return "roles: " + strings.Join(roles, ", ")
 }

@@ -7,10 +7,12 @@ package handlers_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -25,6 +27,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/alexedwards/scs/sqlite3store"
 
+	"github.com/agentdesk/agentdesk/audit"
 	"github.com/agentdesk/agentdesk/auth"
 	"github.com/agentdesk/agentdesk/auth/demoidp"
 	"github.com/agentdesk/agentdesk/emclient"
@@ -44,17 +47,39 @@ const fleetSize = 30
 // portalOptions tweaks one test portal; the zero value is the default.
 type portalOptions struct {
 	sessionSpeed time.Duration // how long a backup started through EM runs (default 300ms)
+	jobs         int           // fleet size (default fleetSize)
+
+	// Reliability tests.
+	requestTimeout   time.Duration                   // handlers.Deps.RequestTimeout (default: the handlers' default)
+	maxInFlight      int                             // handlers.Deps.MaxInFlight
+	emTimeout        time.Duration                   // emclient.Config.Timeout (default 5s)
+	breakerThreshold int                             // emclient.Config.BreakerThreshold
+	breakerCooldown  time.Duration                   // emclient.Config.BreakerCooldown
+	emPassword       string                          // the EM service account's password (default "secret")
+	logTo            io.Writer                       // debug logs of the whole portal (default: testLogger)
+	wrapEM, wrapIdP  func(http.Handler) http.Handler // see what EM and the IdP answer
+	idpLater         bool                            // the IdP is not listening at start: call startIdP
 }
 
 // testPortal is one complete portal with its own EM simulator and IdP.
 type testPortal struct {
-	t      *testing.T
+	t      testing.TB
 	URL    string // the portal, e.g. http://127.0.0.1:40123
 	issuer string
 	sim    *emsim.Server
 	emSrv  *httptest.Server
 	h      *handlers.Handler
 	svc    *jobs.Service
+	server http.Handler // the portal's echo stack, for benchmarks that skip the network
+	em     *emclient.Client
+	// startIdP starts the IdP of a portal built with idpLater, on the address
+	// the portal was configured with.
+	startIdP func()
+	stopIdP  func()
+	// audit is the portal's audit log; auditDB its own handle on the portal's
+	// SQLite file, so a test can break the audit store alone.
+	audit   *audit.Log
+	auditDB *sql.DB
 }
 
 // testLogger discards unless AGENTDESK_TEST_LOG is set: goroutines that outlive
@@ -66,7 +91,7 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func newPortal(t *testing.T, opts ...portalOptions) *testPortal {
+func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 	t.Helper()
 	var o portalOptions
 	if len(opts) > 0 {
@@ -76,19 +101,45 @@ func newPortal(t *testing.T, opts ...portalOptions) *testPortal {
 		o.sessionSpeed = 300 * time.Millisecond
 	}
 	log := testLogger()
+	if o.logTo != nil {
+		log = slog.New(slog.NewTextHandler(o.logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if o.emPassword == "" {
+		o.emPassword = "secret"
+	}
+	if o.emTimeout == 0 {
+		o.emTimeout = 5 * time.Second
+	}
+	wrap := func(f func(http.Handler) http.Handler, h http.Handler) http.Handler {
+		if f == nil {
+			return h
+		}
+		return f(h)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 
-	sim := emsim.New(emsim.Config{Seed: 1, Jobs: fleetSize, SessionSpeed: o.sessionSpeed, Logger: log})
-	emSrv := httptest.NewServer(sim)
-	em, err := emclient.New(emclient.Config{BaseURL: emSrv.URL, Username: "svc", Password: "secret", Timeout: 5 * time.Second, Logger: log})
+	if o.jobs == 0 {
+		o.jobs = fleetSize
+	}
+	sim := emsim.New(emsim.Config{Seed: 1, Jobs: o.jobs, SessionSpeed: o.sessionSpeed, Logger: log,
+		Accounts: []emsim.Account{{Name: "svc", Password: o.emPassword, Role: emsim.PortalAdministrator}}})
+	emSrv := httptest.NewServer(wrap(o.wrapEM, sim))
+	em, err := emclient.New(emclient.Config{BaseURL: emSrv.URL, Username: "svc", Password: o.emPassword, Timeout: o.emTimeout, Logger: log,
+		BreakerThreshold: o.breakerThreshold, BreakerCooldown: o.breakerCooldown})
 	if err != nil {
 		t.Fatalf("emclient.New: %v", err)
 	}
 
-	db, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "agentdesk.db"))
+	dbPath := filepath.Join(t.TempDir(), "agentdesk.db")
+	db, err := store.OpenSQLite(ctx, dbPath)
 	if err != nil {
 		t.Fatalf("OpenSQLite: %v", err)
 	}
+	auditDB, err := store.OpenSQLite(ctx, dbPath)
+	if err != nil {
+		t.Fatalf("OpenSQLite (audit): %v", err)
+	}
+	auditLog := audit.New(audit.NewSQLiteStore(auditDB), audit.Options{Logger: log})
 	pol, err := policy.Parse(policy.Default())
 	if err != nil {
 		t.Fatalf("policy.Parse: %v", err)
@@ -110,8 +161,21 @@ func newPortal(t *testing.T, opts ...portalOptions) *testPortal {
 	if err != nil {
 		t.Fatalf("demoidp.New: %v", err)
 	}
-	idpSrv.Config.Handler = idp
-	idpSrv.Start()
+	idpSrv.Config.Handler = wrap(o.wrapIdP, idp)
+	idpAddr := idpSrv.Listener.Addr().String()
+	startIdP := func() {
+		ln, err := net.Listen("tcp", idpAddr)
+		if err != nil {
+			t.Fatalf("IdP listen on %s again: %v", idpAddr, err)
+		}
+		idpSrv.Listener = ln
+		idpSrv.Start()
+	}
+	if o.idpLater {
+		idpSrv.Listener.Close() // connection refused until startIdP
+	} else {
+		idpSrv.Start()
+	}
 
 	oidcCfg := auth.Config{
 		Issuer: issuer, ClientID: clientID, ClientSecret: secret,
@@ -131,12 +195,14 @@ func newPortal(t *testing.T, opts ...portalOptions) *testPortal {
 	sm := auth.NewSessionManager(sqlite3store.NewWithCleanupInterval(db, 0), 8*time.Hour, "", false)
 	sessions := auth.NewSessions(sm, 30*time.Minute)
 	rp := auth.NewOIDC(ctx, oidcCfg)
-	wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
-	defer wcancel()
-	if err := rp.WaitReady(wctx); err != nil {
-		t.Fatalf("OIDC discovery: %v", err)
+	if !o.idpLater {
+		wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+		defer wcancel()
+		if err := rp.WaitReady(wctx); err != nil {
+			t.Fatalf("OIDC discovery: %v", err)
+		}
 	}
-	svc := jobs.NewService(em, jobs.Options{PollEvery: 50 * time.Millisecond, Logger: log})
+	svc := jobs.NewService(em, jobs.Options{PollEvery: 50 * time.Millisecond, Logger: log, Recorder: auditLog})
 
 	pub, _ := url.Parse(portalURL + "/")
 	e, h := handlers.New(handlers.Deps{
@@ -144,6 +210,8 @@ func newPortal(t *testing.T, opts ...portalOptions) *testPortal {
 		Policy: func() *policy.Policy { return pol }, Assets: static.New("/static/"),
 		Logger: log, PublicURL: pub, BasePath: "", Secure: false, Demo: true, IdPOrigin: issuer,
 		Ready: func(ctx context.Context) error { return db.PingContext(ctx) },
+		EM:    em, IdPIssuer: issuer, RequestTimeout: o.requestTimeout, MaxInFlight: o.maxInFlight,
+		Audit: auditLog,
 	})
 	portalSrv.Config.Handler = e
 	portalSrv.Start()
@@ -156,10 +224,13 @@ func newPortal(t *testing.T, opts ...portalOptions) *testPortal {
 		_ = em.Close(cctx)
 		ccancel()
 		idpSrv.Close()
+		emSrv.CloseClientConnections() // a request EM black-holes must not hold Close
 		emSrv.Close()
 		db.Close()
+		auditDB.Close()
 	})
-	return &testPortal{t: t, URL: portalURL, issuer: issuer, sim: sim, emSrv: emSrv, h: h, svc: svc}
+	return &testPortal{audit: auditLog, auditDB: auditDB, t: t, URL: portalURL, issuer: issuer, sim: sim, emSrv: emSrv, h: h, svc: svc, server: e,
+		em: em, startIdP: startIdP, stopIdP: idpSrv.Close}
 }
 
 // emRequests is the number of requests EM has seen so far, of any kind.
@@ -199,7 +270,7 @@ func (p *testPortal) jobNamed(name string) emsim.JobSummary {
 // client is a browser: a cookie jar, no automatic redirects (tests look at each
 // hop), and the CSRF token of its session.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	p    *testPortal
 	hc   *http.Client
 	csrf string

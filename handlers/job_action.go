@@ -26,37 +26,43 @@ func (h *Handler) buttons(g *policy.Grant, j *jobs.Job) []views.ActionButton {
 	return out
 }
 
+// notPossible is why an action cannot be done now, as a sentence shown to
+// the user (hence capitalised and punctuated, unlike Go error strings).
+type notPossible string
+
+func (n notPossible) Error() string { return string(n) }
+
 // applicable says why EM would not do the action now, or nil.
 func (h *Handler) applicable(j *jobs.Job, a jobs.Action) error {
 	links := j.Entity.Links
 	switch a {
 	case jobs.Start:
 		if !links.Has("Start") {
-			return errors.New("Enterprise Manager does not offer Start for this job.")
+			return notPossible("Enterprise Manager does not offer Start for this job.")
 		}
 		if j.Running() {
-			return errors.New("The job is already running.")
+			return notPossible("The job is already running.")
 		}
 	case jobs.Stop:
 		if !links.Has("Stop") {
-			return errors.New("Enterprise Manager does not offer Stop for this job.")
+			return notPossible("Enterprise Manager does not offer Stop for this job.")
 		}
 		if !j.Running() {
-			return errors.New("The job is not running, so there is nothing to stop.")
+			return notPossible("The job is not running, so there is nothing to stop.")
 		}
 	case jobs.Retry:
 		if !links.Has("Retry") {
-			return errors.New("Enterprise Manager does not offer Retry for this job.")
+			return notPossible("Enterprise Manager does not offer Retry for this job.")
 		}
 		if j.Running() || j.Last == nil || j.Last.Result != "Failed" {
-			return errors.New("Retry is possible only after a failed run.")
+			return notPossible("Retry is possible only after a failed run.")
 		}
 	case jobs.Enable, jobs.Disable:
 		if err := toggleable(j); err != nil {
 			return err
 		}
 		if j.ScheduleEnabled == (a == jobs.Enable) {
-			return fmt.Errorf("The schedule is already %s.", map[bool]string{true: "enabled", false: "disabled"}[j.ScheduleEnabled])
+			return notPossible(fmt.Sprintf("The schedule is already %s.", map[bool]string{true: "enabled", false: "disabled"}[j.ScheduleEnabled]))
 		}
 	}
 	return nil
@@ -66,10 +72,10 @@ func (h *Handler) applicable(j *jobs.Job, a jobs.Action) error {
 // whether it already has the wanted state is a separate question.
 func toggleable(j *jobs.Job) error {
 	if !j.Entity.Links.Has("ToggleScheduleEnabled") {
-		return errors.New("Enterprise Manager does not offer schedule changes for this job.")
+		return notPossible("Enterprise Manager does not offer schedule changes for this job.")
 	}
 	if !j.ScheduleConfigured {
-		return errors.New("The job has no schedule.")
+		return notPossible("The job has no schedule.")
 	}
 	return nil
 }

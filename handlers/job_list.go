@@ -106,16 +106,6 @@ func containsFold(s, sub string) bool {
 	return false
 }
 
-func platformWord(p string) string {
-	switch p {
-	case "AgentForWindows":
-		return "windows"
-	case "AgentForLinux":
-		return "linux"
-	}
-	return strings.ToLower(p)
-}
-
 // lastResult is the result the list shows: None while running or never run.
 func lastResult(j *jobs.Job) string {
 	if j.Last == nil || j.Last.Running() || j.Last.Result == "" {
@@ -126,29 +116,30 @@ func lastResult(j *jobs.Job) string {
 
 var resultRank = map[string]int{views.ResultSuccess: 0, views.ResultWarning: 1, views.ResultFailed: 2, views.ResultNone: 3}
 
+// sortJobs orders the list by a column. The snapshot comes sorted by name, so
+// a stable sort keeps name order among equal keys without comparing names
+// again; descending reverses first, so ties run by name descending too.
 func sortJobs(js []*jobs.Job, key string, desc bool) {
-	less := func(a, b *jobs.Job) bool { return strings.ToLower(a.Name) < strings.ToLower(b.Name) }
+	if desc {
+		slices.Reverse(js)
+	}
 	by := map[string]func(a, b *jobs.Job) int{
 		"platform": func(a, b *jobs.Job) int { return strings.Compare(a.Platform, b.Platform) },
-		"server":   func(a, b *jobs.Job) int { return strings.Compare(strings.ToLower(a.Server), strings.ToLower(b.Server)) },
+		"server":   func(a, b *jobs.Job) int { return strings.Compare(a.Server, b.Server) },
 		"kind":     func(a, b *jobs.Job) int { return strings.Compare(a.Kind, b.Kind) },
 		"schedule": func(a, b *jobs.Job) int { return boolCmp(a.ScheduleEnabled, b.ScheduleEnabled) },
 		"result":   func(a, b *jobs.Job) int { return resultRank[lastResult(a)] - resultRank[lastResult(b)] },
 		"lastrun":  func(a, b *jobs.Job) int { return lastRun(a).Compare(lastRun(b)) },
 		"nextrun":  func(a, b *jobs.Job) int { return a.NextRun.Compare(b.NextRun) },
 	}[key]
-	sort.SliceStable(js, func(i, k int) bool {
-		a, b := js[i], js[k]
-		if desc {
-			a, b = b, a
-		}
-		if by != nil {
-			if c := by(a, b); c != 0 {
-				return c < 0
-			}
-		}
-		return less(a, b)
-	})
+	if by == nil { // by name: already in order
+		return
+	}
+	if desc {
+		slices.SortStableFunc(js, func(a, b *jobs.Job) int { return by(b, a) })
+		return
+	}
+	slices.SortStableFunc(js, by)
 }
 
 func boolCmp(a, b bool) int {

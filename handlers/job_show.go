@@ -207,6 +207,11 @@ func (h *Handler) jobDetail(c echo.Context, j *jobs.Job, asOf time.Time) (views.
 		m.Sessions = append(m.Sessions, row)
 	}
 	m.Why = whyLines(g, policyJob(j))
+	if h.mayAudit(c) {
+		if m.History, m.HistoryURL, err = h.jobHistory(ctx, j); err != nil {
+			return views.JobDetail{}, err
+		}
+	}
 	if run, ok := h.jobs.Run(j.ID); ok {
 		st := h.actionState(run.Snapshot(), false)
 		if st.State == views.StateRunning || st.State == views.StateUnknown {

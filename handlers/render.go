@@ -23,9 +23,11 @@ func (h *Handler) layout(c echo.Context, title string) views.Layout {
 		HTMXURL:    h.assets.Path("htmx.min.js"),
 		IconURL:    h.assets.Path("favicon.svg"),
 		CSPNonce:   nonceFrom(c.Request().Context()),
-		CSRFToken:  h.csrfToken(c),
 		SignOutURL: h.base + "/auth/signout",
 		DemoBanner: h.demo,
+	}
+	if c.Get(sessionKey) != nil {
+		l.CSRFToken = h.csrfToken(c)
 	}
 	if u := h.currentUser(c); u != nil {
 		l.User = &views.User{DisplayName: u.Name, Email: u.Email, Roles: u.Roles}
@@ -33,6 +35,13 @@ func (h *Handler) layout(c echo.Context, title string) views.Layout {
 			l.User.DisplayName = u.Email
 		}
 		l.Nav = []views.NavLink{{Label: "Jobs", URL: h.base + "/jobs", Current: c.Path() == h.base+"/jobs"}}
+		if h.mayAudit(c) {
+			l.Nav = append(l.Nav, views.NavLink{Label: "Audit", URL: h.base + "/audit", Current: c.Path() == h.base+"/audit"})
+		}
+		if h.mayViewStatus(c) {
+			l.Nav = append(l.Nav, views.NavLink{Label: "Status", URL: h.base + "/status", Current: c.Path() == h.base+"/status"})
+		}
+		l.EMDownSince = h.emDownSince()
 	}
 	return l
 }
@@ -81,6 +90,10 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 		return
 	}
 	ev := h.errorView(c.Request().Context(), err)
+	switch ev.Status {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		ev.RetryURL = h.retryURL(c) // the trouble is upstream and may pass
+	}
 	if ev.Status >= 500 {
 		h.log.Error("request failed", "err", err, "path", c.Request().URL.Path, "request_id", ev.RequestID)
 	}
@@ -106,6 +119,7 @@ func (h *Handler) errorView(ctx context.Context, err error) views.ErrorView {
 		Title:   "Something went wrong",
 		Message: "AgentDesk could not complete this request. Try again; if it keeps happening, give the request id to your administrator."}
 	var he *echo.HTTPError
+	var emErr *emclient.Error
 	switch {
 	case errors.Is(err, jobs.ErrInvalidID):
 		ev.Status, ev.Title, ev.Message = http.StatusBadRequest, "This is not a job address",
@@ -113,9 +127,15 @@ func (h *Handler) errorView(ctx context.Context, err error) views.ErrorView {
 	case errors.Is(err, jobs.ErrNotFound), errors.Is(err, emclient.ErrNotFound):
 		ev.Status, ev.Title, ev.Message = http.StatusNotFound, "This job does not exist",
 			"Enterprise Manager has no agent job with this id, or you may not see it. It may have been deleted or renamed."
+	case errors.Is(err, emclient.ErrCircuitOpen):
+		ev.Status, ev.Title, ev.Message = http.StatusServiceUnavailable, "Backup server unreachable",
+			"Enterprise Manager has not been answering, so AgentDesk is not sending it requests for now and checks by itself when it is back. Nothing was changed; try again in a minute."
 	case errors.Is(err, emclient.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		ev.Status, ev.Title, ev.Message = http.StatusServiceUnavailable, "Enterprise Manager is not answering",
 			"The backup server could not be reached just now. Your request was not carried out; try again in a moment."
+	case errors.As(err, &emErr) && emErr.StatusCode >= 500:
+		ev.Status, ev.Title, ev.Message = http.StatusBadGateway, "Enterprise Manager reported an error",
+			"Enterprise Manager could not answer this request. Nothing was changed. Try again; if it keeps happening, tell your administrator."
 	case errors.Is(err, emclient.ErrMalformed):
 		ev.Status, ev.Title, ev.Message = http.StatusBadGateway, "Enterprise Manager sent an answer AgentDesk cannot read",
 			"Nothing was changed. Try again; if it keeps happening, tell your administrator."
@@ -137,6 +157,8 @@ func (h *Handler) errorView(ctx context.Context, err error) views.ErrorView {
 			}
 		case http.StatusUnauthorized:
 			ev.Title, ev.Message = "Signed out", "Your session has ended. Sign in again."
+		case http.StatusRequestEntityTooLarge:
+			ev.Title, ev.Message = "Too much data", "The request was larger than any AgentDesk form sends, so it was refused."
 		case http.StatusMethodNotAllowed:
 			ev.Title, ev.Message = "Not possible here", "This address does not accept this kind of request."
 		case http.StatusBadRequest:

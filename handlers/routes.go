@@ -3,6 +3,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/labstack/echo/v4"
 
+	"github.com/agentdesk/agentdesk/audit"
 	"github.com/agentdesk/agentdesk/auth"
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/policy"
@@ -54,6 +56,23 @@ type Deps struct {
 	IdPOrigin      string // added to CSP form-action for the sign-out redirect
 	TrustedProxies []netip.Prefix
 	Ready          func(ctx context.Context) error // readiness beyond "not shutting down"
+	// Audit records sign-ins and serves the audit pages; nil: no audit pages
+	// and sign-ins only logged (actions are audited through Jobs' Recorder).
+	Audit *audit.Log
+	// Metrics serves /metrics (it checks its own bearer token); nil: no /metrics.
+	Metrics http.Handler
+	// Instrument wraps every request (in-flight count, duration by route); nil: none.
+	Instrument echo.MiddlewareFunc
+
+	// Reliability. EM (the EM client) feeds the "unreachable since" banner and
+	// the status page; nil: neither. IdPIssuer is shown on the status page.
+	// Zero limits take DefaultRequestTimeout, DefaultMaxInFlight and
+	// DefaultMaxBodyBytes.
+	EM             EMState
+	IdPIssuer      string
+	RequestTimeout time.Duration // deadline of every page and action, EM calls included
+	MaxInFlight    int           // requests served at once; more get 503 + Retry-After
+	MaxBodyBytes   int64         // largest request body (forms)
 }
 
 // Handler holds what every handler needs. It is small on purpose: handlers get
@@ -74,7 +93,14 @@ type Handler struct {
 	demo            bool
 	idpOrigin       string
 	ready           func(ctx context.Context) error
+	audit           *audit.Log
 	stopping        atomic.Bool
+	em              EMState
+	idpIssuer       string
+	requestTimeout  time.Duration
+	maxInFlight     int
+	inFlight        atomic.Int64 // requests being served, for maxInFlight
+	maxBody         int64
 }
 
 // New builds the echo server with every route and the middleware stack.
@@ -82,25 +108,39 @@ func New(d Deps) (*echo.Echo, *Handler) {
 	h := &Handler{
 		jobs: d.Jobs, sm: d.SessionManager, sessions: d.Sessions, signin: d.SignIn, users: d.Users, policy: d.Policy,
 		breakGlass: d.BreakGlass, breakGlassLimit: newAttemptLimit(5, time.Minute), assets: d.Assets, log: d.Logger, base: d.BasePath, secure: d.Secure,
-		demo: d.Demo, idpOrigin: d.IdPOrigin, ready: d.Ready,
+		demo: d.Demo, idpOrigin: d.IdPOrigin, ready: d.Ready, audit: d.Audit,
 	}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	h.em, h.idpIssuer = d.EM, d.IdPIssuer
+	h.requestTimeout = cmp.Or(d.RequestTimeout, DefaultRequestTimeout)
+	h.maxInFlight = cmp.Or(d.MaxInFlight, DefaultMaxInFlight)
+	h.maxBody = cmp.Or(d.MaxBodyBytes, DefaultMaxBodyBytes)
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = h.errorHandler
 	e.IPExtractor = ipExtractor(d.TrustedProxies)
+	if d.Instrument != nil {
+		e.Use(d.Instrument)
+	}
 
 	// Probes and assets sit outside the session and auth stack: they carry no user
 	// data and must answer even when the session store is down.
 	e.GET(h.base+"/livez", h.livez)
 	e.GET(h.base+"/readyz", h.readyz)
+	if d.Metrics != nil {
+		e.GET(h.base+"/metrics", echo.WrapHandler(d.Metrics))
+	} else {
+		// Off: a plain 404, not the sign-in redirect of unknown paths (and not
+		// the HTML error page, which needs the session stack).
+		e.GET(h.base+"/metrics", func(c echo.Context) error { return c.NoContent(http.StatusNotFound) })
+	}
 	e.GET(h.base+"/static/*", echo.WrapHandler(http.StripPrefix(h.base, h.assets.Handler())))
 
-	g := e.Group(h.base, requestID, h.accessLog, h.recoverPanic, h.securityHeaders,
-		echo.WrapMiddleware(h.sm.LoadAndSave), h.loadUser, h.csrf)
+	g := e.Group(h.base, requestID, h.accessLog, h.recoverPanic, h.securityHeaders, h.limitInFlight,
+		echo.WrapMiddleware(h.sm.LoadAndSave), h.loadUser, h.limitBody, h.csrf, h.deadline)
 
 	// Public routes: an explicit allowlist; everything else requires a user.
 	g.GET("/auth/signin", h.showSignIn)
@@ -124,6 +164,7 @@ func New(d Deps) (*echo.Echo, *Handler) {
 		page("", h.home)
 	}
 	page("/jobs", h.listJobs)
+	page("/status", h.showStatus)
 	page("/jobs/:id", h.showJob)
 	page("/jobs/:id/card", h.showJobCard)
 	page("/jobs/:id/row", h.showJobRow)
@@ -132,6 +173,8 @@ func New(d Deps) (*echo.Echo, *Handler) {
 	page("/jobs/:id/confirm/:action", h.confirmAction)
 	p.POST("/jobs/:id/actions/:action", h.postAction)
 	page("/jobs/:id/status", h.showActionStatus)
+	page("/audit", h.showAudit)
+	page("/audit.csv", h.exportAudit)
 	return e, h
 }
 

@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -110,6 +112,26 @@ func (r LogRecorder) Refused(_ context.Context, a Attempt, o Outcome) error {
 type Locker interface {
 	TryLock(ctx context.Context, key, holder string, ttl time.Duration) (ok bool, current string, err error)
 	Unlock(ctx context.Context, key, holder string) error
+}
+
+// holderSep separates the person's name in a lock holder from the random part
+// that makes each attempt a holder of its own: the same person double-clicking
+// on two replicas must still take the lock once, and one attempt must never
+// unlock another's. (Not NUL: PostgreSQL text cannot store it.)
+const holderSep = "\x1f"
+
+func newHolder(name string) string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return name + holderSep + hex.EncodeToString(b)
+}
+
+// HolderName is the display part of a lock holder, the name shown to people.
+func HolderName(holder string) string {
+	if i := strings.LastIndex(holder, holderSep); i >= 0 {
+		return holder[:i]
+	}
+	return holder
 }
 
 // MemoryLocker is a Locker for a single process.
@@ -252,18 +274,20 @@ func (s *Service) Act(ctx context.Context, actor Actor, jobID string, a Action) 
 	}
 	attempt := Attempt{At: s.opts.Now(), Actor: actor, Action: a, JobID: jobID, JobUID: job.UID, JobName: job.Name, Server: job.Server}
 
-	holder := actor.Name
-	if holder == "" {
-		holder = actor.Key
+	name := actor.Name
+	if name == "" {
+		name = actor.Key
 	}
+	holder := newHolder(name)
 	lockKey := "job-action:" + jobID
-	ok, current, err := s.opts.Locker.TryLock(ctx, lockKey, holder, s.opts.ActionLimit)
+	ok, current, err := s.opts.Locker.TryLock(ctx, lockKey, holder, s.opts.LockTTL)
 	if err != nil {
 		return nil, fmt.Errorf("take job lock: %w", err)
 	}
 	if !ok {
-		_ = s.opts.Recorder.Refused(ctx, attempt, Outcome{Result: "refused", Message: "already in progress by " + current})
-		return nil, &BusyError{By: current}
+		by := HolderName(current)
+		_ = s.opts.Recorder.Refused(ctx, attempt, Outcome{Result: "refused", Message: "already in progress by " + by})
+		return nil, &BusyError{By: by}
 	}
 	// The lock covers sending the action and EM's task, not the backup that follows:
 	// a running start must not keep its own stop out.
@@ -317,7 +341,7 @@ func (s *Service) Act(ctx context.Context, actor Actor, jobID string, a Action) 
 		return nil, fmt.Errorf("%w: %v", ErrAudit, err)
 	}
 
-	run := &Run{JobID: jobID, JobName: job.Name, Action: a, By: holder, StartedAt: attempt.At, done: make(chan struct{})}
+	run := &Run{JobID: jobID, JobName: job.Name, Action: a, By: name, StartedAt: attempt.At, done: make(chan struct{})}
 	run.state.State = RunStarting
 	s.mu.Lock()
 	s.runs[jobID] = run
@@ -427,6 +451,9 @@ func (s *Service) followRun(ctx context.Context, run *Run, job *Job, task *emcli
 		select {
 		case <-ctx.Done():
 			return Outcome{Result: "unknown", Message: "stopped following the backup session", TaskID: taskID, SessionID: sessionID}
+		case <-s.draining:
+			// EM has carried the action out; the backup runs on without us.
+			return Outcome{Result: "performed", Message: "Backup running; AgentDesk stopped following it at shutdown", TaskID: taskID, SessionID: sessionID}
 		case <-t.C:
 		}
 	}
@@ -463,6 +490,13 @@ func (s *Service) end(run *Run, auditID string, o Outcome, release func()) {
 	if o.Final == "Failed" {
 		state = RunFailed
 	}
+	// Record the outcome and drop the stale job before viewers see the run
+	// end: a durable audit write takes a moment, and a click right after
+	// "finished" must be judged on fresh state.
+	if err := s.opts.Recorder.Finish(context.Background(), auditID, o); err != nil {
+		s.log.Error("audit outcome write failed", "err", err, "audit_id", auditID)
+	}
+	s.cache.invalidate("job:"+run.JobID, "sessions:"+run.JobID, "list")
 	run.update(func(st *RunState) {
 		st.State, st.Message, st.Result = state, o.Message, o.Final
 		if o.SessionID != "" {
@@ -475,10 +509,6 @@ func (s *Service) end(run *Run, auditID string, o Outcome, release func()) {
 	run.mu.Lock()
 	run.endedAt = s.opts.Now()
 	run.mu.Unlock()
-	if err := s.opts.Recorder.Finish(context.Background(), auditID, o); err != nil {
-		s.log.Error("audit outcome write failed", "err", err, "audit_id", auditID)
-	}
-	s.cache.invalidate("job:"+run.JobID, "sessions:"+run.JobID, "list")
 	release()
 	close(run.done)
 }

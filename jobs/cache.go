@@ -33,8 +33,9 @@ func newCache(now func() time.Time) *cache {
 
 // get returns the cached value for key when fresh, otherwise runs load once for
 // all concurrent callers. The load runs detached from any one caller's
-// cancellation so that a viewer closing the tab does not fail the others; it
-// still has the deadline the loader sets itself.
+// cancellation so that a viewer closing the tab does not fail the others, but
+// it keeps the first caller's deadline (the request deadline): a slow EM must
+// not keep loads running long after everyone waiting for them has given up.
 func (c *cache) get(ctx context.Context, key string, ttl time.Duration, load func(context.Context) (any, error)) (any, time.Time, error) {
 	c.mu.Lock()
 	if e, ok := c.entries[key]; ok && c.now().Sub(e.at) < e.ttl {
@@ -46,7 +47,13 @@ func (c *cache) get(ctx context.Context, key string, ttl time.Duration, load fun
 	c.mu.Unlock()
 
 	ch := c.group.DoChan(key, func() (any, error) {
-		v, err := load(context.WithoutCancel(ctx))
+		lctx := context.WithoutCancel(ctx)
+		if d, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			lctx, cancel = context.WithDeadline(lctx, d)
+			defer cancel()
+		}
+		v, err := load(lctx)
 		if err != nil {
 			return nil, err
 		}

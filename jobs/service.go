@@ -126,6 +126,7 @@ type Options struct {
 	PollEvery   time.Duration // EM task/session polling while an action runs, default 1s
 	KeepResult  time.Duration // how long a finished action's outcome stays visible, default 2m
 	ActionLimit time.Duration // how long an action is followed at most, default 4h
+	LockTTL     time.Duration // how long a job lock outlives a holder that died, default 10m
 	Locker      Locker        // default: in-process
 	Recorder    Recorder      // default: log only
 	Logger      *slog.Logger
@@ -139,9 +140,11 @@ type Service struct {
 	cache *cache
 	log   *slog.Logger
 
-	ctx    context.Context // lives as long as the service; actions are followed on it
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx      context.Context // lives as long as the service; actions are followed on it
+	cancel   context.CancelFunc
+	draining chan struct{} // closed when Shutdown begins
+	drainOne sync.Once
+	wg       sync.WaitGroup
 
 	mu   sync.Mutex
 	runs map[string]*Run // by job id: the action in progress or the last one
@@ -167,6 +170,9 @@ func NewService(em EM, opts Options) *Service {
 	if opts.ActionLimit == 0 {
 		opts.ActionLimit = 4 * time.Hour
 	}
+	if opts.LockTTL == 0 {
+		opts.LockTTL = 10 * time.Minute
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -182,7 +188,7 @@ func NewService(em EM, opts Options) *Service {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
 		em: em, opts: opts, cache: newCache(opts.Now), log: opts.Logger,
-		ctx: ctx, cancel: cancel, runs: make(map[string]*Run),
+		ctx: ctx, cancel: cancel, runs: make(map[string]*Run), draining: make(chan struct{}),
 	}
 	s.wg.Add(1)
 	go s.janitor()
@@ -193,6 +199,39 @@ func NewService(em EM, opts Options) *Service {
 func (s *Service) Close() {
 	s.cancel()
 	s.wg.Wait()
+}
+
+// Shutdown lets actions in flight finish before the process exits: an action
+// whose EM task is still running is followed until the task ends, so its
+// outcome is known and audited; one whose backup is already running is
+// recorded as performed at once (the backup goes on in EM without us). When ctx
+// ends first, the remaining followers are cancelled and record "unknown".
+// Shutdown then closes the service.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.drainOne.Do(func() { close(s.draining) })
+	defer s.Close()
+	for {
+		var open *Run
+		s.mu.Lock()
+		for _, r := range s.runs {
+			select {
+			case <-r.done:
+				continue
+			default:
+			}
+			open = r
+			break
+		}
+		s.mu.Unlock()
+		if open == nil {
+			return nil
+		}
+		select {
+		case <-open.done:
+		case <-ctx.Done():
+			return fmt.Errorf("jobs: actions still followed at shutdown: %w", ctx.Err())
+		}
+	}
 }
 
 // CacheStats reports cache hits and misses since start.

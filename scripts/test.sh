@@ -16,6 +16,21 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 export AGENTDESK_CHROMIUM="${AGENTDESK_CHROMIUM:-$(command -v chromium)}"
 
+# 1b. PostgreSQL and Redis for the store, lock and multi-replica tests (each test
+# makes its own database or key prefix). Start them when they do not answer.
+export AGENTDESK_TEST_POSTGRES="${AGENTDESK_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
+export AGENTDESK_TEST_REDIS="${AGENTDESK_TEST_REDIS:-redis://127.0.0.1:6379/0}"
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  echo "== starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+  for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  echo "== starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no
+  for _ in $(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
+fi
+
 # 2. Generated templ code must be current: regenerate and fail on any difference.
 echo "== templ generate"
 go tool templ generate -path views >/dev/null
@@ -34,10 +49,17 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 
+# 3b. staticcheck and govulncheck (offline database), each against its reviewed allowlist.
+scripts/security.sh
+
 # 4. Tests, browser tests included (a missing browser fails them, it never skips).
 echo "== go test"
 mkdir -p e2e/artifacts
 go test -count=1 -timeout 15m ./...
+
+# 4b. Data races: two users hammering lists and actions, EM sessions dropped under load.
+echo "== go test -race (handlers)"
+go test -race -count=1 -timeout 10m -run '^(TestConcurrentUsers|TestEMSessionsDropped)$' ./handlers/
 
 # 5. Fuzz targets for a bounded time each: the seed corpora also run in step 4.
 echo "== fuzz (short)"

@@ -71,7 +71,8 @@
 //   - Without pageSize the page size is 100 and results are cut at 100 (with a
 //     Next link), as real servers report PageSize 100.
 //
-// Faults (SetFaults): Paths limits every fault to matching paths. Latency+Jitter
+// Faults (SetFaults): Paths limits every fault to matching paths, Methods to
+// matching HTTP methods (e.g. only the POST of an action). Latency+Jitter
 // delay the answer; BlackHole never answers until the request context ends;
 // Status and Unauthorized answer every matching call except GET /api/ (the logon
 // included; use Paths to spare it); Garbage answers 200 with a body that is not

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +16,10 @@ func (f Faults) active() bool {
 		f.BlackHole || f.SlowBody > 0 || f.HugeBody > 0 || f.Garbage
 }
 
-func (f Faults) matches(path string) bool {
+func (f Faults) matches(method, path string) bool {
+	if len(f.Methods) > 0 && !slices.Contains(f.Methods, method) {
+		return false
+	}
 	if len(f.Paths) == 0 {
 		return true
 	}
@@ -45,7 +49,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // applyFaults answers the request itself when a fault applies and reports
 // whether it did.
 func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, f Faults) bool {
-	if !f.active() || !f.matches(r.URL.Path) {
+	if !f.active() || !f.matches(r.Method, r.URL.Path) {
 		return false
 	}
 	ctx := r.Context()

@@ -113,6 +113,7 @@ func decodeFaults(r *http.Request) (Faults, error) {
 		HugeBody                  int64
 		Garbage                   bool
 		Paths                     []string
+		Methods                   []string
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<16))
 	dec.DisallowUnknownFields()
@@ -120,7 +121,7 @@ func decodeFaults(r *http.Request) (Faults, error) {
 		return Faults{}, fmt.Errorf("emsim: bad faults JSON: %w", err)
 	}
 	f := Faults{Status: raw.Status, Unauthorized: raw.Unauthorized, ResetAfterRead: raw.ResetAfterRead,
-		BlackHole: raw.BlackHole, HugeBody: raw.HugeBody, Garbage: raw.Garbage, Paths: raw.Paths}
+		BlackHole: raw.BlackHole, HugeBody: raw.HugeBody, Garbage: raw.Garbage, Paths: raw.Paths, Methods: raw.Methods}
 	for _, d := range []struct {
 		in  json.RawMessage
 		out *time.Duration

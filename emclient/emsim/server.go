@@ -54,6 +54,7 @@ type Faults struct {
 	HugeBody        int64
 	Garbage         bool
 	Paths           []string // limit faults to paths containing one of these; empty = all
+	Methods         []string // limit faults to these HTTP methods (e.g. "POST"); empty = all
 }
 
 // Stats are request counters since New or the last ResetStats.
@@ -175,6 +176,7 @@ func (s *Server) SetFaults(f Faults) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f.Paths = append([]string(nil), f.Paths...)
+	f.Methods = append([]string(nil), f.Methods...)
 	s.faults = f
 }
 

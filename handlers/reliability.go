@@ -1,0 +1,139 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/agentdesk/agentdesk/auth"
+	"github.com/agentdesk/agentdesk/emclient"
+)
+
+// Defaults of the request limits (Deps.RequestTimeout, MaxInFlight, MaxBodyBytes).
+const (
+	DefaultRequestTimeout = 15 * time.Second
+	DefaultMaxInFlight    = 512
+	DefaultMaxBodyBytes   = 64 << 10
+)
+
+// EMState is what the pages need to know about the EM client: whether it has
+// stopped calling EM (the banner), and its status for the administrators.
+type EMState interface {
+	Down() (since time.Time, down bool)
+	Status() emclient.Status
+}
+
+// deadline bounds everything a request does, EM calls included (emclient
+// applies its own timeout on top; the earlier one wins), so that a slow EM
+// gives people an error page with a retry button instead of a spinner. The
+// error page itself is written after the deadline, so the context it renders
+// with keeps the request's values but not its deadline.
+func (h *Handler) deadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), h.requestTimeout)
+		defer cancel()
+		c.SetRequest(c.Request().WithContext(ctx))
+		err := next(c)
+		r := c.Request()
+		c.SetRequest(r.WithContext(context.WithoutCancel(r.Context())))
+		return err
+	}
+}
+
+// limitInFlight answers 503 with Retry-After once max requests are being
+// served, rather than queueing without bound behind a slow dependency. It sits
+// before the session store, so a refused request costs next to nothing.
+// The count is the Handler's: echo applies group middleware per route.
+func (h *Handler) limitInFlight(next echo.HandlerFunc) echo.HandlerFunc {
+	n := &h.inFlight
+	max := int64(h.maxInFlight)
+	return func(c echo.Context) error {
+		if n.Add(1) > max {
+			n.Add(-1)
+			h.log.Warn("too many requests in flight; refused", "limit", max, "path", c.Request().URL.Path)
+			c.Response().Header().Set("Retry-After", "5")
+			return c.HTML(http.StatusServiceUnavailable, busyPage)
+		}
+		defer n.Add(-1)
+		return next(c)
+	}
+}
+
+const busyPage = `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Busy – AgentDesk</title></head>` +
+	`<body><h1>AgentDesk is busy</h1><p data-testid="busy">Too many requests are being served right now. Try again in a few seconds.</p></body></html>`
+
+// limitBody refuses request bodies larger than the forms the portal has, so a
+// client cannot make it buffer megabytes while parsing a form.
+func (h *Handler) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength > h.maxBody {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+		}
+		if r.Body == nil || r.Body == http.NoBody {
+			return next(c)
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, h.maxBody)
+		// A body without a length (chunked) is only found too large while
+		// reading; parse forms here, because the form readers further on
+		// ignore parse errors.
+		if strings.HasPrefix(r.Header.Get(echo.HeaderContentType), echo.MIMEApplicationForm) {
+			if err := r.ParseForm(); err != nil {
+				var tooBig *http.MaxBytesError
+				if errors.As(err, &tooBig) {
+					return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+				}
+				return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+			}
+		}
+		return next(c)
+	}
+}
+
+// retryURL is where the "Try again" button of an error page leads: the page
+// itself for a GET, the page the fragment belongs to for htmx. Only paths on
+// this portal qualify.
+func (h *Handler) retryURL(c echo.Context) string {
+	r := c.Request()
+	var target string
+	switch {
+	case r.Header.Get("HX-Request") == "true":
+		u, err := url.Parse(r.Header.Get("HX-Current-URL"))
+		if err != nil || u.Path == "" {
+			return ""
+		}
+		target = u.RequestURI()
+	case r.Method == http.MethodGet:
+		target = r.URL.RequestURI()
+	default:
+		return ""
+	}
+	if h.base != "" {
+		if !strings.HasPrefix(target, h.base) {
+			return ""
+		}
+		target = strings.TrimPrefix(target, h.base)
+	}
+	safe, ok := auth.SafeReturnTo(target)
+	if !ok {
+		return ""
+	}
+	return h.base + safe
+}
+
+// emDownSince is the start of an EM outage while the client has stopped
+// calling EM, or the zero time.
+func (h *Handler) emDownSince() time.Time {
+	if h.em == nil {
+		return time.Time{}
+	}
+	if since, down := h.em.Down(); down {
+		return since
+	}
+	return time.Time{}
+}

@@ -1,0 +1,32 @@
+package handlers
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/agentdesk/agentdesk/policy"
+	"github.com/agentdesk/agentdesk/views"
+)
+
+// showStatus tells the people who run backups whether EM and the IdP are
+// reachable. It is for those who may stop a backup somewhere: they are the
+// ones who act on an outage, and the page names the EM host, which end users
+// have no need for. It shows no credential, token or session id.
+func (h *Handler) showStatus(c echo.Context) error {
+	if !h.mayViewStatus(c) {
+		return echo.NewHTTPError(http.StatusForbidden)
+	}
+	m := views.Status{CheckedAt: time.Now(), IdPIssuer: h.idpIssuer, IdPDiscovered: h.signin.Ready()}
+	if h.em != nil {
+		st := h.em.Status()
+		m.EMHost, m.EMLoggedOn, m.EMLogons, m.EMCircuit = st.Host, st.LoggedOn, st.Logons, st.Circuit
+		m.EMDownSince, m.EMLastError, m.EMLastErrorAt = st.DownSince, st.LastError, st.LastErrorAt
+	}
+	return h.render(c, http.StatusOK, views.StatusPage(h.layout(c, "Status"), m), nil)
+}
+
+func (h *Handler) mayViewStatus(c echo.Context) bool {
+	return h.grant(c).CanAny(policy.Stop)
+}
