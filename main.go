@@ -95,6 +95,15 @@ type portal struct {
 	requestTimeout  time.Duration
 	maxInFlight     int
 	shutdownTimeout time.Duration // for requests and followed actions together
+	// Parent origins that may frame /embed/ cards, and whether one is on
+	// another site (cookie SameSite=None; Secure; Partitioned).
+	embedOrigins   []string
+	embedCrossSite bool
+	// Self-service: the overdue threshold of "My backups" and the time-boxed
+	// disables (zero values: the handlers' and holds' defaults).
+	staleAfter    time.Duration
+	holdInterval  time.Duration
+	holdDurations []time.Duration
 }
 
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -103,8 +112,24 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	jobsN := fs.Int("jobs", 48, "number of simulated agent jobs")
 	seed := fs.Int64("seed", 1, "seed of the simulated fleet")
 	speed := fs.Duration("backup-duration", 20*time.Second, "how long a simulated backup runs")
+	embedOrigins := fs.String("embed-origin", "", "parent origins that may frame the /embed/ cards, comma-separated (as AGENTDESK_EMBED_ORIGINS)")
+	holdDurations := fs.String("hold-durations", "", "choices of a time-boxed schedule disable, e.g. 2s,4h (default 1h,4h,8h,24h; as AGENTDESK_SCHEDULE_HOLD_DURATIONS)")
+	holdInterval := fs.Duration("hold-interval", time.Second, "how often due time-boxed disables are ended")
+	staleAfter := fs.Duration("stale-after", 48*time.Hour, "age at which an end user's last backup counts as overdue")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var holdChoices []time.Duration
+	if *holdDurations != "" {
+		d, err := config.ParseDurations(*holdDurations)
+		if err != nil {
+			return fmt.Errorf("-hold-durations: %w", err)
+		}
+		holdChoices = d
+	}
+	origins, err := config.ParseEmbedOrigins(*embedOrigins)
+	if err != nil {
+		return fmt.Errorf("-embed-origin: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
@@ -120,6 +145,11 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	public := &url.URL{Scheme: "http", Host: ln.Addr().String(), Path: "/"}
+	if config.CrossSite(public, origins) {
+		// The demo is plain HTTP: a SameSite=None cookie must be Secure and
+		// would be dropped, so a card framed by another site could not sign in.
+		log.Warn("an -embed-origin is on another site than the demo portal; the framed card cannot keep a session over plain HTTP", "portal", public.String())
+	}
 
 	idpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -161,6 +191,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			PostLogoutRedirectURL: public.String() + "auth/signin", Logger: log.With("component", "oidc"),
 		},
 		idle: 30 * time.Minute, life: 8 * time.Hour,
+		embedOrigins: origins,
+		staleAfter:   *staleAfter, holdInterval: *holdInterval, holdDurations: holdChoices,
 		printReady: func(u string) {
 			fmt.Fprintf(stdout, "\nAgentDesk demo (simulated Enterprise Manager, demo sign-in; nothing here is real)\n\n  Portal:             %s\n  Identity provider:  %s   (users alice, harry, audrey, erin; password \"demo\")\n  EM simulator:       %s   (svc / secret, CA %s)\n\nPress Ctrl+C to stop.\n\n", u, issuer, em.URL, em.CAFile)
 		},
@@ -210,6 +242,8 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		idle: cfg.SessionIdle, life: cfg.SessionLifetime,
 		auditJSONL: cfg.AuditJSONL, auditRetention: cfg.AuditRetention,
 		requestTimeout: cfg.RequestTimeout, maxInFlight: cfg.MaxInFlight, shutdownTimeout: cfg.ShutdownTimeout,
+		embedOrigins: cfg.EmbedOrigins, embedCrossSite: cfg.EmbedCrossSite,
+		staleAfter: cfg.StaleAfter, holdInterval: cfg.HoldInterval, holdDurations: cfg.HoldDurations,
 		printReady: func(u string) { log.Info("AgentDesk is serving", "url", u, "addr", ln.Addr().String()) },
 	})
 }
@@ -265,6 +299,7 @@ func servePortal(ctx context.Context, ln net.Listener, p portal) error {
 		Recorder: &metrics.Recorder{Next: auditLog, Metrics: p.metrics}})
 	defer svc.Close()
 	startAudit(ctx, auditLog, p, log.With("component", "audit"))
+	holdSvc := startHolds(ctx, p, db, backends, svc, log.With("component", "holds"))
 	metricsHandler := instrument(p, svc, db)
 
 	idpOrigin := ""
@@ -278,6 +313,8 @@ func servePortal(ctx context.Context, ln net.Listener, p portal) error {
 		Demo: p.demo, IdPOrigin: idpOrigin, TrustedProxies: p.trusted,
 		Metrics: metricsHandler, Instrument: p.metrics.Middleware, Audit: auditLog,
 		EM: p.em, IdPIssuer: p.oidc.Issuer, RequestTimeout: p.requestTimeout, MaxInFlight: p.maxInFlight,
+		EmbedOrigins: p.embedOrigins, EmbedCrossSite: p.embedCrossSite,
+		StaleAfter: p.staleAfter, Holds: holdSvc, HoldDurations: p.holdDurations,
 		Ready: func(ctx context.Context) error {
 			if err := db.PingContext(ctx); err != nil {
 				return err

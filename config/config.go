@@ -69,6 +69,15 @@ type Config struct {
 	ShutdownTimeout  time.Duration // how long SIGTERM waits for requests and actions in flight
 	BreakerThreshold int           // consecutive EM failures that open the circuit
 	BreakerCooldown  time.Duration // how long the circuit stays open before a probe
+
+	// Embedding: see embed.go.
+	EmbedOrigins   []string // parent origins allowed to frame /embed/ cards (AGENTDESK_EMBED_ORIGINS)
+	EmbedCrossSite bool     // some origin is on another site: SameSite=None; Secure; Partitioned cookie
+
+	// Self-service: see selfservice.go.
+	StaleAfter    time.Duration   // an end user's backup older than this is overdue
+	HoldInterval  time.Duration   // how often due time-boxed disables are looked for
+	HoldDurations []time.Duration // the choices of a time-boxed disable
 }
 
 // Secure reports whether the portal is served over HTTPS, which decides the
@@ -142,6 +151,8 @@ func Load(env Lookup) (*Config, error) {
 	r.sharedStores(c)
 	r.audit(c)
 	r.operations(c)
+	r.embed(c)
+	r.selfService(c)
 	if c.SessionIdle <= 0 || c.SessionLifetime < c.SessionIdle {
 		r.fail("AGENTDESK_SESSION_LIFETIME", "must be at least AGENTDESK_SESSION_IDLE, and both positive")
 	}

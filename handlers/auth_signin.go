@@ -49,6 +49,10 @@ func (h *Handler) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		r := c.Request()
+		if h.fromEmbed(c) {
+			// A framed card never navigates to the identity provider.
+			return h.embedSignedOut(c)
+		}
 		target := h.base + "/auth/signin?return_to=" + url.QueryEscape(returnPath(r, h.base))
 		if r.Header.Get("HX-Request") == "true" {
 			// Return to the page the fragment belongs to, not to the fragment.

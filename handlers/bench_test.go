@@ -4,7 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +19,7 @@ import (
 	"github.com/alexedwards/scs/v2/memstore"
 
 	"github.com/agentdesk/agentdesk/auth"
+	"github.com/agentdesk/agentdesk/emclient/emsim"
 	"github.com/agentdesk/agentdesk/store"
 )
 
@@ -127,4 +134,173 @@ func BenchmarkListJobs10k(b *testing.B) {
 			b.ReportMetric(float64(p.emRequests()-mid)/float64(b.N), "em-calls/op")
 		})
 	}
+}
+
+// BenchmarkPollersOneJob has 500 signed-in viewers poll the same job's card
+// (as the page does while a job runs, with X-Background: 1) once per 5 s
+// interval; one b.N iteration is one interval. It reports the EM calls each
+// interval cost: the job cache (5 s TTL, single flight) should make that one
+// refresh (two parallel EM calls: entity and sessions), whatever the number of
+// viewers.
+//
+//	go test -run '^$' -bench PollersOneJob -benchtime 4x ./handlers/
+func BenchmarkPollersOneJob(b *testing.B) {
+	const viewers = 500
+	const interval = 5 * time.Second
+	p := newPortal(b)
+	cookie := p.signIn("alice").sessionCookie()
+	job := p.jobNamed("Erin's laptop")
+	path := "/jobs/" + job.ID + "/card"
+	poll := func() int {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.AddCookie(cookie)
+		req.Header.Set("HX-Request", "true")
+		req.Header.Set("HX-Target", "job-card-"+job.ID)
+		req.Header.Set("X-Background", "1")
+		rec := httptest.NewRecorder()
+		p.server.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := poll(); code != http.StatusOK {
+		b.Fatalf("%s: %d", path, code)
+	}
+	start := p.emRequests()
+	var failed atomic.Int64
+	b.ResetTimer()
+	for b.Loop() {
+		began := time.Now()
+		var wg sync.WaitGroup
+		for v := 0; v < viewers; v++ {
+			// Viewers are spread over the interval, as real pages are.
+			delay := time.Duration(v) * interval / viewers
+			wg.Go(func() {
+				time.Sleep(delay)
+				if poll() != http.StatusOK {
+					failed.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		time.Sleep(interval - time.Since(began))
+	}
+	b.StopTimer()
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d polls failed", n)
+	}
+	b.ReportMetric(float64(p.emRequests()-start)/float64(b.N), "em-calls/interval")
+	b.ReportMetric(viewers, "viewers")
+}
+
+// BenchmarkStartToRunning measures, with EM answering after 50 ms, how long a
+// user waits after confirming Start until the page says the start is under
+// way (one EM round trip: the POST's answer), and until it shows the backup's
+// progress (EM's task finishing, then at most one poll interval: the page
+// polls every second while an action runs).
+//
+//	go test -run '^$' -bench StartToRunning -benchtime 5x ./handlers/
+func BenchmarkStartToRunning(b *testing.B) {
+	p := newPortal(b, portalOptions{sessionSpeed: 40 * time.Second})
+	p.sim.SetFaults(emsim.Faults{Latency: 50 * time.Millisecond})
+	c := p.signIn("alice")
+	var candidates []string
+	for _, j := range p.sim.Jobs() {
+		candidates = append(candidates, j.ID)
+	}
+	var ack, running time.Duration
+	n := 0
+	for b.Loop() {
+		if n >= len(candidates) {
+			b.Fatal("more iterations than jobs; use -benchtime Nx with N ≤ 30")
+		}
+		id := candidates[n]
+		n++
+		t0 := time.Now()
+		r := c.action(id, "start")
+		if r.StatusCode != http.StatusOK {
+			continue // e.g. already running from the fleet's own schedule
+		}
+		ack += time.Since(t0)
+		for {
+			time.Sleep(time.Second) // the page's poll interval while an action runs
+			s := c.get("/jobs/"+id+"/status", htmx("status-"+id, "/jobs/"+id), background)
+			if s.testid("progress").Length() > 0 {
+				break
+			}
+			if st, _ := s.testid("action-status").Attr("data-state"); st != "running" && st != "unknown" {
+				break
+			}
+		}
+		running += time.Since(t0)
+	}
+	b.ReportMetric(float64(ack.Milliseconds())/float64(n), "ms-to-started")
+	b.ReportMetric(float64(running.Milliseconds())/float64(n), "ms-to-progress")
+}
+
+// BenchmarkSessionMemory10k signs in 10,000 sessions (SQLite store, as
+// shipped) and makes one request with each, then reports the process memory
+// each additional session costs: Go heap in use and resident set size (from
+// /proc/self/status), after a GC. Sessions live in the store, not in the
+// process, so the figures measure what the portal keeps per session in memory.
+//
+//	go test -run '^$' -bench SessionMemory10k -benchtime 1x ./handlers/
+func BenchmarkSessionMemory10k(b *testing.B) {
+	const sessionsN = 10000
+	for b.Loop() {
+		db, err := store.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "agentdesk.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		sm := auth.NewSessionManager(sqlite3store.NewWithCleanupInterval(db, 0), 8*time.Hour, "", false)
+		sessions := auth.NewSessions(sm, 30*time.Minute)
+		var cookie *http.Cookie
+		signIn := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := sessions.SignIn(r.Context(), auth.User{
+				Identity: auth.Identity{Issuer: "http://idp.example", Subject: "user", Name: "A User",
+					Email: "user@corp.example", Groups: []string{"helpdesk-berlin"}, GroupsPresent: true},
+				Roles: []string{"helpdesk-berlin"}, SignedInAt: time.Now(),
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}))
+		page := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, ok := sessions.User(r.Context()); !ok {
+				b.Fatal("not signed in")
+			}
+			sessions.Touch(r.Context(), false)
+		}))
+		cookies := make([]*http.Cookie, 0, sessionsN)
+		heap0, rss0 := memNow()
+		for i := 0; i < sessionsN; i++ {
+			rec := httptest.NewRecorder()
+			signIn.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/auth/callback", nil))
+			cookie = rec.Result().Cookies()[0]
+			cookies = append(cookies, cookie)
+		}
+		for _, ck := range cookies {
+			req := httptest.NewRequest(http.MethodGet, "/jobs", nil)
+			req.AddCookie(ck)
+			page.ServeHTTP(httptest.NewRecorder(), req)
+		}
+		// The cookies slice is the test's, not the portal's: drop it first.
+		cookies = nil
+		heap1, rss1 := memNow()
+		b.ReportMetric(float64(heap1-heap0)/sessionsN/1024, "heap-KB/session")
+		b.ReportMetric(float64(rss1-rss0)/sessionsN/1024, "rss-KB/session")
+		db.Close()
+	}
+}
+
+// memNow is the Go heap in use and the process RSS, after a GC.
+func memNow() (heap, rss int64) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			rss = kb * 1024
+		}
+	}
+	return int64(ms.HeapInuse), rss
 }

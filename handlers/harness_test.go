@@ -33,6 +33,7 @@ import (
 	"github.com/agentdesk/agentdesk/emclient"
 	"github.com/agentdesk/agentdesk/emclient/emsim"
 	"github.com/agentdesk/agentdesk/handlers"
+	"github.com/agentdesk/agentdesk/holds"
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/policy"
 	"github.com/agentdesk/agentdesk/static"
@@ -59,6 +60,16 @@ type portalOptions struct {
 	logTo            io.Writer                       // debug logs of the whole portal (default: testLogger)
 	wrapEM, wrapIdP  func(http.Handler) http.Handler // see what EM and the IdP answer
 	idpLater         bool                            // the IdP is not listening at start: call startIdP
+
+	// Embed mode: handlers.Deps.EmbedOrigins and EmbedCrossSite.
+	embedOrigins   []string
+	embedCrossSite bool
+
+	// Self-service.
+	users         []demoidp.User  // more IdP users besides the demo ones
+	staleAfter    time.Duration   // handlers.Deps.StaleAfter
+	holdDurations []time.Duration // handlers.Deps.HoldDurations
+	holdInterval  time.Duration   // how often the holds loop runs (default 20ms)
 }
 
 // testPortal is one complete portal with its own EM simulator and IdP.
@@ -80,6 +91,7 @@ type testPortal struct {
 	// SQLite file, so a test can break the audit store alone.
 	audit   *audit.Log
 	auditDB *sql.DB
+	holds   *holds.Service // time-boxed disables; its loop runs every holdInterval
 }
 
 // testLogger discards unless AGENTDESK_TEST_LOG is set: goroutines that outlive
@@ -156,7 +168,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 		Issuer: issuer, ClientID: clientID, ClientSecret: secret,
 		RedirectURIs:           []string{portalURL + "/auth/callback"},
 		PostLogoutRedirectURIs: []string{portalURL + "/auth/signin"},
-		Users:                  demoidp.DemoUsers(), Logger: log,
+		Users:                  append(demoidp.DemoUsers(), o.users...), Logger: log,
 	})
 	if err != nil {
 		t.Fatalf("demoidp.New: %v", err)
@@ -203,6 +215,13 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 		}
 	}
 	svc := jobs.NewService(em, jobs.Options{PollEvery: 50 * time.Millisecond, Logger: log, Recorder: auditLog})
+	if o.holdInterval == 0 {
+		o.holdInterval = 20 * time.Millisecond
+	}
+	hs := holds.New(holds.NewSQLiteStore(db), svc, holds.Options{Interval: o.holdInterval, Logger: log})
+	holdsCtx, stopHolds := context.WithCancel(ctx)
+	holdsDone := make(chan struct{})
+	go func() { defer close(holdsDone); hs.Run(holdsCtx) }()
 
 	pub, _ := url.Parse(portalURL + "/")
 	e, h := handlers.New(handlers.Deps{
@@ -211,13 +230,16 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 		Logger: log, PublicURL: pub, BasePath: "", Secure: false, Demo: true, IdPOrigin: issuer,
 		Ready: func(ctx context.Context) error { return db.PingContext(ctx) },
 		EM:    em, IdPIssuer: issuer, RequestTimeout: o.requestTimeout, MaxInFlight: o.maxInFlight,
-		Audit: auditLog,
+		Audit: auditLog, EmbedOrigins: o.embedOrigins, EmbedCrossSite: o.embedCrossSite,
+		Holds: hs, StaleAfter: o.staleAfter, HoldDurations: o.holdDurations,
 	})
 	portalSrv.Config.Handler = e
 	portalSrv.Start()
 
 	t.Cleanup(func() {
 		portalSrv.Close()
+		stopHolds()
+		<-holdsDone
 		svc.Close()
 		cancel()
 		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -229,7 +251,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 		db.Close()
 		auditDB.Close()
 	})
-	return &testPortal{audit: auditLog, auditDB: auditDB, t: t, URL: portalURL, issuer: issuer, sim: sim, emSrv: emSrv, h: h, svc: svc, server: e,
+	return &testPortal{holds: hs, audit: auditLog, auditDB: auditDB, t: t, URL: portalURL, issuer: issuer, sim: sim, emSrv: emSrv, h: h, svc: svc, server: e,
 		em: em, startIdP: startIdP, stopIdP: idpSrv.Close}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -103,13 +104,15 @@ func confirmText(j *jobs.Job, a jobs.Action) string {
 	n := len(j.Computers)
 	switch a {
 	case jobs.Start:
-		if j.Kind == jobs.KindPolicy {
-			return fmt.Sprintf("Starts the backup on all %d computers covered by this agent policy, now.", n)
+		// An agent policy, or a job of several computers: say that "now"
+		// reaches all of them, not only the one the caller has in mind.
+		if covers := coversText(j); covers != "" {
+			return covers
 		}
 		if n == 1 {
 			return "Starts a backup of " + j.Computers[0] + " now."
 		}
-		return fmt.Sprintf("Starts the backup of all %d computers and groups of this job now.", n)
+		return "Starts the backup now."
 	case jobs.Stop:
 		return "The running backup is stopped now; the restore point will be partial."
 	case jobs.Retry:
@@ -147,6 +150,11 @@ func (h *Handler) confirmModel(c echo.Context, j *jobs.Job, b views.ActionButton
 		m.Desired = "enabled"
 	case jobs.Disable:
 		m.Desired = "disabled"
+		m.Durations = h.durationChoices()
+	case jobs.Start:
+		if h.fromMine(c) {
+			m.Action.Label = backUpNowLabel
+		}
 	}
 	return m
 }
@@ -185,7 +193,23 @@ func (h *Handler) postAction(c echo.Context) error {
 	if check != nil {
 		return h.refused(c, j, a, check.Error(), "")
 	}
-	run, err := h.jobs.Act(c.Request().Context(), h.actor(c), j.ID, a)
+	var hold time.Duration
+	if a == jobs.Disable {
+		if hold, err = h.holdDuration(c); err != nil {
+			return err
+		}
+	}
+	var run *jobs.Run
+	if hold > 0 {
+		run, err = h.disableFor(c, j, hold)
+	} else {
+		run, err = h.jobs.Act(c.Request().Context(), h.actor(c), j.ID, a)
+	}
+	if run != nil && err == nil && (a == jobs.Enable || a == jobs.Disable) && hold == 0 {
+		// A person decided about the schedule: earlier time-boxed disables
+		// of the job are over ("Enable now" on the banner ends its hold).
+		h.settleHolds(c, j, 0, fmt.Sprintf("Schedule %sd by %s at %s.", a, orSomeone(h.actor(c).Name), time.Now().UTC().Format("2006-01-02 15:04 MST")))
+	}
 	var busy *jobs.BusyError
 	switch {
 	case errors.As(err, &busy):
@@ -201,6 +225,9 @@ func (h *Handler) postAction(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, h.base+"/jobs/"+j.ID)
 	}
 	st := h.actionState(run.Snapshot(), fromList(c))
+	if h.fromMine(c) {
+		st = h.mineState(st)
+	}
 	st.ClearConfirm = true
 	return h.write(c, http.StatusOK, views.ActionStatus(st))
 }
@@ -236,6 +263,9 @@ func (h *Handler) showActionStatus(c echo.Context) error {
 		return h.write(c, http.StatusOK, views.EmptyStatus(j.ID))
 	}
 	st := h.actionState(run.Snapshot(), c.QueryParam("view") == "row")
+	if c.QueryParam("view") == "mine" {
+		st = h.mineState(st)
+	}
 	return h.write(c, http.StatusOK, views.ActionStatus(st))
 }
 
@@ -275,7 +305,7 @@ func (h *Handler) actionState(s jobs.RunState, row bool) views.ActionState {
 // actor is the person behind a request, for the audit trail.
 func (h *Handler) actor(c echo.Context) jobs.Actor {
 	u := h.currentUser(c)
-	a := jobs.Actor{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+	a := jobs.Actor{IP: c.RealIP(), UserAgent: c.Request().UserAgent(), Embedded: h.fromEmbed(c)}
 	if u != nil {
 		a.Key, a.Name, a.Email, a.Groups = u.Key(), u.Name, u.Email, u.Groups
 	}

@@ -16,11 +16,6 @@ import (
 
 const listPageSize = 50
 
-// home sends people to the list, which is where everyone starts.
-func (h *Handler) home(c echo.Context) error {
-	return c.Redirect(http.StatusSeeOther, h.base+"/jobs")
-}
-
 // listJobs shows every job the user may see, filtered, sorted and paged in the
 // portal over one cached snapshot (EM is asked once per TTL, whoever asks).
 func (h *Handler) listJobs(c echo.Context) error {

@@ -41,15 +41,10 @@ func (h *Handler) showJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// A deep link such as /jobs/{id}?action=retry opens that confirmation; it
-	// never runs the action by itself.
-	if a, ok := jobs.ParseAction(c.QueryParam("action")); ok {
-		for _, b := range m.Actions {
-			if b.Action == string(a) {
-				conf := h.confirmModel(c, j, b)
-				m.Confirm = &conf
-			}
-		}
+	// A deep link such as /jobs/{id}?action=retry (from a helpdesk ticket)
+	// opens that confirmation; it never runs the action by itself.
+	if q := c.QueryParam("action"); q != "" {
+		m.Confirm, m.LinkNote = h.deepLink(c, j, m.Actions, q)
 	}
 	full := views.JobPage(h.layout(c, j.Name), m)
 	switch c.Request().Header.Get("HX-Target") {
@@ -79,9 +74,15 @@ func (h *Handler) showJobCard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.QueryParam("view") == "mine" {
+		return h.showMyBackupCard(c, j)
+	}
 	m, err := h.jobDetail(c, j, asOf)
 	if err != nil {
 		return err
+	}
+	if h.fromEmbed(c) {
+		h.embedDetail(&m) // the refreshed card of an embedded card stays embedded
 	}
 	return h.render(c, http.StatusOK, views.JobPage(h.layout(c, j.Name), m), views.JobCard(m))
 }
@@ -207,6 +208,9 @@ func (h *Handler) jobDetail(c echo.Context, j *jobs.Job, asOf time.Time) (views.
 		m.Sessions = append(m.Sessions, row)
 	}
 	m.Why = whyLines(g, policyJob(j))
+	if m.Hold, err = h.holdBanner(ctx, g, j); err != nil {
+		return views.JobDetail{}, err
+	}
 	if h.mayAudit(c) {
 		if m.History, m.HistoryURL, err = h.jobHistory(ctx, j); err != nil {
 			return views.JobDetail{}, err
@@ -414,4 +418,30 @@ func yesNo(b bool) string {
 		return "Yes"
 	}
 	return "No"
+}
+
+// deepLink answers /jobs/{id}?action=<a>: the confirmation of that action when
+// the user may run it and it is possible now, otherwise a note that says why
+// the link opens only the job. Nothing is sent to EM either way.
+func (h *Handler) deepLink(c echo.Context, j *jobs.Job, offered []views.ActionButton, q string) (*views.Confirm, string) {
+	a, ok := jobs.ParseAction(q)
+	if !ok {
+		return nil, "This link asks for an action AgentDesk does not know, so it opens the job only."
+	}
+	for _, b := range offered {
+		if b.Action == string(a) {
+			conf := h.confirmModel(c, j, b)
+			return &conf, ""
+		}
+	}
+	label := map[jobs.Action]string{jobs.Start: "start this job", jobs.Stop: "stop this job", jobs.Retry: "retry this job",
+		jobs.Enable: "enable this job's schedule", jobs.Disable: "disable this job's schedule"}[a]
+	if !h.grant(c).Can(policyJob(j), policyAction(a)) {
+		return nil, fmt.Sprintf("This link asks to %s, but you may not do that. Ask the helpdesk if it needs doing.", label)
+	}
+	why := "it is not possible now."
+	if err := h.applicable(j, a); err != nil {
+		why = "that is not possible now: " + err.Error()
+	}
+	return nil, fmt.Sprintf("This link asks to %s, but %s", label, why)
 }

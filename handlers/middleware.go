@@ -111,11 +111,26 @@ func (h *Handler) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 			// browsers apply form-action to that redirect.
 			formAction += " " + h.idpOrigin
 		}
-		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
+		// Only /embed/ pages may be framed, by the configured parent origins;
+		// X-Frame-Options cannot express an allowlist and would contradict it.
+		ancestors := "'none'"
+		embed := h.isEmbedPath(r.URL.Path)
+		if embed {
+			ancestors = h.embedAncestors
+		}
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action "+formAction+"; frame-ancestors "+ancestors+"; base-uri 'none'")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "same-origin")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if !embed {
+			hd.Set("X-Frame-Options", "DENY")
+		}
+		// The sign-in popup of a framed card must keep its opener to tell the
+		// card it is done; COOP same-origin would cut it (the opener's top
+		// page is the intranet). These answers are redirects or the tiny
+		// /embed/ pages, which have no window worth isolating.
+		if !embed && !h.signInStep(r.URL.Path) {
+			hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		}
 		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
 		if h.secure {
 			hd.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

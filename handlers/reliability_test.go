@@ -176,7 +176,9 @@ func TestEMDownCircuit(t *testing.T) {
 // pages: one new logon, nobody sees an error.
 func TestEMSessionsDropped(t *testing.T) {
 	t.Parallel()
-	p := newPortal(t)
+	// Deadlines far above what 16 cold pages take even under -race on a busy
+	// machine: this test is about logons, not about slowness.
+	p := newPortal(t, portalOptions{emTimeout: time.Minute, requestTimeout: time.Minute})
 	c := p.signIn("alice")
 	fleet := p.sim.Jobs()
 	before := p.sim.Stats().Logons

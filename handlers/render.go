@@ -35,6 +35,9 @@ func (h *Handler) layout(c echo.Context, title string) views.Layout {
 			l.User.DisplayName = u.Email
 		}
 		l.Nav = []views.NavLink{{Label: "Jobs", URL: h.base + "/jobs", Current: c.Path() == h.base+"/jobs"}}
+		if h.grant(c).SelfServiceOnly() {
+			l.Nav = append([]views.NavLink{{Label: "My backups", URL: h.base + "/", Current: c.Path() == h.base+"/" || c.Path() == h.base}}, l.Nav...)
+		}
 		if h.mayAudit(c) {
 			l.Nav = append(l.Nav, views.NavLink{Label: "Audit", URL: h.base + "/audit", Current: c.Path() == h.base+"/audit"})
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/agentdesk/agentdesk/audit"
 	"github.com/agentdesk/agentdesk/auth"
+	"github.com/agentdesk/agentdesk/holds"
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/policy"
 	"github.com/agentdesk/agentdesk/static"
@@ -73,6 +74,20 @@ type Deps struct {
 	RequestTimeout time.Duration // deadline of every page and action, EM calls included
 	MaxInFlight    int           // requests served at once; more get 503 + Retry-After
 	MaxBodyBytes   int64         // largest request body (forms)
+
+	// Embed mode (embed.go). EmbedOrigins may frame the /embed/ cards (none:
+	// only the portal itself). EmbedCrossSite: some origin is on another site,
+	// so New makes the session cookie SameSite=None; Secure; Partitioned.
+	EmbedOrigins   []string
+	EmbedCrossSite bool
+
+	// Self-service (selfservice.go). StaleAfter: a backup older than this is
+	// overdue on "My backups" (default DefaultStaleAfter). Holds keeps
+	// time-boxed disables; nil: disables are indefinite only. HoldDurations
+	// are the choices of a time-boxed disable (default DefaultHoldDurations).
+	StaleAfter    time.Duration
+	Holds         *holds.Service
+	HoldDurations []time.Duration
 }
 
 // Handler holds what every handler needs. It is small on purpose: handlers get
@@ -101,22 +116,55 @@ type Handler struct {
 	maxInFlight     int
 	inFlight        atomic.Int64 // requests being served, for maxInFlight
 	maxBody         int64
+	embedOrigins    []string // parent origins of embedded cards
+	embedAncestors  string   // their CSP frame-ancestors source list
+	staleAfter      time.Duration
+	holds           *holds.Service
+	holdDurations   []time.Duration
 }
 
 // New builds the echo server with every route and the middleware stack.
 func New(d Deps) (*echo.Echo, *Handler) {
 	h := &Handler{
-		jobs: d.Jobs, sm: d.SessionManager, sessions: d.Sessions, signin: d.SignIn, users: d.Users, policy: d.Policy,
-		breakGlass: d.BreakGlass, breakGlassLimit: newAttemptLimit(5, time.Minute), assets: d.Assets, log: d.Logger, base: d.BasePath, secure: d.Secure,
-		demo: d.Demo, idpOrigin: d.IdPOrigin, ready: d.Ready, audit: d.Audit,
+		jobs:            d.Jobs,
+		sm:              d.SessionManager,
+		sessions:        d.Sessions,
+		signin:          d.SignIn,
+		users:           d.Users,
+		policy:          d.Policy,
+		breakGlass:      d.BreakGlass,
+		breakGlassLimit: newAttemptLimit(5, time.Minute),
+		assets:          d.Assets,
+		log:             cmp.Or(d.Logger, slog.Default()),
+		base:            d.BasePath,
+		secure:          d.Secure,
+		demo:            d.Demo,
+		idpOrigin:       d.IdPOrigin,
+		ready:           d.Ready,
+		audit:           d.Audit,
+		em:              d.EM,
+		idpIssuer:       d.IdPIssuer,
+		requestTimeout:  cmp.Or(d.RequestTimeout, DefaultRequestTimeout),
+		maxInFlight:     cmp.Or(d.MaxInFlight, DefaultMaxInFlight),
+		maxBody:         cmp.Or(d.MaxBodyBytes, DefaultMaxBodyBytes),
+		embedOrigins:    d.EmbedOrigins,
+		embedAncestors:  frameAncestors(d.EmbedOrigins),
+		staleAfter:      cmp.Or(d.StaleAfter, DefaultStaleAfter),
+		holds:           d.Holds,
+		holdDurations:   d.HoldDurations,
 	}
-	if h.log == nil {
-		h.log = slog.Default()
+	if len(h.holdDurations) == 0 {
+		h.holdDurations = DefaultHoldDurations
 	}
-	h.em, h.idpIssuer = d.EM, d.IdPIssuer
-	h.requestTimeout = cmp.Or(d.RequestTimeout, DefaultRequestTimeout)
-	h.maxInFlight = cmp.Or(d.MaxInFlight, DefaultMaxInFlight)
-	h.maxBody = cmp.Or(d.MaxBodyBytes, DefaultMaxBodyBytes)
+	if d.EmbedCrossSite {
+		// A card framed by another site is a third-party context: a Lax cookie
+		// would not be sent at all. Partitioned (CHIPS) keeps the frame's
+		// cookie in a jar of its own per parent site, so it is no tracker.
+		// CSRF protection does not rest on SameSite: see csrf.
+		d.SessionManager.Cookie.SameSite = http.SameSiteNoneMode
+		d.SessionManager.Cookie.Secure = true
+		d.SessionManager.Cookie.Partitioned = true
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -175,6 +223,15 @@ func New(d Deps) (*echo.Echo, *Handler) {
 	page("/jobs/:id/status", h.showActionStatus)
 	page("/audit", h.showAudit)
 	page("/audit.csv", h.exportAudit)
+
+	// Embedded cards: their own sign-in handling (a card, never a redirect).
+	eg := g.Group("/embed")
+	eg.GET("/done", h.showEmbedDone)
+	em := eg.Group("", h.requireEmbedUser)
+	for path, hf := range map[string]echo.HandlerFunc{"/jobs/:id": h.showEmbedJob, "/my-backups": h.showEmbedMine} {
+		em.GET(path, hf)
+		em.HEAD(path, hf)
+	}
 	return e, h
 }
 

@@ -186,6 +186,7 @@ const (
 // Snapshot, because the follower goroutine updates them.
 type Run struct {
 	mu        sync.Mutex
+	note      string // ActOptions.Note, added to the audited outcome
 	JobID     string
 	JobName   string
 	Action    Action
@@ -264,6 +265,19 @@ func (s *Service) Run(jobID string) (*Run, bool) {
 // background. The audit record is written before EM is called; EM is called
 // exactly once.
 func (s *Service) Act(ctx context.Context, actor Actor, jobID string, a Action) (*Run, error) {
+	return s.ActWith(ctx, actor, jobID, a, ActOptions{})
+}
+
+// ActOptions are the extras of ActWith.
+type ActOptions struct {
+	// Note is added to the audited outcome of the action, whatever it is
+	// ("for 4 hours, until 14:02 UTC" for a time-boxed disable), so the audit
+	// log says what the person asked for, not only what EM did.
+	Note string
+}
+
+// ActWith is Act with options.
+func (s *Service) ActWith(ctx context.Context, actor Actor, jobID string, a Action, opts ActOptions) (*Run, error) {
 	if !emclient.ValidID(jobID) {
 		return nil, ErrInvalidID
 	}
@@ -273,6 +287,10 @@ func (s *Service) Act(ctx context.Context, actor Actor, jobID string, a Action) 
 		return nil, err
 	}
 	attempt := Attempt{At: s.opts.Now(), Actor: actor, Action: a, JobID: jobID, JobUID: job.UID, JobName: job.Name, Server: job.Server}
+	refused := func(o Outcome) {
+		o.Message = withNote(o.Message, opts.Note)
+		_ = s.opts.Recorder.Refused(ctx, attempt, o)
+	}
 
 	name := actor.Name
 	if name == "" {
@@ -286,7 +304,7 @@ func (s *Service) Act(ctx context.Context, actor Actor, jobID string, a Action) 
 	}
 	if !ok {
 		by := HolderName(current)
-		_ = s.opts.Recorder.Refused(ctx, attempt, Outcome{Result: "refused", Message: "already in progress by " + by})
+		refused(Outcome{Result: "refused", Message: "already in progress by " + by})
 		return nil, &BusyError{By: by}
 	}
 	// The lock covers sending the action and EM's task, not the backup that follows:
@@ -305,7 +323,7 @@ func (s *Service) Act(ctx context.Context, actor Actor, jobID string, a Action) 
 		}
 		if fresh.ScheduleEnabled == (a == Enable) {
 			release()
-			_ = s.opts.Recorder.Refused(ctx, attempt, Outcome{Result: "refused", Message: "schedule already " + stateWord(fresh.ScheduleEnabled)})
+			refused(Outcome{Result: "refused", Message: "schedule already " + stateWord(fresh.ScheduleEnabled)})
 			return nil, ErrAlready
 		}
 	}
@@ -329,7 +347,7 @@ func (s *Service) Act(ctx context.Context, actor Actor, jobID string, a Action) 
 		}
 		if why != "" {
 			release()
-			_ = s.opts.Recorder.Refused(ctx, attempt, Outcome{Result: "refused", Message: why})
+			refused(Outcome{Result: "refused", Message: why})
 			return nil, fmt.Errorf("%w: %s", ErrNotApplicable, why)
 		}
 	}
@@ -341,7 +359,7 @@ func (s *Service) Act(ctx context.Context, actor Actor, jobID string, a Action) 
 		return nil, fmt.Errorf("%w: %v", ErrAudit, err)
 	}
 
-	run := &Run{JobID: jobID, JobName: job.Name, Action: a, By: name, StartedAt: attempt.At, done: make(chan struct{})}
+	run := &Run{JobID: jobID, JobName: job.Name, Action: a, By: name, StartedAt: attempt.At, done: make(chan struct{}), note: opts.Note}
 	run.state.State = RunStarting
 	s.mu.Lock()
 	s.runs[jobID] = run
@@ -367,6 +385,17 @@ func (s *Service) Act(ctx context.Context, actor Actor, jobID string, a Action) 
 	run.update(func(st *RunState) { st.State, st.TaskID = RunRunning, task.TaskID })
 	s.follow(run, job, task, auditID, release)
 	return run, nil
+}
+
+// withNote appends an ActOptions.Note to an outcome message.
+func withNote(msg, note string) string {
+	switch {
+	case note == "":
+		return msg
+	case msg == "":
+		return note
+	}
+	return msg + " " + note
 }
 
 func stateWord(enabled bool) string {
@@ -493,6 +522,7 @@ func (s *Service) end(run *Run, auditID string, o Outcome, release func()) {
 	// Record the outcome and drop the stale job before viewers see the run
 	// end: a durable audit write takes a moment, and a click right after
 	// "finished" must be judged on fresh state.
+	o.Message = withNote(o.Message, run.note)
 	if err := s.opts.Recorder.Finish(context.Background(), auditID, o); err != nil {
 		s.log.Error("audit outcome write failed", "err", err, "audit_id", auditID)
 	}

@@ -213,4 +213,121 @@
   document.addEventListener('DOMContentLoaded', function () {
     applyTheme(storedTheme());
   });
+
+  // --- embed mode (/embed/ pages in an iframe) -----------------------------
+  // The card reports its height to the parent page so the iframe can fit it.
+  // It posts only to the parent origins the portal allows (data-embed-origins,
+  // the same list as CSP frame-ancestors), never to "*": the card's content
+  // must not reach a page that merely framed it.
+  var EMBED_CHANNEL = 'agentdesk-embed';
+
+  function embedBody() {
+    var b = document.body;
+    return b && b.hasAttribute('data-embed') ? b : null;
+  }
+
+  function originMatches(origin, pattern) {
+    if (origin === pattern) return true;
+    // "https://*.example.com" matches every subdomain of example.com.
+    var m = /^(https?:\/\/)\*\.(.+)$/.exec(pattern);
+    return !!m && origin.indexOf(m[1]) === 0 && origin.length > (m[1] + m[2]).length &&
+      origin.slice(-(m[2].length + 1)) === '.' + m[2];
+  }
+
+  // The parent's origin as the browser reports it; "" when it cannot tell.
+  function parentOrigin() {
+    try {
+      if (window.location.ancestorOrigins && window.location.ancestorOrigins.length > 0) {
+        return window.location.ancestorOrigins[0];
+      }
+    } catch (e) { /* not supported */ }
+    try {
+      if (document.referrer) return new URL(document.referrer).origin;
+    } catch (e) { /* no referrer */ }
+    return '';
+  }
+
+  function heightTargets(body) {
+    var allowed = (body.getAttribute('data-embed-origins') || '').split(/\s+/).filter(Boolean);
+    if (allowed.length === 0) allowed = [window.location.origin]; // frame-ancestors 'self'
+    var parent = parentOrigin();
+    if (parent) {
+      for (var i = 0; i < allowed.length; i++) {
+        if (originMatches(parent, allowed[i])) return [parent];
+      }
+      return []; // the browser would not have framed us; say nothing
+    }
+    // Unknown parent: the browser delivers only to the matching origin.
+    return allowed.filter(function (o) { return o.indexOf('*') < 0; });
+  }
+
+  var lastHeight = -1;
+  function postHeight() {
+    var body = embedBody();
+    if (!body || window.parent === window) return;
+    var cs = window.getComputedStyle(body);
+    var h = Math.ceil(body.getBoundingClientRect().height +
+      (parseFloat(cs.marginTop) || 0) + (parseFloat(cs.marginBottom) || 0));
+    if (h === lastHeight) return;
+    lastHeight = h;
+    var targets = heightTargets(body);
+    for (var i = 0; i < targets.length; i++) {
+      try {
+        window.parent.postMessage({ type: 'agentdesk:height', height: h }, targets[i]);
+      } catch (e) { /* a malformed origin: skip it */ }
+    }
+  }
+
+  // The sign-in of a framed card happens in a popup (identity providers
+  // refuse to be framed). /embed/done tells the card, which reloads itself.
+  function signedIn() {
+    if (embedBody() && window.parent !== window) window.location.reload();
+  }
+
+  document.addEventListener('click', function (evt) {
+    var t = evt.target;
+    var btn = t instanceof Element && t.closest('[data-embed-signin]');
+    if (!btn) return;
+    evt.preventDefault();
+    var w = window.open(btn.getAttribute('data-embed-signin'), 'agentdesk-signin', 'popup,width=520,height=640');
+    if (!w) {
+      // Popup blocked: the full-page sign-in (target=_top) is the way.
+      var top = document.querySelector('[data-testid="embed-signin-top"]');
+      if (top) top.focus();
+    }
+  });
+
+  window.addEventListener('message', function (evt) {
+    // Only the portal itself (the popup) may ask the card to reload.
+    if (evt.origin !== window.location.origin) return;
+    if (evt.data && evt.data.type === 'agentdesk:signed-in') signedIn();
+  });
+
+  var channel = null;
+  try {
+    channel = new BroadcastChannel(EMBED_CHANNEL); // same origin only, by design
+    channel.onmessage = function (evt) {
+      if (evt.data && evt.data.type === 'agentdesk:signed-in') signedIn();
+    };
+  } catch (e) { /* not supported: window.opener is enough */ }
+
+  document.addEventListener('DOMContentLoaded', function () {
+    if (document.querySelector('[data-embed-done]')) {
+      var msg = { type: 'agentdesk:signed-in' };
+      try {
+        if (window.opener) window.opener.postMessage(msg, window.location.origin);
+      } catch (e) { /* opener gone */ }
+      // The opener can be cut off (an identity provider's COOP); every card
+      // of this origin listens on the channel too.
+      if (channel) channel.postMessage(msg);
+      window.setTimeout(function () { window.close(); }, 300);
+      return;
+    }
+    var body = embedBody();
+    if (!body || window.parent === window) return;
+    postHeight();
+    if (window.ResizeObserver) new ResizeObserver(postHeight).observe(body);
+    document.addEventListener('htmx:afterSettle', postHeight);
+    window.addEventListener('load', postHeight);
+  });
 })();

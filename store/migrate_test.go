@@ -25,6 +25,10 @@ var seedRows = map[string]struct{ sqlite, postgres string }{
 		`INSERT INTO audit_log (at, kind, user_key, result) VALUES (1, 'signin', 'iss|a', 'performed')`,
 		`INSERT INTO audit_log (at, kind, user_key, result) VALUES (now(), 'signin', 'iss|a', 'performed')`,
 	},
+	"schedule_holds": {
+		`INSERT INTO schedule_holds (job_id, disabled_at, reenable_at, updated_at) VALUES ('j', 1, 2, 1)`,
+		`INSERT INTO schedule_holds (job_id, disabled_at, reenable_at, updated_at) VALUES ('j', now(), now(), now())`,
+	},
 }
 
 // TestSQLiteMigrationsFromEveryVersion runs every migration on an empty

@@ -85,6 +85,22 @@ var postgresMigrations = []Migration{
 		groups_json JSONB NOT NULL,
 		updated_at TIMESTAMPTZ NOT NULL
 	);`},
+	// Time-boxed schedule disables (package holds), shared so that exactly one
+	// replica brings each schedule back.
+	{5, `CREATE TABLE schedule_holds (
+		id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		job_id TEXT NOT NULL,
+		job_name TEXT NOT NULL DEFAULT '',
+		disabled_by_key TEXT NOT NULL DEFAULT '',
+		disabled_by_name TEXT NOT NULL DEFAULT '',
+		disabled_at TIMESTAMPTZ NOT NULL,
+		reenable_at TIMESTAMPTZ NOT NULL,
+		state TEXT NOT NULL DEFAULT 'pending',
+		message TEXT NOT NULL DEFAULT '',
+		updated_at TIMESTAMPTZ NOT NULL
+	);
+	CREATE INDEX schedule_holds_due_idx ON schedule_holds(reenable_at) WHERE state = 'pending';
+	CREATE INDEX schedule_holds_job_idx ON schedule_holds(job_id, state);`},
 }
 
 // PostgresMigrations returns a copy of the PostgreSQL schema steps, for tests

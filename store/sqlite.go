@@ -85,6 +85,22 @@ var sqliteMigrations = []Migration{
 	CREATE INDEX audit_log_job_idx ON audit_log(job_id, at DESC);
 	CREATE INDEX audit_log_user_idx ON audit_log(user_key, at DESC);
 	CREATE INDEX audit_log_pending_idx ON audit_log(result) WHERE result IN ('pending', 'unknown');`},
+	// Time-boxed schedule disables (package holds): the schedule comes back on
+	// at reenable_at. Times are Unix microseconds (UTC).
+	{4, `CREATE TABLE schedule_holds (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		job_id TEXT NOT NULL,
+		job_name TEXT NOT NULL DEFAULT '',
+		disabled_by_key TEXT NOT NULL DEFAULT '',
+		disabled_by_name TEXT NOT NULL DEFAULT '',
+		disabled_at INTEGER NOT NULL,
+		reenable_at INTEGER NOT NULL,
+		state TEXT NOT NULL DEFAULT 'pending',
+		message TEXT NOT NULL DEFAULT '',
+		updated_at INTEGER NOT NULL
+	);
+	CREATE INDEX schedule_holds_due_idx ON schedule_holds(reenable_at) WHERE state = 'pending';
+	CREATE INDEX schedule_holds_job_idx ON schedule_holds(job_id, state);`},
 }
 
 // SQLiteMigrations returns a copy of the SQLite schema steps, for tests that

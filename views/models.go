@@ -78,6 +78,9 @@ type Layout struct {
 	// EMDownSince, when set, shows "Backup server unreachable since …": the EM
 	// client has stopped calling Enterprise Manager after repeated failures.
 	EMDownSince time.Time
+
+	// Embed is set on /embed/ pages (embedPage); see embed.go.
+	Embed *EmbedFrame
 }
 
 // User is the signed-in person, for the header.
@@ -173,6 +176,10 @@ type JobDetail struct {
 	Why     []string     // why the user may do what they may do
 	Status  *ActionState // an action started from the portal that is still being followed
 	Confirm *Confirm     // a confirmation opened by a deep link (/jobs/{id}?action=retry); never runs by itself
+	// LinkNote explains why a deep link's action was not opened (not allowed,
+	// not possible now); shown above the card.
+	LinkNote string
+	Hold     *HoldBanner // the schedule is disabled for a while; nil otherwise
 
 	AsOf  time.Time
 	Links []KV // EM links: Key = rel, Value = href (shown as text, never followed)
@@ -224,6 +231,9 @@ type Confirm struct {
 	Desired   string // ActionEnable/Disable: "enabled" or "disabled", posted as field "desired"
 	CancelURL string // where Cancel goes without JavaScript (the job page)
 	CSRFToken string // posted as field "csrf"
+	// Durations, for a disable, offers "for how long" (posted as field
+	// "duration"; the first option is the default). Empty: no choice.
+	Durations []KV
 }
 
 // ActionState is the progress of an action the portal started.

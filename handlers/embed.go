@@ -1,0 +1,184 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/agentdesk/agentdesk/jobs"
+	"github.com/agentdesk/agentdesk/views"
+)
+
+// Embed mode: /embed/ pages are made for iframes on intranet pages. Only they
+// may be framed, and only by the configured parent origins; every other page
+// keeps frame-ancestors 'none' and X-Frame-Options DENY, so a framed card can
+// never be turned into a framed portal (clickjacking).
+
+// embedMineMax is how many jobs the "My backups" card lists.
+const embedMineMax = 10
+
+// embedDone is where the sign-in popup of a framed card returns to.
+const embedDone = "/embed/done"
+
+func (h *Handler) isEmbedPath(path string) bool {
+	return strings.HasPrefix(path, h.base+"/embed/")
+}
+
+// fromEmbed reports a request made by an embedded card: an /embed/ page, or an
+// htmx request (action, poll, card refresh) from a page whose address is under
+// /embed/. HX-Current-URL is set by htmx from the frame's own location. A user
+// can forge it for their own requests, and all it changes is the
+// presentation of the card and the informational "embedded" mark in the
+// audit; it never grants anything, and another site cannot make a browser
+// send it (custom headers need CORS, and CSRF protection refuses cross-site
+// posts anyway). A hidden form field would be no harder to forge and would
+// not cover polling and card refreshes.
+func (h *Handler) fromEmbed(c echo.Context) bool {
+	r := c.Request()
+	if h.isEmbedPath(r.URL.Path) {
+		return true
+	}
+	if r.Header.Get("HX-Request") != "true" {
+		return false
+	}
+	u, err := url.Parse(r.Header.Get("HX-Current-URL"))
+	return err == nil && h.isEmbedPath(u.Path)
+}
+
+// frameAncestors is the CSP frame-ancestors source list of /embed/ pages.
+func frameAncestors(origins []string) string {
+	if len(origins) == 0 {
+		return "'self'"
+	}
+	return strings.Join(origins, " ")
+}
+
+// embedLayout is the layout of an /embed/ page: no navigation, the parent
+// origins for the height messages and a link that opens openURL in a new tab.
+func (h *Handler) embedLayout(c echo.Context, title, openURL string) views.Layout {
+	l := h.layout(c, title)
+	l.Nav = nil
+	l.DemoBanner = false
+	l.Embed = &views.EmbedFrame{ParentOrigins: slices.Clone(h.embedOrigins), OpenURL: openURL}
+	return l
+}
+
+// requireEmbedUser is requireUser for /embed/ pages: the signed-out get the
+// sign-in card in the frame (200), never a redirect to the identity
+// provider, which refuses to be framed.
+func (h *Handler) requireEmbedUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if h.currentUser(c) != nil {
+			return next(c)
+		}
+		return h.embedSignedOut(c)
+	}
+}
+
+// embedSignedOut answers a signed-out request of an embedded card. htmx
+// requests (a poll, an action after the session ended) get the card fragment
+// swapped into #embed-root instead of HX-Redirect, so the frame stays put.
+func (h *Handler) embedSignedOut(c echo.Context) error {
+	r := c.Request()
+	topReturn := returnPath(r, h.base)
+	if cur := r.Header.Get("HX-Current-URL"); cur != "" {
+		if u, err := url.Parse(cur); err == nil && h.isEmbedPath(u.Path) {
+			topReturn = strings.TrimPrefix(u.RequestURI(), h.base)
+		}
+	}
+	if !h.isEmbedPath(h.base+topReturn) || topReturn == embedDone {
+		topReturn = "/"
+	}
+	m := views.EmbedSignIn{
+		PopupURL:    h.base + "/auth/login?return_to=" + url.QueryEscape(embedDone),
+		TopURL:      h.base + "/auth/login?return_to=" + url.QueryEscape(topReturn),
+		Unavailable: !h.signin.Ready(),
+	}
+	if r.Header.Get("HX-Request") == "true" {
+		hd := c.Response().Header()
+		hd.Set("HX-Retarget", "#embed-root")
+		hd.Set("HX-Reswap", "innerHTML")
+		return h.write(c, http.StatusUnauthorized, views.EmbedSignInCard(m))
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return echo.NewHTTPError(http.StatusUnauthorized, "Your session has ended. Sign in again.")
+	}
+	return h.write(c, http.StatusOK, views.EmbedSignInPage(h.embedLayout(c, "Sign in", ""), m))
+}
+
+// embedDetail adapts the job page's model to the embedded card: compact (no
+// reasons), and its own links stay inside the frame.
+func (h *Handler) embedDetail(m *views.JobDetail) {
+	m.URL = h.base + "/embed/jobs/" + m.ID
+	m.JobsURL = ""
+	m.Why = nil
+}
+
+// showEmbedJob is /embed/jobs/{id}: the job's card for an iframe, with the
+// same policy checks, actions and live status as the job page.
+func (h *Handler) showEmbedJob(c echo.Context) error {
+	j, asOf, err := h.visibleJob(c)
+	if err != nil {
+		return err
+	}
+	m, err := h.jobDetail(c, j, asOf)
+	if err != nil {
+		return err
+	}
+	h.embedDetail(&m)
+	// As on the job page, ?action=start opens that confirmation and never
+	// runs anything by itself.
+	if a, ok := jobs.ParseAction(c.QueryParam("action")); ok {
+		for _, b := range m.Actions {
+			if b.Action == string(a) {
+				conf := h.confirmModel(c, j, b)
+				m.Confirm = &conf
+			}
+		}
+	}
+	return h.write(c, http.StatusOK, views.EmbedJobPage(h.embedLayout(c, j.Name, h.base+"/jobs/"+j.ID), m))
+}
+
+// showEmbedMine is /embed/my-backups: the jobs the user may see that protect
+// one of their own computers (the policy's self-service claims).
+func (h *Handler) showEmbedMine(c echo.Context) error {
+	snap, err := h.jobs.List(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	g := h.grant(c)
+	var mine []*jobs.Job
+	for _, j := range snap.Jobs {
+		if pj := policyJob(j); g.Visible(pj) && g.Owns(pj) {
+			mine = append(mine, j)
+		}
+	}
+	slices.SortFunc(mine, func(a, b *jobs.Job) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	m := views.EmbedMine{AllURL: h.base + "/"}
+	if len(mine) > embedMineMax {
+		m.More = len(mine) - embedMineMax
+		mine = mine[:embedMineMax]
+	}
+	for _, j := range mine {
+		r := h.jobRow(g, j)
+		r.URL = h.base + "/embed/jobs/" + j.ID
+		r.Actions = nil
+		m.Rows = append(m.Rows, r)
+	}
+	return h.write(c, http.StatusOK, views.EmbedMinePage(h.embedLayout(c, "My backups", h.base+"/"), m))
+}
+
+// showEmbedDone ends the sign-in popup of a framed card: app.js tells the
+// card (same origin) to reload itself, and closes the popup.
+func (h *Handler) showEmbedDone(c echo.Context) error {
+	return h.write(c, http.StatusOK, views.EmbedDonePage(h.embedLayout(c, "Signed in", ""), h.currentUser(c) != nil))
+}
+
+// signInStep reports the portal's own steps of the sign-in flow, which the
+// sign-in popup of a framed card passes through.
+func (h *Handler) signInStep(path string) bool {
+	return path == h.base+"/auth/login" || path == h.base+"/auth/callback"
+}

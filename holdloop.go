@@ -1,0 +1,24 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+
+	"github.com/agentdesk/agentdesk/holds"
+	"github.com/agentdesk/agentdesk/jobs"
+)
+
+// startHolds opens the time-boxed disables where every replica finds them (in
+// PostgreSQL when one is configured, else in this replica's SQLite) and runs
+// the loop that ends them until ctx ends. The loop locks with the job locker
+// the replicas share, so one replica ends each hold.
+func startHolds(ctx context.Context, p portal, db *sql.DB, b *backends, svc *jobs.Service, log *slog.Logger) *holds.Service {
+	var st holds.Store = holds.NewSQLiteStore(db)
+	if b.pg != nil {
+		st = holds.NewPostgresStore(b.pg)
+	}
+	hs := holds.New(st, svc, holds.Options{Interval: p.holdInterval, Locker: b.locker(), LockTTL: p.shared.lockTTL, Logger: log})
+	go hs.Run(ctx)
+	return hs
+}
