@@ -358,3 +358,24 @@ func TestRetryOnlyAfterFailure(t *testing.T) {
 	}
 	wantStatus(t, "unknown action", c.action(failed.id, "delete"), http.StatusNotFound)
 }
+
+// TestNoButtonsWhileTaskRuns: between confirming Start and EM finishing its
+// task, the card offers no second Start (nor anything but Stop).
+func TestNoButtonsWhileTaskRuns(t *testing.T) {
+	t.Parallel()
+	// emsim keeps a task Running for a twentieth of the backup's length.
+	p := newPortal(t, portalOptions{sessionSpeed: 60 * time.Second})
+	c := p.signIn("alice")
+	erin := p.jobNamed("Erin's laptop")
+	before := c.get("/jobs/" + erin.ID + "/card")
+	if before.testid("action-start").Length() == 0 {
+		t.Fatalf("no Start button before the action:\n%s", before.Body)
+	}
+	wantStatus(t, "POST start", c.action(erin.ID, "start"), http.StatusOK)
+	card := c.get("/jobs/"+erin.ID+"/card", htmx("job-card-"+erin.ID, "/jobs/"+erin.ID))
+	for _, a := range []string{"start", "retry", "enable", "disable"} {
+		if card.testid("action-"+a).Length() > 0 {
+			t.Errorf("the card offers %s while the start's EM task runs", a)
+		}
+	}
+}

@@ -18,8 +18,19 @@ import (
 // buttons are the actions both EM (the job's links and state) and the policy
 // allow. What is not shown here is refused by postAction too.
 func (h *Handler) buttons(g *policy.Grant, j *jobs.Job) []views.ActionButton {
+	// While an action the portal sent is still with EM (its task not finished),
+	// the job's state is about to change: offer nothing but what EM says now
+	// about stopping, so nobody presses Start twice while the card catches up.
+	busy := false
+	if run, ok := h.jobs.Run(j.ID); ok {
+		st := run.Snapshot()
+		busy = st.State == jobs.RunStarting || (st.State == jobs.RunRunning && st.SessionID == "")
+	}
 	var out []views.ActionButton
 	for _, a := range []jobs.Action{jobs.Start, jobs.Stop, jobs.Retry, jobs.Enable, jobs.Disable} {
+		if busy && a != jobs.Stop {
+			continue
+		}
 		if h.applicable(j, a) == nil && g.Can(policyJob(j), policyAction(a)) {
 			out = append(out, h.button(j, a))
 		}
