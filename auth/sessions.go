@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -119,6 +120,9 @@ type Sessions struct {
 	sm   *scs.SessionManager
 	idle time.Duration
 	now  func() time.Time
+
+	handoffTTL time.Duration // 0: DefaultHandoffTTL
+	handoffMu  sync.Mutex    // makes find-and-delete of a hand-off one step
 }
 
 // NewSessions wraps sm. idle is the inactivity timeout (default 30 minutes).
@@ -308,14 +312,22 @@ func (s *Sessions) storeMark(ctx context.Context, key string, expiry time.Time) 
 }
 
 func (s *Sessions) storeExists(ctx context.Context, key string) (bool, error) {
-	var found bool
-	var err error
-	if cs, ok := s.sm.Store.(scs.CtxStore); ok {
-		_, found, err = cs.FindCtx(ctx, key)
-	} else {
-		_, found, err = s.sm.Store.Find(key)
-	}
+	_, found, err := s.storeFind(ctx, key)
 	return found, err
+}
+
+func (s *Sessions) storeFind(ctx context.Context, key string) ([]byte, bool, error) {
+	if cs, ok := s.sm.Store.(scs.CtxStore); ok {
+		return cs.FindCtx(ctx, key)
+	}
+	return s.sm.Store.Find(key)
+}
+
+func (s *Sessions) storeCommit(ctx context.Context, key string, b []byte, expiry time.Time) error {
+	if cs, ok := s.sm.Store.(scs.CtxStore); ok {
+		return cs.CommitCtx(ctx, key, b, expiry)
+	}
+	return s.sm.Store.Commit(key, b, expiry)
 }
 
 func (s *Sessions) storeDelete(ctx context.Context, key string) error {

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -8,6 +10,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/agentdesk/agentdesk/audit"
+	"github.com/agentdesk/agentdesk/auth"
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/views"
 )
@@ -171,10 +175,69 @@ func (h *Handler) showEmbedMine(c echo.Context) error {
 	return h.write(c, http.StatusOK, views.EmbedMinePage(h.embedLayout(c, "My backups", h.base+"/"), m))
 }
 
-// showEmbedDone ends the sign-in popup of a framed card: app.js tells the
-// card (same origin) to reload itself, and closes the popup.
+// showEmbedDone ends the sign-in popup of a framed card. It carries a
+// one-time hand-off code that app.js posts to the card (its opener, and
+// only if that is still the portal's origin), which redeems it at
+// /embed/handoff: with a cross-site parent the card's cookies are
+// partitioned and the popup's sign-in does not reach it otherwise. Minting
+// for every signed-in visit is harmless: the code is only in this no-store
+// page, which another site cannot read, and lives a minute.
 func (h *Handler) showEmbedDone(c echo.Context) error {
-	return h.write(c, http.StatusOK, views.EmbedDonePage(h.embedLayout(c, "Signed in", ""), h.currentUser(c) != nil))
+	u := h.currentUser(c)
+	code := ""
+	// Break-glass is for the portal itself during an IdP outage, not for
+	// cards on other sites.
+	if u != nil && !u.BreakGlass {
+		var err error
+		code, err = h.sessions.MintHandoff(c.Request().Context(), *u)
+		if err != nil {
+			// The card can still reload: enough when it shares the popup's cookies.
+			h.log.Error("embedded sign-in hand-off not minted", "err", err, "user", u.Key())
+			code = ""
+		}
+	}
+	return h.write(c, http.StatusOK, views.EmbedDonePage(h.embedLayout(c, "Signed in", ""), u != nil, code))
+}
+
+// redeemHandoff is POST /embed/handoff: a framed card signs itself in with
+// the code its sign-in popup posted to it. The user is whoever signed in in
+// the popup; the card chooses nothing but the code. CSRF protection applies
+// as to every POST (the card's own anonymous session has a token).
+func (h *Handler) redeemHandoff(c echo.Context) error {
+	r := c.Request()
+	ip := c.RealIP()
+	if h.handoffLimit.blocked(ip) {
+		h.log.Warn("embedded sign-in hand-off throttled", "ip", ip)
+		return echo.NewHTTPError(http.StatusTooManyRequests, "Too many failed sign-ins from this address. Wait a minute, then sign in again.")
+	}
+	// The body only: a code must never travel in a URL.
+	u, err := h.sessions.RedeemHandoff(r.Context(), r.PostFormValue("code"))
+	if err != nil {
+		if !errors.Is(err, auth.ErrHandoffInvalid) {
+			return err
+		}
+		h.handoffLimit.fail(ip)
+		h.log.Warn("embedded sign-in hand-off refused", "ip", ip) // never the code
+		_ = h.record(c, audit.Entry{Kind: audit.KindSignInFailed, Result: audit.ResultDenied, Embedded: true,
+			Message: "embedded card: the sign-in hand-off was unknown, expired or already used"})
+		return echo.NewHTTPError(http.StatusBadRequest, "The sign-in could not be passed to this card: it expired or was already used. Sign in again.")
+	}
+	if cur := h.currentUser(c); cur != nil && cur.Key() == u.Key() {
+		// The card shares the popup's cookies (a same-site parent) and is
+		// signed in already; renewing the token would only race the other
+		// requests of that shared session.
+		return c.NoContent(http.StatusNoContent)
+	}
+	entry := who(audit.Entry{Kind: audit.KindSignIn, Result: audit.ResultPerformed, Embedded: true,
+		Message: "embedded card, through the sign-in window; " + rolesMessage(u.Roles)}, &u.Identity)
+	if err := h.record(c, entry); err != nil {
+		return fmt.Errorf("sign-in not recorded: %w", err)
+	}
+	if err := h.sessions.SignIn(r.Context(), u); err != nil {
+		return err
+	}
+	h.log.Info("signed in (embedded card)", "user", u.Key(), "roles", u.Roles)
+	return c.NoContent(http.StatusNoContent)
 }
 
 // signInStep reports the portal's own steps of the sign-in flow, which the

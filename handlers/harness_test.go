@@ -64,6 +64,7 @@ type portalOptions struct {
 	// Embed mode: handlers.Deps.EmbedOrigins and EmbedCrossSite.
 	embedOrigins   []string
 	embedCrossSite bool
+	handoffTTL     time.Duration // auth.Sessions.SetHandoffTTL (default auth.DefaultHandoffTTL)
 
 	// Self-service.
 	users         []demoidp.User  // more IdP users besides the demo ones
@@ -206,6 +207,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 	}
 	sm := auth.NewSessionManager(sqlite3store.NewWithCleanupInterval(db, 0), 8*time.Hour, "", false)
 	sessions := auth.NewSessions(sm, 30*time.Minute)
+	sessions.SetHandoffTTL(o.handoffTTL)
 	rp := auth.NewOIDC(ctx, oidcCfg)
 	if !o.idpLater {
 		wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)

@@ -101,6 +101,7 @@ type Handler struct {
 	policy          func() *policy.Policy
 	breakGlass      *auth.BreakGlass
 	breakGlassLimit *attemptLimit
+	handoffLimit    *attemptLimit // failed embedded sign-in hand-offs, per address
 	assets          *static.Assets
 	log             *slog.Logger
 	base            string
@@ -134,6 +135,7 @@ func New(d Deps) (*echo.Echo, *Handler) {
 		policy:          d.Policy,
 		breakGlass:      d.BreakGlass,
 		breakGlassLimit: newAttemptLimit(5, time.Minute),
+		handoffLimit:    newAttemptLimit(10, time.Minute),
 		assets:          d.Assets,
 		log:             cmp.Or(d.Logger, slog.Default()),
 		base:            d.BasePath,
@@ -227,6 +229,7 @@ func New(d Deps) (*echo.Echo, *Handler) {
 	// Embedded cards: their own sign-in handling (a card, never a redirect).
 	eg := g.Group("/embed")
 	eg.GET("/done", h.showEmbedDone)
+	eg.POST("/handoff", h.redeemHandoff)
 	em := eg.Group("", h.requireEmbedUser)
 	for path, hf := range map[string]echo.HandlerFunc{"/jobs/:id": h.showEmbedJob, "/my-backups": h.showEmbedMine} {
 		em.GET(path, hf)

@@ -280,8 +280,60 @@
 
   // The sign-in of a framed card happens in a popup (identity providers
   // refuse to be framed). /embed/done tells the card, which reloads itself.
+  // With a cross-site parent the card's cookies are partitioned and the
+  // popup's sign-in does not reach them: the popup also posts a one-time
+  // hand-off code to the card (its opener) alone, which redeems it in its
+  // own session (POST /embed/handoff) before reloading.
+  var signinPopup = null;   // the popup this card opened
+  var handoffBusy = false;  // a redeem is in flight: it reloads when done
+  var reloadTimer = null;
+
   function signedIn() {
-    if (embedBody() && window.parent !== window) window.location.reload();
+    if (!embedBody() || window.parent === window || handoffBusy) return;
+    if (signinPopup && !signinPopup.closed) {
+      // Our own popup is about to send its hand-off; give it a moment.
+      if (!reloadTimer) reloadTimer = window.setTimeout(function () { window.location.reload(); }, 1000);
+      return;
+    }
+    window.location.reload();
+  }
+
+  function embedMessage(text) {
+    var box = document.getElementById('messages');
+    if (!box) return;
+    var p = document.createElement('p');
+    p.className = 'alert alert-error';
+    p.setAttribute('role', 'alert');
+    p.setAttribute('data-testid', 'embed-handoff-failed');
+    p.textContent = text;
+    box.replaceChildren(p);
+  }
+
+  function redeemHandoff(code) {
+    var body = embedBody();
+    if (!body || handoffBusy) return;
+    handoffBusy = true;
+    if (reloadTimer) { window.clearTimeout(reloadTimer); reloadTimer = null; }
+    var token = '';
+    try { token = JSON.parse(body.getAttribute('hx-headers') || '{}')['X-CSRF-Token'] || ''; } catch (e) { /* none */ }
+    var form = new URLSearchParams();
+    form.set('code', code);
+    fetch((body.getAttribute('data-base-path') || '') + '/embed/handoff', {
+      method: 'POST',
+      credentials: 'same-origin',
+      cache: 'no-store',
+      headers: { 'X-CSRF-Token': token },
+      body: form
+    }).then(function (r) {
+      if (r.status === 204) { window.location.reload(); return; }
+      handoffBusy = false;
+      embedMessage(r.status === 429
+        ? 'Too many failed sign-ins. Wait a minute, then sign in again.'
+        : 'The sign-in could not be passed to this card: it expired or was already used. Sign in again.');
+    }, function () {
+      handoffBusy = false;
+      embedMessage('The sign-in could not be passed to this card. Sign in again.');
+    });
   }
 
   document.addEventListener('click', function (evt) {
@@ -294,31 +346,45 @@
       // Popup blocked: the full-page sign-in (target=_top) is the way.
       var top = document.querySelector('[data-testid="embed-signin-top"]');
       if (top) top.focus();
+      return;
     }
+    signinPopup = w;
   });
 
   window.addEventListener('message', function (evt) {
     // Only the portal itself (the popup) may ask the card to reload.
-    if (evt.origin !== window.location.origin) return;
-    if (evt.data && evt.data.type === 'agentdesk:signed-in') signedIn();
+    if (evt.origin !== window.location.origin || !evt.data) return;
+    if (evt.data.type === 'agentdesk:handoff') {
+      // Only from the popup this card opened.
+      if (signinPopup && evt.source === signinPopup && typeof evt.data.code === 'string') redeemHandoff(evt.data.code);
+      return;
+    }
+    if (evt.data.type === 'agentdesk:signed-in') signedIn();
   });
 
   var channel = null;
   try {
     channel = new BroadcastChannel(EMBED_CHANNEL); // same origin only, by design
     channel.onmessage = function (evt) {
+      // Never a hand-off code here: every portal tab listens.
       if (evt.data && evt.data.type === 'agentdesk:signed-in') signedIn();
     };
   } catch (e) { /* not supported: window.opener is enough */ }
 
   document.addEventListener('DOMContentLoaded', function () {
-    if (document.querySelector('[data-embed-done]')) {
+    var done = document.querySelector('[data-embed-done]');
+    if (done) {
       var msg = { type: 'agentdesk:signed-in' };
+      var code = done.getAttribute('data-embed-handoff');
       try {
-        if (window.opener) window.opener.postMessage(msg, window.location.origin);
+        // The code goes to the opener alone, and only while it is the
+        // portal's origin (the framed card): never "*", never a URL.
+        if (window.opener) window.opener.postMessage(code ? { type: 'agentdesk:handoff', code: code } : msg, window.location.origin);
       } catch (e) { /* opener gone */ }
+      done.removeAttribute('data-embed-handoff');
       // The opener can be cut off (an identity provider's COOP); every card
-      // of this origin listens on the channel too.
+      // of this origin listens on the channel too (same-site cards only:
+      // browsers partition the channel like the cookies).
       if (channel) channel.postMessage(msg);
       window.setTimeout(function () { window.close(); }, 300);
       return;

@@ -232,7 +232,8 @@ func TestAppJSContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"data-poll", "'wake'", "data-error-fragment", "data-confirm-region", "data-dismiss",
-		"data-confirm-opener", "data-announce", "theme-toggle", "data-theme-label", "'#messages'", "announcer", "visibilitychange"} {
+		"data-confirm-opener", "data-announce", "theme-toggle", "data-theme-label", "'#messages'", "announcer", "visibilitychange",
+		"data-embed-done", "data-embed-handoff", "agentdesk:handoff", "/embed/handoff"} {
 		name = strings.Trim(name, "'")
 		name = strings.TrimPrefix(name, "#")
 		if !bytes.Contains(js, []byte(name)) {
