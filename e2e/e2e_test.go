@@ -6,10 +6,8 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,53 +46,17 @@ func run(m *testing.M) int {
 		return 1
 	}
 	binary = bin
-	// Short backups, so a started job finishes while the test watches.
-	cmd := exec.Command(bin, "demo", "-addr", "127.0.0.1:0", "-jobs", "30", "-backup-duration", "4s")
-	out, err := cmd.StdoutPipe()
+	d, err := launchDemo(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	logFile, _ := os.Create(filepath.Join(dir, "demo.log"))
-	cmd.Stderr = logFile
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "start demo:", err)
-		return 1
-	}
-	defer func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-		}
-	}()
-	found := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`Portal:\s+(\S+)`)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				found <- strings.TrimRight(m[1], "/")
-			}
-		}
-		io.Copy(io.Discard, out)
-	}()
-	select {
-	case portalURL = <-found:
-	case <-time.After(60 * time.Second):
-		fmt.Fprintln(os.Stderr, "the demo did not print its URL")
-		logFile.Seek(0, 0)
-		io.Copy(os.Stderr, logFile)
-		return 1
-	}
+	defer d.stop()
+	portalURL = d.URL
 	code := m.Run()
 	if code != 0 {
-		logFile.Seek(0, 0)
 		fmt.Fprintln(os.Stderr, "---- demo log ----")
-		io.Copy(os.Stderr, logFile)
+		fmt.Fprintln(os.Stderr, d.logs())
 	}
 	return code
 }
@@ -190,23 +152,12 @@ func colorScheme(t *testing.T, ctx context.Context, scheme string) {
 	}
 }
 
-// signIn goes through the portal's sign-in and the demo provider's login form.
+// signIn goes through the portal's sign-in and the demo provider's login form,
+// and checks it lands on the jobs list it asked for.
 func signIn(t *testing.T, ctx context.Context, user string) {
 	t.Helper()
-	do(t, ctx, "open the portal", chromedp.Navigate(portalURL+"/jobs"))
-	do(t, ctx, "sign-in page", chromedp.WaitVisible(chromedp.CSS(`[data-testid="signin-button"]`)))
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`[data-testid="signin-button"]`))); err != nil {
-		t.Fatalf("start sign-in: %v", err)
-	}
-	do(t, ctx, "identity provider login form",
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SetValue(chromedp.ID("username"), user),
-		chromedp.SetValue(chromedp.ID("password"), "demo"),
-	)
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`form[data-testid="login-form"] button[type="submit"]`))); err != nil {
-		t.Fatalf("submit the login form: %v", err)
-	}
-	do(t, ctx, "back on the jobs list", chromedp.WaitVisible(chromedp.CSS(`[data-testid="job-row"]`)))
+	signInAt(t, ctx, portalURL, "/jobs", user)
+	do(t, ctx, "the jobs list", chromedp.WaitVisible(chromedp.CSS(`[data-testid="job-row"]`)))
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
 	if !strings.HasPrefix(loc, portalURL+"/jobs") {
 		t.Fatalf("after sign-in the browser is at %s, want %s/jobs", loc, portalURL)

@@ -1,17 +1,12 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"html"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -210,59 +205,6 @@ func listenLocal(t *testing.T) (net.Listener, string) {
 		t.Fatal(err)
 	}
 	return ln, "http://" + ln.Addr().String()
-}
-
-// startDemo runs its own demo process with extra flags and returns its URL.
-func startDemo(t *testing.T, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(binary, append([]string{"demo", "-addr", "127.0.0.1:0", "-jobs", "30", "-backup-duration", "4s"}, args...)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(t.TempDir(), "demo.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start demo: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("---- demo log ----\n%s", truncate(string(b), 20000))
-		}
-		logFile.Close()
-	})
-	found := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`Portal:\s+(\S+)`)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				found <- strings.TrimRight(m[1], "/")
-			}
-		}
-		io.Copy(io.Discard, out)
-	}()
-	select {
-	case u := <-found:
-		return u
-	case <-time.After(60 * time.Second):
-		t.Fatal("the demo did not print its URL")
-		return ""
-	}
 }
 
 // jobIDByName finds a job through the portal's own list, signed in over HTTP.

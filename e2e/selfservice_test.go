@@ -1,13 +1,7 @@
 package e2e
 
 import (
-	"bufio"
-	"context"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,76 +9,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 )
-
-// startSelfServiceDemo runs a demo of its own (the shared one has the default hold
-// durations) and returns its portal URL.
-func startSelfServiceDemo(t *testing.T, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(binary, append([]string{"demo", "-addr", "127.0.0.1:0"}, args...)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(t.TempDir(), "demo.log")
-	logFile, _ := os.Create(logPath)
-	cmd.Stderr = logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start demo: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-		}
-		logFile.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("---- demo log ----\n%s", b)
-		}
-	})
-	found := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`Portal:\s+(\S+)`)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				found <- strings.TrimRight(m[1], "/")
-			}
-		}
-		io.Copy(io.Discard, out)
-	}()
-	select {
-	case u := <-found:
-		return u
-	case <-time.After(60 * time.Second):
-		t.Fatal("the demo did not print its URL")
-		return ""
-	}
-}
-
-// signInAt signs user in at base+path through the demo provider and returns
-// once the browser is back on the portal.
-func signInAt(t *testing.T, ctx context.Context, base, path, user string) {
-	t.Helper()
-	do(t, ctx, "open "+path, chromedp.Navigate(base+path))
-	do(t, ctx, "sign-in page", chromedp.WaitVisible(chromedp.CSS(`[data-testid="signin-button"]`)))
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`[data-testid="signin-button"]`))); err != nil {
-		t.Fatalf("start sign-in: %v", err)
-	}
-	do(t, ctx, "identity provider login form",
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SetValue(chromedp.ID("username"), user),
-		chromedp.SetValue(chromedp.ID("password"), "demo"),
-	)
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`form[data-testid="login-form"] button[type="submit"]`))); err != nil {
-		t.Fatalf("submit the login form: %v", err)
-	}
-	waitFor(t, ctx, "back on the portal", fmt.Sprintf(`location.href.startsWith(%q) && !!document.querySelector('[data-testid="site-header"]')`, base), 30*time.Second)
-}
 
 // htmxReady is true once htmx has processed the element and nothing is swapping.
 func htmxReady(sel string) string {
@@ -95,7 +19,7 @@ func htmxReady(sel string) string {
 // laptop, backs it up and watches it run to its result; then alice disables
 // the schedule for a (demo-shortened) 2 seconds and sees it come back.
 func TestSelfService(t *testing.T) {
-	base := startSelfServiceDemo(t, "-jobs", "30", "-backup-duration", "4s", "-hold-durations", "2s,4h", "-hold-interval", "500ms")
+	base := startDemo(t, "-hold-durations", "2s,4h", "-hold-interval", "500ms")
 
 	ctx := browser(t)
 	signInAt(t, ctx, base, "/", "erin")
