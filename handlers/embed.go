@@ -135,13 +135,8 @@ func (h *Handler) showEmbedJob(c echo.Context) error {
 	h.embedDetail(&m)
 	// As on the job page, ?action=start opens that confirmation and never
 	// runs anything by itself.
-	if a, ok := jobs.ParseAction(c.QueryParam("action")); ok {
-		for _, b := range m.Actions {
-			if b.Action == string(a) {
-				conf := h.confirmModel(c, j, b)
-				m.Confirm = &conf
-			}
-		}
+	if q := c.QueryParam("action"); q != "" {
+		m.Confirm, m.LinkNote = h.deepLink(c, j, m.Actions, q)
 	}
 	return h.write(c, http.StatusOK, views.EmbedJobPage(h.embedLayout(c, j.Name, h.base+"/jobs/"+j.ID), m))
 }

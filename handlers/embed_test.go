@@ -316,3 +316,24 @@ func TestEmbedPolicy(t *testing.T) {
 		t.Errorf("harry owns no computer, yet the card lists %d jobs", r.testid("embed-mine-row").Length())
 	}
 }
+
+// TestEmbedDeepLinkNote: a card's deep link for an action the user may not run
+// explains why, as the job page does, instead of silently ignoring it.
+func TestEmbedDeepLinkNote(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t)
+	c := p.signIn("audrey")
+	erin := p.jobNamed("Erin's laptop")
+	before := p.actionCalls()
+	r := c.get("/embed/jobs/" + erin.ID + "?action=start")
+	wantStatus(t, "embed deep link", r, http.StatusOK)
+	if r.testid("confirm-panel").Length() > 0 {
+		t.Fatal("an auditor's deep link opened a confirmation")
+	}
+	if note := r.testid("link-note").Text(); !strings.Contains(note, "you may not do that") {
+		t.Errorf("link note = %q", note)
+	}
+	if p.actionCalls() != before {
+		t.Error("a deep link called EM")
+	}
+}

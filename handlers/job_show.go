@@ -87,19 +87,6 @@ func (h *Handler) showJobCard(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.JobPage(h.layout(c, j.Name), m), views.JobCard(m))
 }
 
-// showJobSessions is one page of the session history.
-func (h *Handler) showJobSessions(c echo.Context) error {
-	j, asOf, err := h.visibleJob(c)
-	if err != nil {
-		return err
-	}
-	m, err := h.jobDetail(c, j, asOf)
-	if err != nil {
-		return err
-	}
-	return h.render(c, http.StatusOK, views.JobPage(h.layout(c, j.Name), m), views.JobSessions(m))
-}
-
 // showSessionComputers lists the per-computer sessions of one backup session;
 // loaded when the user expands the session, so the page itself stays one EM
 // round trip.

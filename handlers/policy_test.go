@@ -62,7 +62,7 @@ func TestHelpdeskScope(t *testing.T) {
 		"/jobs/" + mj.ID + "/card",
 		"/jobs/" + mj.ID + "/row",
 		"/jobs/" + mj.ID + "/status",
-		"/jobs/" + mj.ID + "/sessions",
+		"/jobs/" + mj.ID + "?spage=2",
 		"/jobs/" + mj.ID + "/confirm/start",
 		"/jobs/" + mj.ID + "/confirm/stop",
 		"/jobs/" + mj.ID + "?action=start",

@@ -218,7 +218,6 @@ func New(d Deps) (*echo.Echo, *Handler) {
 	page("/jobs/:id", h.showJob)
 	page("/jobs/:id/card", h.showJobCard)
 	page("/jobs/:id/row", h.showJobRow)
-	page("/jobs/:id/sessions", h.showJobSessions)
 	page("/jobs/:id/sessions/:sid/computers", h.showSessionComputers)
 	page("/jobs/:id/confirm/:action", h.confirmAction)
 	p.POST("/jobs/:id/actions/:action", h.postAction)
