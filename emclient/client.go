@@ -582,6 +582,7 @@ func apiError(method, route string, status int, body []byte) *Error {
 	var eb ErrorBody
 	if len(bytes.TrimSpace(body)) > 0 && decode(body, &eb) == nil && eb.Message != "" {
 		e.Message = eb.Message
+		e.Detail = strings.TrimSpace(eb.FirstChanceExceptionMessage)
 	}
 	if e.Message == "" {
 		e.Message = fmt.Sprintf("HTTP %d", status)

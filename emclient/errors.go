@@ -30,10 +30,13 @@ var (
 )
 
 // Error is an HTTP error answer of EM. Message comes from EM's Error element,
-// or is the HTTP status text when the body is not one.
+// or is the HTTP status text when the body is not one. Detail is the Error
+// element's FirstChanceExceptionMessage (the real 9.5 error carries the
+// underlying exception's text there), "" when absent.
 type Error struct {
 	StatusCode int
 	Message    string
+	Detail     string
 	Method     string
 	Endpoint   string // the route pattern below /api, e.g. "/agents/jobs/{id}"
 }

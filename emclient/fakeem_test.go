@@ -46,6 +46,11 @@ type fakeEM struct {
 	logonSeen chan struct{}
 	// hook may answer a request itself (fault injection) by returning true.
 	hook func(w http.ResponseWriter, r *http.Request) bool
+	// related adds a Related link to the session on finished start/retry
+	// tasks. EM documents none (task_finished_agent_start.xml), so it is off
+	// by default; it exists to test the shortcut. noSession makes a start
+	// accepted without a session ever appearing.
+	related, noSession bool
 }
 
 type fakeTask struct {
@@ -248,13 +253,15 @@ func (f *fakeEM) action(w http.ResponseWriter, r *http.Request, token string) {
 	id := fmt.Sprintf("task-%d", f.nextTask)
 	t := Task{Type: "Task", Href: f.srv.URL + "/api/tasks/" + id, Links: Links{{Rel: "Delete", Href: f.srv.URL + "/api/tasks/" + id}},
 		TaskID: id, State: TaskRunning, Operation: op}
-	if op == "StartJob" || op == "RetryAgentJob" {
+	if (op == "StartJob" || op == "RetryAgentJob") && !f.noSession {
 		b := make([]byte, 16)
 		rand.Read(b)
 		sid := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 		f.sessions = append(f.sessions, BackupJobSession{Type: "BackupJobSession", Name: "job@now", UID: "urn:veeam:BackupJobSession:" + sid,
 			JobUID: "urn:veeam:AgentBackupJob:" + fakeJobID, JobType: "AgentBackup", CreationTimeUTC: Time{time.Now().UTC()}, State: "Working", Result: "None"})
-		t.Links = append(t.Links, Link{Rel: "Related", Type: "BackupJobSession", Href: f.srv.URL + "/api/backupSessions/" + sid + "?format=Entity"})
+		if f.related {
+			t.Links = append(t.Links, Link{Rel: "Related", Type: "BackupJobSession", Href: f.srv.URL + "/api/backupSessions/" + sid + "?format=Entity"})
+		}
 	}
 	if f.tasks[token] == nil {
 		f.tasks[token] = map[string]*fakeTask{}
