@@ -152,7 +152,8 @@ func TestEmsimEveryMethod(t *testing.T) {
 		}
 	}
 
-	// Start and follow: the Related link leads to the new session.
+	// Start and follow: emsim links no session to the task (as EM documents),
+	// so the session is found by querying the job's sessions.
 	task, err := c.JobAction(ctx, erin.ID, emclient.ActionStart)
 	if err != nil {
 		t.Fatal(err)

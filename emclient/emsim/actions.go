@@ -13,12 +13,11 @@ import (
 // is posted; only the visible State advances with time (Running, then briefly
 // OperationFinished, then Finished).
 type task struct {
-	id        string
-	op        string
-	created   time.Time
-	success   bool
-	message   string
-	relatedID string // session created by start/retry
+	id      string
+	op      string
+	created time.Time
+	success bool
+	message string
 }
 
 func (s *Server) taskBody(b base, t *task, now time.Time) taskBody {
@@ -36,9 +35,8 @@ func (s *Server) taskBody(b base, t *task, now time.Time) taskBody {
 	default:
 		body.State = "Finished"
 		body.Result = &taskResult{Success: t.success, Message: t.message}
-		if t.relatedID != "" {
-			body.Links = append(body.Links, link{Rel: "Related", Type: "BackupJobSession", Href: b.url("/backupSessions/" + t.relatedID + "?format=Entity")})
-		}
+		// No Related link, not even on a start or retry: the documented
+		// finished agent start and retry tasks carry only Delete.
 	}
 	return body
 }
@@ -78,8 +76,6 @@ func (s *Server) postJobAction(w http.ResponseWriter, r *http.Request, c *call) 
 	if j == nil {
 		return
 	}
-	s.stats.ActionCalls[ActionKey(j.id, a[0])]++
-	t := s.newTaskLocked(c.logon, a[1], now)
 	var running *jobSession
 	var lastResult string
 	if p := j.latest(); p != nil {
@@ -90,34 +86,46 @@ func (s *Server) postJobAction(w http.ResponseWriter, r *http.Request, c *call) 
 		}
 	}
 	q := `"` + j.name + `"`
+	refusal := ""
 	switch a[0] {
 	case "start":
 		if running != nil {
-			t.message = "Job " + q + " is already running."
-			break
+			refusal = "Job " + q + " is already running."
 		}
-		t.success, t.message = true, "Job "+q+" triggered to start."
-		t.relatedID = s.startSessionLocked(j, now, false).id
 	case "retry":
 		switch {
 		case j.policy:
-			t.message = "Retry is not available for backup policy " + q + "."
+			refusal = "Retry is not available for backup policy " + q + "."
 		case running != nil:
-			t.message = "Job " + q + " is already running."
+			refusal = "Job " + q + " is already running."
 		case lastResult != "Failed":
-			t.message = "Job " + q + " cannot be retried: its last session did not fail."
-		default:
-			t.success, t.message = true, "Job "+q+" triggered to retry."
-			t.relatedID = s.startSessionLocked(j, now, true).id
+			refusal = "Job " + q + " cannot be retried: its last session did not fail."
 		}
 	case "stop":
 		if running == nil {
-			t.message = "Job " + q + " is not running."
-			break
+			refusal = "Job " + q + " is not running."
 		}
+	}
+	if refusal != "" && s.refusal.Status != 0 {
+		s.log.Info("emsim: job action refused", "job", j.name, "action", a[0], "status", s.refusal.Status)
+		writeError(w, s.refusal.Status, refusal)
+		return
+	}
+	s.stats.ActionCalls[ActionKey(j.id, a[0])]++
+	t := s.newTaskLocked(c.logon, a[1], now)
+	switch {
+	case refusal != "":
+		t.message = refusal
+	case a[0] == "start":
+		t.success, t.message = true, "Job "+q+" triggered to start."
+		s.startSessionLocked(j, now, false)
+	case a[0] == "retry":
+		t.success, t.message = true, "Job "+q+" triggered to retry."
+		s.startSessionLocked(j, now, true)
+	case a[0] == "stop":
 		s.stopSessionLocked(running, now, c.logon.userName)
 		t.success, t.message = true, "Job "+q+" triggered to stop."
-	case "toggleScheduleEnabled":
+	case a[0] == "toggleScheduleEnabled":
 		j.enabled = !j.enabled
 		t.success, t.message = true, "Ok"
 	}
@@ -141,6 +149,10 @@ func (s *Server) postSessionAction(w http.ResponseWriter, r *http.Request, c *ca
 	defer s.mu.Unlock()
 	ss := s.lookupSession(w, r)
 	if ss == nil {
+		return
+	}
+	if !(ss.parent == nil && ss.at(now).running()) && s.refusal.Status != 0 {
+		writeError(w, s.refusal.Status, "Job Session "+`"`+ss.name()+`"`+" is not running.")
 		return
 	}
 	t := s.newTaskLocked(c.logon, "StopJobSession", now)

@@ -13,7 +13,7 @@ import (
 
 // Main runs the simulator as a command:
 //
-//	agentdesk emsim -addr 127.0.0.1:19398 -user svc -password secret [-tls=false] [-jobs N] [-seed S]
+//	agentdesk emsim -addr 127.0.0.1:19398 -user svc -password secret [-tls=false] [-jobs N] [-seed S] [-refuse-status N]
 //
 // It serves until SIGINT or SIGTERM.
 func Main(args []string, stdout io.Writer) error {
@@ -26,6 +26,7 @@ func Main(args []string, stdout io.Writer) error {
 	jobs := fs.Int("jobs", 48, "number of agent jobs in the fleet")
 	seed := fs.Int64("seed", 1, "fleet seed")
 	speed := fs.Duration("speed", 20*time.Second, "run time of a backup started through the API")
+	refuse := fs.Int("refuse-status", 0, "refuse actions that cannot run now with this HTTP status (e.g. 400 or 500) instead of a failed task")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -43,6 +44,7 @@ func Main(args []string, stdout io.Writer) error {
 		Seed:         *seed,
 		Jobs:         *jobs,
 		SessionSpeed: *speed,
+		Refusal:      Refusal{Status: *refuse},
 	})
 	run, err := s.Listen(*addr, *useTLS)
 	if err != nil {

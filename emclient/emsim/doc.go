@@ -16,36 +16,49 @@
 //     may be listed, read or deleted by any logged-on account.
 //
 // Errors
-//   - Every error is an Error element with Message, StatusCode and Status (the
-//     reason phrase without spaces, e.g. "NotFound"). A malformed GUID in a path is
-//     400, an unknown one 404, an unknown path 404, a wrong method 405 with Allow.
+//   - Every error is an Error element with Message, StatusCode, Status (the
+//     reason phrase without spaces, e.g. "NotFound") and a
+//     FirstChanceExceptionMessage repeating Message (the real 9.5 error carries
+//     one). A malformed GUID in a path is 400, an unknown one 404, an unknown
+//     path 404, a wrong method 405 with Allow.
 //   - Only GET /api/ and the logon need no token; everything else is 401 without
 //     a valid one. Only a PortalAdministrator may POST actions (403 "Access denied").
 //
 // Jobs, sessions and actions
-//   - Every agent job has JobType AgentBackup; a Retry link is present only on
-//     server-managed jobs (agent policies have none). HierarchyObjRef of
-//     includes always uses the urn:AgentForWindows: prefix (VeeamAgent for a
-//     computer, AgentProtectionGroup for a group), also for Linux jobs.
+//   - Every agent job has JobType AgentBackup and, whatever its state, the
+//     eight links of the documented entity (Up, Alternate, Down includes,
+//     ToggleScheduleEnabled, Down backupSessions, Start, Stop, Retry).
+//     HierarchyObjRef of includes always uses the urn:AgentForWindows: prefix
+//     (VeeamAgent for a computer, AgentProtectionGroup for a group), also for
+//     Linux jobs.
 //   - A run is a parent session (JobType AgentBackup) plus one child session per
-//     computer (AgentManagement, job "<Job> - <computer>", linked to a per-computer
-//     child job id that /api/agents/jobs does not list: GET on it is 404).
-//     Session names use UTC: "<Job>@yyyy-MM-dd HH:mm:ss.ffffff". JobUid is
+//     computer (AgentManagement, JobName "<Job> - <computer FQDN>", an Up link
+//     Name "Parent session" to the parent, linked to a per-computer child job id
+//     that /api/agents/jobs does not list: GET on it is 404). Children are
+//     listed by GET /api/backupSessions/{parent}/agentManagementSessions (the
+//     parent's Alternate BackupJobSessionReferenceList link) and, as in the
+//     documented /agents/backupSessions list, among all sessions.
+//     Session names use UTC: "<JobName>@yyyy-MM-dd HH:mm:ss.ffffff". JobUid is
 //     urn:veeam:AgentBackupJob:<id>.
 //   - State is computed from timestamps on every read: Starting for the first
 //     tenth of SessionSpeed, then Working (Progress 0..99), then Stopped with
 //     Result Success, Warning or Failed (deterministic from the seed, the job and
 //     its run number) and Progress 100. Result is None while running.
-//     FailureMessage carries the warning or failure text.
+//     FailureMessage carries the warning or failure text. Every session entity
+//     carries a Stop link, stopped or not, as the documented entity does.
 //   - Action outcomes are decided when the POST arrives; the task then shows
 //     Running for SessionSpeed/20, OperationFinished for as long again, then
-//     Finished. A finished start/retry task links (Rel Related, Type
-//     BackupJobSession) to the session it created.
-//   - start while a run is active, stop while none is, retry of a policy, retry
-//     while running or when the last run did not fail: the action is accepted
-//     (202) and its task finishes with Success="false" and a message such as
-//     `Job "X" is already running.`, `Job "X" is not running.` or
-//     `Job "X" cannot be retried: its last session did not fail.`
+//     Finished. No task carries a Related link: the documented finished start
+//     and retry tasks have only Delete, so a client finds the session a start
+//     created by querying the job's sessions.
+//   - start while a run is active, stop while none is, retry of an agent
+//     policy, retry while running or when the last run did not fail are
+//     refused with a message such as `Job "X" is already running.`,
+//     `Job "X" is not running.` or `Job "X" cannot be retried: its last session
+//     did not fail.` By default the action is accepted (202) and its task
+//     finishes with Success="false" and that message; with Config.Refusal (or
+//     SetRefusal) set to a status, the POST is answered with that status and
+//     an Error body instead. The documentation allows both.
 //   - stop moves the running session (and its children) to Stopping for
 //     SessionSpeed/20, then Stopped with Result Failed and FailureMessage
 //     "Job has been stopped by user EMSIM\<name>.". POST /api/backupSessions/{id}?action=stop
@@ -83,8 +96,9 @@
 //
 // Stats.Requests is keyed "METHOD pattern" with the pattern relative to /api,
 // e.g. "GET /agents/jobs/{id}" or "POST /sessionMngr/". Stats.ActionCalls is keyed
-// by ActionKey(jobID, action) and counts actions EM accepted (valid token, role,
-// known job), whether or not the task succeeds.
+// by ActionKey(jobID, action) and counts actions EM accepted with a task (valid
+// token, role, known job), whether or not the task succeeds; an action refused
+// with an HTTP status (Config.Refusal) is not counted.
 //
 // Responses are XML only (Accept: application/json is answered with XML).
 package emsim

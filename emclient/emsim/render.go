@@ -41,9 +41,9 @@ func (b base) jobEntity(j *job, now time.Time) agentBackupJob {
 		{Rel: "Down", Type: "BackupJobSessionReferenceList", Href: b.url(jp + "/backupSessions")},
 		{Rel: "Start", Href: b.url(jp + "?action=start")},
 		{Rel: "Stop", Href: b.url(jp + "?action=stop")},
-	}
-	if !j.policy {
-		links = append(links, link{Rel: "Retry", Href: b.url(jp + "?action=retry")})
+		// Every documented entity carries all eight links whatever the job's
+		// state or kind; EM answers "not now" by refusing the action.
+		{Rel: "Retry", Href: b.url(jp + "?action=retry")},
 	}
 	e := agentBackupJob{
 		Type: "AgentBackupJob", Href: b.url(jp + "?format=Entity"), Name: j.name, UID: j.uid(), Links: links,

@@ -41,6 +41,19 @@ type Config struct {
 	SessionSpeed time.Duration    // run time of a backup started through the API (default 20s)
 	Now          func() time.Time // clock (default time.Now)
 	Logger       *slog.Logger
+	// Refusal is how an action that cannot run now (start while running, stop
+	// while idle, retry after success) is refused; SetRefusal changes it later.
+	Refusal Refusal
+}
+
+// Refusal selects one of the two ways the EM documentation leaves open for
+// refusing an action that cannot run now.
+type Refusal struct {
+	// Status 0 (the default): the action is accepted (202) and its task
+	// finishes with Result Success="false" and EM's message. Otherwise the
+	// action is answered with this HTTP status and an Error body carrying
+	// the same message (e.g. 400 or 500).
+	Status int
 }
 
 // Faults injects latency and failures; see the package documentation.
@@ -88,6 +101,7 @@ type Server struct {
 	rng      *mrand.Rand
 	faults   Faults
 	stats    Stats
+	refusal  Refusal
 }
 
 type logon struct {
@@ -128,6 +142,7 @@ func New(cfg Config) *Server {
 		logons: map[string]*logon{},
 		rng:    mrand.New(mrand.NewPCG(uint64(cfg.Seed), 42)),
 	}
+	s.refusal = cfg.Refusal
 	s.fleet = buildFleet(cfg.Seed, cfg.Jobs, cfg.Now().UTC())
 	s.resetStatsLocked()
 	s.routes()
@@ -178,6 +193,13 @@ func (s *Server) SetFaults(f Faults) {
 	f.Paths = append([]string(nil), f.Paths...)
 	f.Methods = append([]string(nil), f.Methods...)
 	s.faults = f
+}
+
+// SetRefusal changes how actions that cannot run now are refused.
+func (s *Server) SetRefusal(r Refusal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refusal = r
 }
 
 // Jobs lists the fleet in its fixed order.
@@ -422,6 +444,7 @@ func writeXML(w http.ResponseWriter, status int, root string, withXSD bool, v an
 func writeError(w http.ResponseWriter, status int, msg string) {
 	body, _ := encodeXML("Error", false, errorBody{
 		Message: msg, StatusCode: status, Status: strings.ReplaceAll(http.StatusText(status), " ", ""),
+		FirstChanceExceptionMessage: msg,
 	})
 	setHeaders(w)
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))

@@ -230,14 +230,27 @@ func TestEndpoints(t *testing.T) {
 		for _, l := range job.Links {
 			rels = append(rels, l.Rel+":"+l.Type)
 		}
-		want := "Up:BackupServerReference Alternate:JobReference Down:ObjectInJobList ToggleScheduleEnabled: Down:BackupJobSessionReferenceList Start: Stop:"
-		if !j.policy {
-			want += " Retry:"
-		}
+		// The eight links of the documented entity, for every job whatever its state.
+		want := "Up:BackupServerReference Alternate:JobReference Down:ObjectInJobList ToggleScheduleEnabled: Down:BackupJobSessionReferenceList Start: Stop: Retry:"
 		if got := strings.Join(rels, " "); got != want {
 			t.Errorf("links\n got %s\nwant %s", got, want)
 		}
 	})
+}
+
+// newestSession is the entity link of the job's newest session, found the way
+// a client must: by the job's session list, not by a link on the task.
+func (e *env) newestSession(tok string, j *job) string {
+	e.t.Helper()
+	refs := decode[entityReferences](e.t, e.get("/api/agents/jobs/"+j.id+"/backupSessions", tok))
+	if len(refs.Refs) == 0 {
+		e.t.Fatal("job has no sessions")
+	}
+	l, ok := findLink(refs.Refs[0].Links, "Alternate", "BackupJobSession")
+	if !ok {
+		e.t.Fatalf("session ref without entity link: %+v", refs.Refs[0])
+	}
+	return l
 }
 
 // waitTask advances the fake clock until the task is Finished.
@@ -282,10 +295,10 @@ func TestStartRunsToStopped(t *testing.T) {
 	if fin.Result == nil || !fin.Result.Success || fin.Result.Message != `Job "`+j.name+`" triggered to start.` {
 		t.Fatalf("finished task %+v", fin.Result)
 	}
-	rel, ok := findLink(fin.Links, "Related", "BackupJobSession")
-	if !ok {
-		t.Fatal("no Related session link")
+	if _, ok := findLink(fin.Links, "Related", ""); ok {
+		t.Fatal("finished start task has a Related link; EM documents only Delete")
 	}
+	rel := e.newestSession(tok, j)
 	var states []string
 	var last backupJobSession
 	for i := 0; i < 100; i++ {
@@ -366,7 +379,10 @@ func TestActionOutcomes(t *testing.T) {
 		if !tb.Result.Success || tb.Result.Message != `Job "`+failed.name+`" triggered to retry.` {
 			t.Fatalf("%+v", tb.Result)
 		}
-		rel, _ := findLink(tb.Links, "Related", "BackupJobSession")
+		if _, ok := findLink(tb.Links, "Related", ""); ok {
+			t.Error("finished retry task has a Related link")
+		}
+		rel := e.newestSession(tok, failed)
 		sess := decode[backupJobSession](t, e.get(e.pathOf(rel), tok))
 		if !sess.IsRetry {
 			t.Error("retry session has IsRetry=false")

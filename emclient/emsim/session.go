@@ -117,7 +117,9 @@ func (b base) sessionLinks(v sessionView, entity bool) []link {
 		links = append(links, link{Rel: "Alternate", Type: "BackupJobSession", Href: b.url("/backupSessions/" + s.id + "?format=Entity"), Name: s.name()})
 	}
 	links = append(links, link{Rel: "Down", Type: "BackupTaskSessionReferenceList", Href: b.url("/backupSessions/" + s.id + "/taskSessions")})
-	if entity && s.parent == nil && v.running() {
+	if entity {
+		// As in the documented entity (a Stopped session with a Stop link): the
+		// link does not say the session can be stopped now.
 		links = append(links, link{Rel: "Stop", Href: b.url("/backupSessions/" + s.id + "?action=stop")})
 	}
 	return links

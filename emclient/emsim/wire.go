@@ -348,11 +348,14 @@ type pagingInfo struct {
 	Links      []link `xml:"Links>Link"`
 }
 
+// errorBody is ErrorType. The real 9.5 error (a 500) carries the exception's
+// text in FirstChanceExceptionMessage; emsim writes Message there too.
 type errorBody struct {
-	XMLName    xml.Name `xml:"Error"`
-	Message    string   `xml:"Message,attr"`
-	StatusCode int      `xml:"StatusCode,attr"`
-	Status     string   `xml:"Status,attr"`
+	XMLName                     xml.Name `xml:"Error"`
+	Message                     string   `xml:"Message,attr"`
+	StatusCode                  int      `xml:"StatusCode,attr"`
+	Status                      string   `xml:"Status,attr"`
+	FirstChanceExceptionMessage string   `xml:"FirstChanceExceptionMessage,omitempty"`
 }
 
 // xmlTime writes an xs:dateTime the way EM does: UTC, "Z", up to 6 fractional digits.
