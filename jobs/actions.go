@@ -186,7 +186,8 @@ const (
 // Snapshot, because the follower goroutine updates them.
 type Run struct {
 	mu        sync.Mutex
-	note      string // ActOptions.Note, added to the audited outcome
+	note      string   // ActOptions.Note, added to the audited outcome
+	known     []string // the job's sessions before the action: never taken for the one it created
 	JobID     string
 	JobName   string
 	Action    Action
@@ -327,6 +328,7 @@ func (s *Service) ActWith(ctx context.Context, actor Actor, jobID string, a Acti
 			return nil, ErrAlready
 		}
 	}
+	var known []string
 	// Start, retry and stop depend on whether the job runs. The lock is released
 	// once EM accepts an action, while the backup goes on, and the caller's copy
 	// of the job may be stale (cache TTL, another replica): decide on fresh state.
@@ -335,6 +337,9 @@ func (s *Service) ActWith(ctx context.Context, actor Actor, jobID string, a Acti
 		if err != nil {
 			release()
 			return nil, err
+		}
+		if fresh.Last != nil {
+			known = append(known, fresh.Last.ID)
 		}
 		why := ""
 		switch {
@@ -359,7 +364,7 @@ func (s *Service) ActWith(ctx context.Context, actor Actor, jobID string, a Acti
 		return nil, fmt.Errorf("%w: %v", ErrAudit, err)
 	}
 
-	run := &Run{JobID: jobID, JobName: job.Name, Action: a, By: name, StartedAt: attempt.At, done: make(chan struct{}), note: opts.Note}
+	run := &Run{JobID: jobID, JobName: job.Name, Action: a, By: name, StartedAt: attempt.At, done: make(chan struct{}), note: opts.Note, known: known}
 	run.state.State = RunStarting
 	s.mu.Lock()
 	s.runs[jobID] = run
@@ -417,17 +422,33 @@ func (s *Service) follow(run *Run, job *Job, task *emclient.Task, auditID string
 	}()
 }
 
+// NoSessionYet is the status of a start or retry EM accepted while it shows no
+// session for it yet; the portal keeps looking.
+const NoSessionYet = "EM accepted the %s but shows no new session yet; still looking for it."
+
 func (s *Service) followRun(ctx context.Context, run *Run, job *Job, task *emclient.Task, release func()) Outcome {
-	var sessionID string
+	startLike := run.Action == Start || run.Action == Retry
+	var sessionID, taskID string
+	sentAt := run.StartedAt
 	if task != nil {
+		taskID = task.TaskID
+		if !task.SentAt.IsZero() {
+			sentAt = task.SentAt
+		}
 		out, err := s.em.FollowAction(ctx, job.ID, task, emclient.WaitOptions{
 			Interval: s.opts.PollEvery, MaxInterval: s.opts.PollEvery, Timeout: s.opts.ActionLimit,
+			ClockSkew: s.opts.ClockSkew, SessionWait: s.opts.SessionWait, Known: run.known,
 		})
+		if err != nil && (out == nil || !out.SessionPending) {
+			return Outcome{Result: "unknown", Message: "could not follow the EM task: " + emMessage(err), TaskID: taskID}
+		}
 		if err != nil {
-			return Outcome{Result: "unknown", Message: "could not follow the EM task: " + emMessage(err), TaskID: task.TaskID}
+			// EM accepted the action; only finding its session failed so far.
+			s.log.Warn("looking for the session of an accepted action", "job", job.ID, "action", run.Action, "err", err)
 		}
 		if out.Task != nil && out.Task.Result != nil && !out.Task.Result.Success {
-			return Outcome{Result: "failed", Message: out.Task.Result.Message, TaskID: task.TaskID}
+			// EM refused: its own words are the message.
+			return Outcome{Result: "failed", Message: out.Task.Result.Message, TaskID: taskID}
 		}
 		msg := ""
 		if out.Task != nil && out.Task.Result != nil {
@@ -440,21 +461,42 @@ func (s *Service) followRun(ctx context.Context, run *Run, job *Job, task *emcli
 		if run.Action == Enable || run.Action == Disable {
 			fresh, err := s.Fresh(ctx, job.ID)
 			if err != nil {
-				return Outcome{Result: "unknown", Message: "toggled, but could not verify: " + emMessage(err), TaskID: task.TaskID}
+				return Outcome{Result: "unknown", Message: "toggled, but could not verify: " + emMessage(err), TaskID: taskID}
 			}
 			if fresh.ScheduleEnabled != (run.Action == Enable) {
-				return Outcome{Result: "failed", Message: "EM reported success but the schedule is still " + stateWord(fresh.ScheduleEnabled), TaskID: task.TaskID}
+				return Outcome{Result: "failed", Message: "EM reported success but the schedule is still " + stateWord(fresh.ScheduleEnabled), TaskID: taskID}
 			}
-			return Outcome{Result: "performed", Message: "Schedule " + stateWord(fresh.ScheduleEnabled), TaskID: task.TaskID}
+			return Outcome{Result: "performed", Message: "Schedule " + stateWord(fresh.ScheduleEnabled), TaskID: taskID}
 		}
-		if sessionID == "" || run.Action == Stop {
-			return Outcome{Result: "performed", Message: msg, TaskID: task.TaskID, SessionID: sessionID}
+		if !startLike {
+			return Outcome{Result: "performed", Message: msg, TaskID: taskID, SessionID: sessionID}
 		}
-	} else {
-		// Outcome unknown: look for a session of this job that began after we sent.
-		sess, err := s.findSessionSince(ctx, job.ID, run.StartedAt)
-		if err != nil || sess == nil {
-			return Outcome{Result: "unknown", Message: "EM did not confirm the action; check the job's sessions"}
+	} else if !startLike {
+		// Outcome unknown, and a stop or toggle leaves nothing to look for.
+		return Outcome{Result: "unknown", Message: "EM did not confirm the action; check the job"}
+	}
+	if sessionID == "" {
+		// EM accepted the start (or may have: the answer was lost) but shows no
+		// session for it yet. Say so, let stop through, and keep looking
+		// rather than calling it done.
+		release()
+		if task != nil {
+			run.update(func(st *RunState) { st.State, st.Message = RunRunning, fmt.Sprintf(NoSessionYet, run.Action) })
+		}
+		// The client has looked for SessionWait already when it had the task.
+		search := s.opts.SessionSearch
+		if task == nil {
+			search += s.opts.SessionWait
+		}
+		sess, err := s.awaitSession(ctx, run, job.ID, sentAt, search)
+		if sess == nil {
+			switch {
+			case task == nil:
+				return Outcome{Result: "unknown", Message: "EM did not confirm the action; check the job's sessions"}
+			case err != nil && errors.Is(err, errDraining):
+				return Outcome{Result: "performed", Message: "EM accepted the " + string(run.Action) + "; AgentDesk stopped looking for its session at shutdown", TaskID: taskID}
+			}
+			return Outcome{Result: "performed", Message: fmt.Sprintf("EM accepted the %s but showed no new session within %s; check the job's sessions in EM", run.Action, s.opts.SessionWait+search), TaskID: taskID}
 		}
 		sessionID = sess.ID
 		run.update(func(st *RunState) {
@@ -465,7 +507,6 @@ func (s *Service) followRun(ctx context.Context, run *Run, job *Job, task *emcli
 	// unlocked now: EM has accepted the action, and stop must be possible.
 	release()
 	s.cache.invalidate("job:"+run.JobID, "sessions:"+run.JobID, "list")
-	taskID := run.Snapshot().TaskID
 	t := time.NewTicker(s.opts.PollEvery)
 	defer t.Stop()
 	for {
@@ -488,19 +529,31 @@ func (s *Service) followRun(ctx context.Context, run *Run, job *Job, task *emcli
 	}
 }
 
-func (s *Service) findSessionSince(ctx context.Context, jobID string, since time.Time) (*Session, error) {
-	deadline := time.NewTimer(30 * time.Second)
+var errDraining = errors.New("jobs: shutting down")
+
+// awaitSession looks for the session a start or retry sent at sentAt created:
+// the job's newest parent session created at or after sentAt minus the clock
+// skew allowance that is not one the job had before. It polls until one
+// appears or search has passed (nil, nil), the service shuts down (nil,
+// errDraining) or ctx ends.
+func (s *Service) awaitSession(ctx context.Context, run *Run, jobID string, sentAt time.Time, search time.Duration) (*Session, error) {
+	deadline := time.NewTimer(search)
 	defer deadline.Stop()
 	t := time.NewTicker(s.opts.PollEvery)
 	defer t.Stop()
 	for {
-		page, err := s.loadSessions(ctx, jobID, 1, 1)
-		if err == nil && len(page.Sessions) > 0 && !page.Sessions[0].Start.Before(since.Add(-5*time.Second)) {
-			return page.Sessions[0], nil
+		b, err := s.em.FindActionSession(ctx, jobID, sentAt, s.opts.ClockSkew, run.known)
+		if err == nil && b != nil {
+			return sessionFrom(b), nil
+		}
+		if err != nil {
+			s.log.Debug("looking for an action's session", "job", jobID, "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-s.draining:
+			return nil, errDraining
 		case <-deadline.C:
 			return nil, nil
 		case <-t.C:
@@ -518,6 +571,10 @@ func (s *Service) end(run *Run, auditID string, o Outcome, release func()) {
 	}
 	if o.Final == "Failed" {
 		state = RunFailed
+	}
+	if o.Result == "performed" && o.SessionID == "" && (run.Action == Start || run.Action == Retry) {
+		// EM accepted it, but the backup was never seen: not "done".
+		state = RunUnknown
 	}
 	// Record the outcome and drop the stale job before viewers see the run
 	// end: a durable audit write takes a moment, and a click right after

@@ -24,13 +24,16 @@ type EM interface {
 	AgentJob(ctx context.Context, id string) (*emclient.AgentBackupJob, error)
 	BackupServers(ctx context.Context) ([]emclient.BackupServer, error)
 	BackupSession(ctx context.Context, id string) (*emclient.BackupJobSession, error)
+	AgentManagementSessions(ctx context.Context, sessionID string) ([]emclient.Ref, error)
 	JobAction(ctx context.Context, id string, a emclient.Action) (*emclient.Task, error)
 	FollowAction(ctx context.Context, jobID string, t *emclient.Task, w emclient.WaitOptions) (*emclient.ActionOutcome, error)
+	FindActionSession(ctx context.Context, jobID string, sentAt time.Time, skew time.Duration, known []string) (*emclient.BackupJobSession, error)
 }
 
-// Kinds of agent job. EM has no field for it: agent policies (managed by the
-// agent) are recognised by the absence of a Retry link, which EM offers only for
-// jobs the backup server runs itself.
+// Kinds of agent job. No documented element or link of EM tells a
+// server-managed job from an agent-managed backup policy (every entity carries
+// the same eight links), so Job.Kind stays "" and nothing is shown; kindOf is
+// where a field of a later EM version would be read.
 const (
 	KindJob    = "job"
 	KindPolicy = "policy"
@@ -44,7 +47,7 @@ type Job struct {
 	Server             string
 	ServerID           string
 	Platform           string // AgentForWindows or AgentForLinux
-	Kind               string // KindJob or KindPolicy
+	Kind               string // KindJob or KindPolicy when EM states it; "" (unknown) today
 	Description        string
 	ScheduleConfigured bool
 	ScheduleEnabled    bool
@@ -74,6 +77,7 @@ type Session struct {
 	IsRetry        bool
 	FailureMessage string
 	ParentID       string // for per-computer AgentManagement sessions
+	Computer       string // for per-computer sessions: the computer, from "<job> - <computer>@<time>"
 }
 
 // Running reports whether the session has not stopped yet.
@@ -126,6 +130,16 @@ type Options struct {
 	PollEvery   time.Duration // EM task/session polling while an action runs, default 1s
 	KeepResult  time.Duration // how long a finished action's outcome stays visible, default 2m
 	ActionLimit time.Duration // how long an action is followed at most, default 4h
+	// ClockSkew is how far EM's and the backup server's clocks may be behind
+	// ours when the session a start or retry created is looked for (default
+	// emclient.DefaultClockSkew).
+	ClockSkew time.Duration
+	// SessionWait is how long the session of an accepted start or retry is
+	// looked for before the status says EM shows none yet (default 30s);
+	// SessionSearch how long it is looked for in the background after that
+	// (default 10m).
+	SessionWait   time.Duration
+	SessionSearch time.Duration
 	LockTTL     time.Duration // how long a job lock outlives a holder that died, default 10m
 	Locker      Locker        // default: in-process
 	Recorder    Recorder      // default: log only
@@ -172,6 +186,15 @@ func NewService(em EM, opts Options) *Service {
 	}
 	if opts.LockTTL == 0 {
 		opts.LockTTL = 10 * time.Minute
+	}
+	if opts.ClockSkew == 0 {
+		opts.ClockSkew = emclient.DefaultClockSkew
+	}
+	if opts.SessionWait == 0 {
+		opts.SessionWait = 30 * time.Second
+	}
+	if opts.SessionSearch == 0 {
+		opts.SessionSearch = 10 * time.Minute
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -450,37 +473,53 @@ func (s *Service) loadSessions(ctx context.Context, id string, page, size int) (
 	return out, nil
 }
 
-// Children returns the per-computer sessions of a job's parent session. EM links a
-// child to its parent only by an Up link, so the children of the job's computers
-// created since the parent started are read in one query and matched by that link.
+// Children returns the per-computer sessions of a job's parent session, sorted
+// by computer. EM lists them under the parent
+// (GET /backupSessions/{id}/agentManagementSessions): a query by name cannot
+// find them, because the computers of a protection group are not named in the
+// job. Each child's state is then read from its entity, a few at a time.
 func (s *Service) Children(ctx context.Context, job *Job, parent *Session) ([]*Session, error) {
-	if len(job.Computers) == 0 || parent == nil {
+	if parent == nil {
 		return nil, nil
 	}
 	key := "children:" + parent.ID
 	v, _, err := s.cache.get(ctx, key, s.opts.JobTTL, func(ctx context.Context) (any, error) {
-		names := make([]emclient.Filter, 0, len(job.Computers))
-		for _, c := range job.Computers {
-			names = append(names, emclient.Eq("JobName", job.Name+" - "+c))
-		}
-		r, err := s.em.Query(ctx, emclient.Query{
-			Type: "BackupJobSession", Entities: true,
-			Filter: emclient.And(emclient.Eq("JobType", "AgentManagement"),
-				emclient.Ge("CreationTime", parent.Start.Add(-time.Minute).UTC()), emclient.Or(names...)),
-			SortAsc: "CreationTime", PageSize: 500,
-		})
+		refs, err := s.em.AgentManagementSessions(ctx, parent.ID)
 		if err != nil {
 			return nil, fmt.Errorf("read computer sessions: %w", err)
 		}
-		var out []*Session
-		if r.Entities != nil && r.Entities.BackupJobSessions != nil {
-			for i := range r.Entities.BackupJobSessions.Sessions {
-				c := sessionFrom(&r.Entities.BackupJobSessions.Sessions[i])
-				if c.ParentID == parent.ID {
-					out = append(out, c)
-				}
+		out := make([]*Session, len(refs))
+		errs := make([]error, len(refs))
+		sem := make(chan struct{}, childReads)
+		var wg sync.WaitGroup
+		for i, r := range refs {
+			id := emclient.IDFromUID(r.UID)
+			if id == "" {
+				id = idFromHref(r.Href)
 			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				b, err := s.em.BackupSession(ctx, id)
+				if err != nil {
+					errs[i] = fmt.Errorf("read the session of %s: %w", emclient.ChildComputer(job.Name, r.Name), err)
+					return
+				}
+				c := sessionFrom(b)
+				c.Computer = emclient.ChildComputer(job.Name, b.Name)
+				if c.Computer == "" {
+					c.Computer = emclient.ChildComputer(job.Name, r.Name)
+				}
+				out[i] = c
+			}()
 		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+		sort.SliceStable(out, func(a, b int) bool { return strings.ToLower(out[a].Computer) < strings.ToLower(out[b].Computer) })
 		return out, nil
 	})
 	if err != nil {
@@ -488,6 +527,9 @@ func (s *Service) Children(ctx context.Context, job *Job, parent *Session) ([]*S
 	}
 	return v.([]*Session), nil
 }
+
+// childReads bounds the entity reads of one parent's children in flight.
+const childReads = 8
 
 // Server returns the backup server entity by id, from a list cached for minutes.
 func (s *Service) Server(ctx context.Context, id string) (*emclient.BackupServer, error) {
@@ -522,14 +564,11 @@ func jobFrom(e *emclient.AgentBackupJob) *Job {
 		Description:        e.Description,
 		ScheduleConfigured: e.ScheduleConfigured,
 		ScheduleEnabled:    e.ScheduleEnabled,
-		Kind:               KindPolicy,
+		Kind:               kindOf(e),
 		Entity:             e,
 	}
 	if e.NextRun != nil {
 		j.NextRun = e.NextRun.Time
-	}
-	if e.Links.Has("Retry") {
-		j.Kind = KindJob
 	}
 	if l, ok := e.Links.Find("Up", "BackupServerReference"); ok {
 		j.Server = l.Name
@@ -546,6 +585,11 @@ func jobFrom(e *emclient.AgentBackupJob) *Job {
 	}
 	return j
 }
+
+// kindOf is the job's kind as EM states it. No documented EM version states
+// it (a missing link is no sign: every entity carries all eight), so it is ""
+// and views show no kind; read the field here should EM add one.
+func kindOf(*emclient.AgentBackupJob) string { return "" }
 
 func sessionFrom(b *emclient.BackupJobSession) *Session {
 	s := &Session{
