@@ -140,11 +140,11 @@ type Options struct {
 	// (default 10m).
 	SessionWait   time.Duration
 	SessionSearch time.Duration
-	LockTTL     time.Duration // how long a job lock outlives a holder that died, default 10m
-	Locker      Locker        // default: in-process
-	Recorder    Recorder      // default: log only
-	Logger      *slog.Logger
-	Now         func() time.Time
+	LockTTL       time.Duration // how long a job lock outlives a holder that died, default 10m
+	Locker        Locker        // default: in-process
+	Recorder      Recorder      // default: log only
+	Logger        *slog.Logger
+	Now           func() time.Time
 }
 
 // Service reads jobs through the cache and runs actions.
