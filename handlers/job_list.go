@@ -121,7 +121,6 @@ func sortJobs(js []*jobs.Job, key string, desc bool) {
 	by := map[string]func(a, b *jobs.Job) int{
 		"platform": func(a, b *jobs.Job) int { return strings.Compare(a.Platform, b.Platform) },
 		"server":   func(a, b *jobs.Job) int { return strings.Compare(a.Server, b.Server) },
-		"kind":     func(a, b *jobs.Job) int { return strings.Compare(a.Kind, b.Kind) },
 		"schedule": func(a, b *jobs.Job) int { return boolCmp(a.ScheduleEnabled, b.ScheduleEnabled) },
 		"result":   func(a, b *jobs.Job) int { return resultRank[lastResult(a)] - resultRank[lastResult(b)] },
 		"lastrun":  func(a, b *jobs.Job) int { return lastRun(a).Compare(lastRun(b)) },
@@ -189,9 +188,14 @@ func platformLabel(p string) string {
 	return p
 }
 
+// kindLabel names a job kind EM stated; "" when it stated none (always, so
+// far: see jobs.KindJob).
 func kindLabel(k string) string {
-	if k == jobs.KindPolicy {
+	switch k {
+	case jobs.KindPolicy:
 		return views.KindPolicy
+	case jobs.KindJob:
+		return views.KindJob
 	}
-	return views.KindJob
+	return ""
 }

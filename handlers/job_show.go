@@ -263,19 +263,28 @@ func joinWords(xs []string, conj string) string {
 func sessionRow(s *jobs.Session, now time.Time) views.SessionRow {
 	r := views.SessionRow{
 		ID: s.ID, Name: s.Name, State: s.State, Result: s.Result, Start: s.Start, End: s.End,
-		Duration: s.Duration(now), Progress: s.Progress, IsRetry: s.IsRetry,
+		Duration: s.Duration(now), Progress: s.Progress, IsRetry: s.IsRetry, Computer: s.Computer,
 	}
 	if s.Running() {
 		r.Result = views.ResultNone
 	}
+	if r.Result == views.ResultFailed || r.Result == views.ResultWarning {
+		r.Reason = s.FailureMessage
+	}
 	return r
 }
 
+// includeKind is what an include's HierarchyObjRef says it is
+// (urn:<platform>:AgentProtectionGroup:… or urn:<platform>:VeeamAgent:…), ""
+// when it says neither or is absent: nothing else in EM's entity tells.
 func includeKind(ref string) string {
-	if strings.Contains(ref, ":AgentProtectionGroup:") {
+	switch {
+	case strings.Contains(ref, ":AgentProtectionGroup:"):
 		return "Protection group"
+	case strings.Contains(ref, ":VeeamAgent:"):
+		return "Computer"
 	}
-	return "Computer"
+	return ""
 }
 
 func guestKVs(g *emclient.GuestProcessingOptions) []views.KV {

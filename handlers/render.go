@@ -136,7 +136,7 @@ func (h *Handler) errorView(ctx context.Context, err error) views.ErrorView {
 	case errors.Is(err, emclient.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		ev.Status, ev.Title, ev.Message = http.StatusServiceUnavailable, "Enterprise Manager is not answering",
 			"The backup server could not be reached just now. Your request was not carried out; try again in a moment."
-	case errors.As(err, &emErr) && emErr.StatusCode >= 500:
+	case errors.As(err, &emErr) && !errors.Is(err, emclient.ErrForbidden) && !errors.Is(err, emclient.ErrUnauthorized):
 		ev.Status, ev.Title, ev.Message = http.StatusBadGateway, "Enterprise Manager reported an error",
 			"Enterprise Manager could not answer this request. Nothing was changed. Try again; if it keeps happening, tell your administrator."
 	case errors.Is(err, emclient.ErrMalformed):
@@ -178,6 +178,13 @@ func (h *Handler) errorView(ctx context.Context, err error) views.ErrorView {
 			if ev.Status < 500 {
 				ev.Title, ev.Message = http.StatusText(ev.Status), "The request could not be completed."
 			}
+		}
+	}
+	if errors.As(err, &emErr) {
+		// EM's own words, for the person and the helpdesk (the view escapes them).
+		ev.EMMessage = emErr.Message
+		if emErr.Detail != "" && emErr.Detail != emErr.Message {
+			ev.EMMessage += " (" + emErr.Detail + ")"
 		}
 	}
 	return ev

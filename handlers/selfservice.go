@@ -200,17 +200,25 @@ func (h *Handler) fromMine(c echo.Context) bool {
 // coversText says when backing up now reaches more than one computer: an agent
 // policy, or a job of several computers or of protection groups.
 func coversText(j *jobs.Job) string {
-	computers, groups := 0, 0
+	computers, groups, others := 0, 0, 0
 	if j.Entity != nil && j.Entity.JobInfo != nil {
 		for _, inc := range j.Entity.JobInfo.Includes {
-			if includeKind(inc.HierarchyObjRef) == "Protection group" {
+			switch includeKind(inc.HierarchyObjRef) {
+			case "Protection group":
 				groups++
-			} else {
+			case "Computer":
 				computers++
+			default:
+				others++
 			}
 		}
 	} else {
 		computers = len(j.Computers)
+	}
+	if others > 0 {
+		// EM does not say what these are: they may hold many computers.
+		return fmt.Sprintf("This %s covers %s: backing up now starts it on every computer they hold.",
+			map[bool]string{true: "backup policy", false: "backup job"}[j.Kind == jobs.KindPolicy], plural(computers+groups+others, "protected object", "protected objects"))
 	}
 	if j.Kind != jobs.KindPolicy && groups == 0 && computers <= 1 {
 		return ""

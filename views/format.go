@@ -333,3 +333,12 @@ func sessionsCaption(m JobDetail) string {
 func sessionRunning(s SessionRow) bool {
 	return s.End.IsZero() && (s.Result == "" || s.Result == ResultNone) && s.State != "Stopped"
 }
+
+// childName is a per-computer session's computer, or its session name when
+// the computer cannot be told from it.
+func childName(s SessionRow) string {
+	if s.Computer != "" {
+		return s.Computer
+	}
+	return s.Name
+}

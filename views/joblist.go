@@ -9,7 +9,7 @@ import (
 )
 
 // sortColumns are the values of JobFilter.Sort, in column order.
-var sortColumns = [...]string{"name", "platform", "server", "kind", "schedule", "result", "lastrun", "nextrun"}
+var sortColumns = [...]string{"name", "platform", "server", "schedule", "result", "lastrun", "nextrun"}
 
 // SortColumns returns the accepted values of JobFilter.Sort, in column order.
 func SortColumns() []string { return slices.Clone(sortColumns[:]) }

@@ -23,6 +23,8 @@ const (
 
 // Job kinds. EM has no field for this; handlers infer it.
 const (
+	// Job kinds, shown only when Enterprise Manager states one (no documented
+	// version does today).
 	KindJob    = "Server-managed job"
 	KindPolicy = "Agent policy"
 )
@@ -127,7 +129,7 @@ type JobRow struct {
 	URL                string // the job page
 	Platform           string // PlatformWindows or PlatformLinux
 	Server             string // backup server name
-	Kind               string // KindJob or KindPolicy
+	Kind               string // KindJob or KindPolicy when EM states it, else ""; not a list column
 	ScheduleConfigured bool
 	ScheduleEnabled    bool
 	LastResult         string    // ResultSuccess/Warning/Failed/None, "" = never ran
@@ -145,7 +147,7 @@ type JobDetail struct {
 	Name        string
 	JobType     string // EM JobType, e.g. "EpAgentBackup"
 	Platform    string
-	Kind        string
+	Kind        string // shown only when not "" (EM states no kind today)
 	Description string
 
 	URL     string // this page, e.g. "/jobs/<id>"; sessions paging appends "?spage=N"
@@ -194,7 +196,7 @@ type JobDetail struct {
 type Include struct {
 	Name        string
 	DisplayName string
-	Kind        string // "Computer" or "Protection group"
+	Kind        string // "Computer" or "Protection group" as HierarchyObjRef says, "" when it does not
 	Guest       []KV   // per-object guest processing overrides
 }
 
@@ -217,6 +219,10 @@ type SessionRow struct {
 	Duration time.Duration
 	Progress int
 	IsRetry  bool
+	// Per-computer sessions: the computer (the FQDN part of EM's child
+	// session name) and, for a warning or failure, the reason EM gives.
+	Computer string
+	Reason   string
 	Children []SessionRow
 	// ChildrenURL loads the per-computer sessions when the row is expanded, so
 	// the page costs one EM round trip; used when Children is empty.
@@ -264,6 +270,9 @@ type ErrorView struct {
 	Message   string // what happened and what to do
 	RetryURL  string // optional "Try again" link
 	RequestID string // for the helpdesk ticket
+	// EMMessage is Enterprise Manager's own error message, when EM answered
+	// with one; shown quoted, as text.
+	EMMessage string
 }
 
 // SignIn is the signed-out page.

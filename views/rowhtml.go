@@ -247,8 +247,6 @@ func (c jobRowHTML) write(h *htmlBuf) {
 	h.text(r.Platform)
 	h.raw(`</td><td data-label="Backup server" data-testid="job-server">`)
 	h.text(r.Server)
-	h.raw(`</td><td data-label="Kind" data-testid="job-kind">`)
-	h.text(r.Kind)
 	h.raw(`</td><td data-label="Schedule" data-testid="job-schedule"><span class="`)
 	h.raw(scheduleClass(r.ScheduleConfigured, r.ScheduleEnabled))
 	h.raw(`">`)

@@ -69,7 +69,6 @@ func sampleRow(id, name string, i int) JobRow {
 		URL:                "/backup/jobs/" + id,
 		Platform:           PlatformWindows,
 		Server:             "vbr-berlin.corp.example",
-		Kind:               KindJob,
 		ScheduleConfigured: true,
 		ScheduleEnabled:    i%3 != 0,
 		LastResult:         []string{ResultSuccess, ResultWarning, ResultFailed, ResultNone}[i%4],
@@ -78,7 +77,7 @@ func sampleRow(id, name string, i int) JobRow {
 		Actions:            actionsFor(id, i%2 == 1),
 	}
 	if i%2 == 1 {
-		r.Platform, r.Kind, r.Server = PlatformLinux, KindPolicy, "vbr-munich.corp.example"
+		r.Platform, r.Server = PlatformLinux, "vbr-munich.corp.example"
 	}
 	if i == 2 {
 		r.Running, r.Progress = true, 42
@@ -109,7 +108,6 @@ func sampleDetail(name, desc string) JobDetail {
 		Name:               name,
 		JobType:            "EpAgentBackup",
 		Platform:           PlatformWindows,
-		Kind:               KindPolicy,
 		Description:        desc,
 		URL:                "/backup/jobs/" + jobID,
 		CardURL:            "/backup/jobs/" + jobID + "/card",
@@ -122,6 +120,7 @@ func sampleDetail(name, desc string) JobDetail {
 		Includes: []Include{
 			{Name: "erin-laptop.corp.example", DisplayName: "Erin's laptop", Kind: "Computer"},
 			{Name: "Berlin laptops", DisplayName: desc, Kind: "Protection group", Guest: []KV{{"VSS", "Require success"}}},
+			{Name: "Manually added", DisplayName: "Manually added"}, // no HierarchyObjRef: no kind shown
 		},
 		JobGuest:      []KV{{"Application-aware processing", "On"}},
 		Retention:     []KV{{"Restore points", "14"}},
@@ -130,7 +129,11 @@ func sampleDetail(name, desc string) JobDetail {
 		SessionsPages: 4,
 		Sessions: []SessionRow{
 			{ID: "s1", Name: name, State: "Working", Result: ResultNone, Start: sampleAt.Add(-5 * time.Minute), Progress: 42,
-				Children: []SessionRow{{ID: "c1", Name: "erin-laptop.corp.example", State: "Working", Result: ResultNone, Progress: 42, Duration: 5 * time.Minute}}},
+				Children: []SessionRow{
+					{ID: "c1", Name: name + " - erin-laptop.corp.example@2026-03-14 06:26:00", Computer: "erin-laptop.corp.example", State: "Working", Result: ResultNone, Progress: 42, Duration: 5 * time.Minute},
+					{ID: "c2", Name: name + " - nb-ber-0002.corp.example@2026-03-14 06:26:03", Computer: "nb-ber-0002.corp.example", State: "Stopped", Result: ResultFailed, Duration: 83 * time.Second,
+						End: sampleAt, Reason: `Error: Not enough space on the backup repository "Repo-01" <D:\>.`},
+				}},
 			{ID: "s2", Name: name, State: "Stopped", Result: ResultFailed, Start: sampleAt.Add(-25 * time.Hour), End: sampleAt.Add(-24 * time.Hour), Duration: time.Hour},
 			{ID: "s3", Name: name, State: "Stopped", Result: ResultWarning, IsRetry: true, Start: sampleAt.Add(-23 * time.Hour), End: sampleAt.Add(-23*time.Hour + 83*time.Second), Duration: 83 * time.Second},
 		},

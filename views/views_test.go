@@ -83,13 +83,14 @@ func TestHostileTextRendersAsText(t *testing.T) {
 			d.Why = []string{h}
 			d.Links = []KV{{h, h}}
 			d.Includes[0].Name = h
-			d.Sessions[0].Children[0].Name = h
+			d.Sessions[0].Children[0].Computer = h
+			d.Sessions[0].Children[1].Reason = h
 			d.Sessions[0].State = h
 			d.Schedule = []string{h}
 			d.ScheduleRaw = []KV{{h, h}}
 			doc = parse(t, render(t, JobPage(l, d)))
 			checkNoInjection(t, doc, allowedScripts)
-			for _, id := range []string{"job-title", "job-description", "include-name", "session-child-name", "em-link", "server-description"} {
+			for _, id := range []string{"job-title", "job-description", "include-name", "session-child-name", "session-child-reason", "em-link", "server-description"} {
 				if got := byTestID(doc, id).First().Text(); got != h {
 					t.Errorf("%s text = %q, want %q", id, got, h)
 				}
@@ -418,13 +419,17 @@ func TestJobTableRows(t *testing.T) {
 	}
 	r := rows.Eq(2) // running, Windows, schedule enabled, Failed
 	want := map[string]string{
-		"job-platform": "Windows", "job-server": "vbr-berlin.corp.example", "job-kind": KindJob,
+		"job-platform": "Windows", "job-server": "vbr-berlin.corp.example",
 		"job-schedule": "Enabled", "job-next-run": "2026-03-14 12:26 CET", "job-last-run": "2026-03-14 07:26 CET",
 	}
 	for id, w := range want {
 		if got := strings.TrimSpace(r.Find(`[data-testid="` + id + `"]`).Text()); got != w {
 			t.Errorf("%s = %q, want %q", id, got, w)
 		}
+	}
+	// EM states no job kind: the list has no kind column (issue 11).
+	if n := doc.Find(`[data-testid="job-kind"], [data-testid="sort-kind"]`).Length(); n != 0 {
+		t.Errorf("%d kind cells or headers in the list", n)
 	}
 	if got := r.Find(`[data-testid="job-last-result"] [data-result]`).Text(); !strings.Contains(got, "Failed") {
 		t.Errorf("last result = %q", got)
@@ -767,16 +772,23 @@ func TestJobPage(t *testing.T) {
 	if byTestID(doc, "schedule-raw").Is("details") == false {
 		t.Error("raw schedule must be collapsed in <details>")
 	}
-	if byTestID(doc, "include-row").Length() != 2 || byTestID(doc, "include-kind").Eq(1).Text() != "Protection group" {
-		t.Error("includes not rendered")
+	if byTestID(doc, "include-row").Length() != 3 || byTestID(doc, "include-kind").Eq(1).Text() != "Protection group" ||
+		byTestID(doc, "include-kind").Eq(2).Text() != "" {
+		t.Error("includes not rendered, or a kind shown that HierarchyObjRef does not state")
+	}
+	if byTestID(doc, "job-kind").Length() != 0 {
+		t.Error("a job kind is shown though EM states none")
 	}
 	rows := byTestID(doc, "session-row")
 	if rows.Length() != 3 {
 		t.Fatalf("%d session rows", rows.Length())
 	}
-	if rows.Eq(0).Find(`[data-testid="session-children"] details summary`).Text() != "1 computer" ||
-		byTestID(doc, "session-child-name").Text() != "erin-laptop.corp.example" {
-		t.Error("child sessions must be in an expandable <details>")
+	if rows.Eq(0).Find(`[data-testid="session-children"] details summary`).Text() != "2 computers" ||
+		byTestID(doc, "session-child-name").First().Text() != "erin-laptop.corp.example" {
+		t.Error("child sessions must be in an expandable <details>, named by computer")
+	}
+	if got := byTestID(doc, "session-child-reason").Text(); !strings.Contains(got, `Not enough space on the backup repository "Repo-01"`) {
+		t.Errorf("failed computer's reason = %q", got)
 	}
 	if byTestID(doc, "session-retry").Length() != 1 {
 		t.Error("retry session not marked")
