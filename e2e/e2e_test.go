@@ -200,15 +200,21 @@ func TestHelpdeskWorkflow(t *testing.T) {
 	shot(t, ctx, "job-page-dark")
 	colorScheme(t, ctx, "light")
 
-	// Start: confirm, then watch the EM task and the backup run in place.
+	// Start: confirm, then watch the EM task and the backup run in place. EM
+	// (and emsim) link no session to the finished start task, so the progress
+	// and the result below come from the session the portal found by query.
 	eval[bool](t, ctx, `(window.__noReload = true)`)
+	eval[bool](t, ctx, `(() => { window.__sawProgress = false; new MutationObserver(() => { if (document.querySelector('[data-testid="action-status"][data-state="running"] [data-testid="progress"] progress')) window.__sawProgress = true; }).observe(document.body, {subtree: true, childList: true, attributes: true}); return true; })()`)
 	runAction(t, ctx, "start")
 	waitFor(t, ctx, "the backup to run", `(() => { const s = document.querySelector('[data-testid="action-status"]'); return s && (s.dataset.state === 'running' || s.dataset.state === 'finished'); })()`, 15*time.Second)
 	shot(t, ctx, "job-running")
 	waitFor(t, ctx, "the backup to finish", `(() => { const s = document.querySelector('[data-testid="action-status"]'); return s && (s.dataset.state === 'finished' || s.dataset.state === 'failed'); })()`, 60*time.Second)
 	msg := eval[string](t, ctx, `document.querySelector('[data-testid="status-message"]').textContent`)
-	if !regexp.MustCompile(`Success|Warning|Failed`).MatchString(msg) {
-		t.Fatalf("final status %q names no result", msg)
+	if !regexp.MustCompile(`Backup finished: (Success|Warning|Failed)`).MatchString(msg) {
+		t.Fatalf("final status %q names no backup result", msg)
+	}
+	if !eval[bool](t, ctx, `window.__sawProgress === true`) {
+		t.Fatal("the new session's progress was never shown while it ran")
 	}
 	if !eval[bool](t, ctx, `window.__noReload === true`) {
 		t.Fatal("the action reloaded the page")

@@ -330,27 +330,43 @@ func TestStopOnlyWhileRunning(t *testing.T) {
 	}
 }
 
-// TestRetryOnlyAfterFailure: retry works on a server-managed job whose last run
-// failed and is refused elsewhere without an EM call.
+// TestRetryOnlyAfterFailure: retry works on a job whose last run failed and
+// is refused after a success without an EM call. Whether EM lets an agent
+// policy be retried is EM's to say (no kind is stated): its refusal reaches
+// the user in EM's own words, whether EM refuses with a failed task or with an
+// HTTP error.
 func TestRetryOnlyAfterFailure(t *testing.T) {
 	t.Parallel()
 	p := newPortal(t)
 	c := p.signIn("alice")
-	failed := rowWith(t, c, "result=Failed", func(r listRow) bool { return r.kind == views.KindJob && offers("retry")(r) })
-	failedPolicy := rowWith(t, c, "result=Failed", func(r listRow) bool { return r.kind == views.KindPolicy })
-	succeeded := rowWith(t, c, "result=Success", func(r listRow) bool { return r.kind == views.KindJob })
-	if offers("retry")(succeeded) || offers("retry")(failedPolicy) {
-		t.Errorf("retry offered where it cannot work")
+	failed := rowWith(t, c, "result=Failed", func(r listRow) bool { return !p.isPolicy(r.id) && offers("retry")(r) })
+	failedPolicy := rowWith(t, c, "result=Failed", func(r listRow) bool { return p.isPolicy(r.id) && offers("retry")(r) })
+	succeeded := rowWith(t, c, "result=Success", func(r listRow) bool { return !p.isPolicy(r.id) })
+	if offers("retry")(succeeded) {
+		t.Errorf("retry offered after a success")
 	}
-	for _, j := range []listRow{succeeded, failedPolicy} {
-		r := c.action(j.id, "retry")
-		wantStatus(t, "retry "+j.name, r, http.StatusConflict)
-		if p.actionCount(j.id, "retry") != 0 {
-			t.Errorf("retry of %q reached EM", j.name)
-		}
+	r := c.action(succeeded.id, "retry")
+	wantStatus(t, "retry "+succeeded.name, r, http.StatusConflict)
+	if p.actionCount(succeeded.id, "retry") != 0 {
+		t.Errorf("retry of %q reached EM", succeeded.name)
 	}
 
-	r := c.action(failed.id, "retry")
+	emSays := "Retry is not available for backup policy"
+	for _, status := range []int{0, http.StatusBadRequest} {
+		p.sim.SetRefusal(emsim.Refusal{Status: status})
+		r := c.action(failedPolicy.id, "retry")
+		if status == 0 {
+			wantStatus(t, "retry of a policy", r, http.StatusOK)
+			r = c.waitAction(failedPolicy.id)
+		}
+		st, _ := r.testid("action-status").Attr("data-state")
+		if msg := r.testid("status-message").Text(); st != "failed" || !strings.Contains(msg, emSays) {
+			t.Errorf("refusal (EM status %d): state %q, message %q; want EM's words %q", status, st, msg, emSays)
+		}
+	}
+	p.sim.SetRefusal(emsim.Refusal{})
+
+	r = c.action(failed.id, "retry")
 	wantStatus(t, "retry "+failed.name, r, http.StatusOK)
 	c.waitAction(failed.id)
 	if n := p.actionCount(failed.id, "retry"); n != 1 {

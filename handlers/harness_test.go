@@ -279,6 +279,13 @@ func (p *testPortal) actionCount(jobID, action string) int64 {
 	return p.sim.Stats().ActionCalls[emsim.ActionKey(jobID, action)]
 }
 
+// isPolicy reports whether emsim made the job an agent policy; the portal
+// cannot tell (EM states no kind).
+func (p *testPortal) isPolicy(id string) bool {
+	j, ok := p.sim.JobState(id)
+	return ok && j.Policy
+}
+
 // jobNamed finds a fleet job by exact name.
 func (p *testPortal) jobNamed(name string) emsim.JobSummary {
 	p.t.Helper()

@@ -378,6 +378,7 @@ func (s *Service) ActWith(ctx context.Context, actor Actor, jobID string, a Acti
 			// The request reached EM but the answer did not reach us: never resend;
 			// find out from the job's sessions instead.
 			outcome.Result, state = "unknown", RunUnknown
+			outcome.Message = "The " + string(a) + " was sent, but Enterprise Manager's answer was lost; looking at the job's sessions to find out."
 		}
 		run.update(func(st *RunState) { st.State, st.Message = state, outcome.Message })
 		if state == RunUnknown {
