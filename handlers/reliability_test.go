@@ -256,7 +256,8 @@ func TestActionConnectionReset(t *testing.T) {
 	release := make(chan struct{})
 	gate := func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if hold.Load() && r.URL.Path == "/api/query" && r.URL.Query().Get("pageSize") == "1" {
+			// The portal's search for the session an action created (emclient.FindActionSession asks for 10).
+			if hold.Load() && r.URL.Path == "/api/query" && r.URL.Query().Get("pageSize") == "10" {
 				select {
 				case <-release:
 				case <-r.Context().Done():
@@ -278,7 +279,7 @@ func TestActionConnectionReset(t *testing.T) {
 	if st, _ := r.testid("action-status").Attr("data-state"); st != "unknown" {
 		t.Fatalf("state %q, want unknown\n%s", st, r.Body)
 	}
-	mustContain(t, "status fragment", r.Body, "State unknown, refreshing")
+	mustContain(t, "status fragment", r.Body, "State unknown", "answer was lost")
 	r = c.get("/jobs/"+erin.ID+"/status", htmx("status-"+erin.ID, "/jobs/"+erin.ID), background)
 	if st, _ := r.testid("action-status").Attr("data-state"); st != "unknown" {
 		t.Fatalf("poll while EM cannot tell: state %q, want unknown", st)
