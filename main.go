@@ -104,6 +104,7 @@ type portal struct {
 	staleAfter    time.Duration
 	holdInterval  time.Duration
 	holdDurations []time.Duration
+	emClockSkew   time.Duration // jobs.Options.ClockSkew (zero: its default)
 }
 
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -244,7 +245,8 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		requestTimeout: cfg.RequestTimeout, maxInFlight: cfg.MaxInFlight, shutdownTimeout: cfg.ShutdownTimeout,
 		embedOrigins: cfg.EmbedOrigins, embedCrossSite: cfg.EmbedCrossSite,
 		staleAfter: cfg.StaleAfter, holdInterval: cfg.HoldInterval, holdDurations: cfg.HoldDurations,
-		printReady: func(u string) { log.Info("AgentDesk is serving", "url", u, "addr", ln.Addr().String()) },
+		emClockSkew: cfg.EMClockSkew,
+		printReady:  func(u string) { log.Info("AgentDesk is serving", "url", u, "addr", ln.Addr().String()) },
 	})
 }
 
@@ -296,7 +298,8 @@ func servePortal(ctx context.Context, ln net.Listener, p portal) error {
 	sessions := auth.NewSessions(sm, p.idle)
 	oidcRP := auth.NewOIDC(ctx, p.oidc)
 	svc := jobs.NewService(p.em, jobs.Options{Logger: log.With("component", "jobs"), Locker: backends.locker(), LockTTL: p.shared.lockTTL,
-		Recorder: &metrics.Recorder{Next: auditLog, Metrics: p.metrics}})
+		ClockSkew: p.emClockSkew,
+		Recorder:  &metrics.Recorder{Next: auditLog, Metrics: p.metrics}})
 	defer svc.Close()
 	startAudit(ctx, auditLog, p, log.With("component", "audit"))
 	holdSvc := startHolds(ctx, p, db, backends, svc, log.With("component", "holds"))

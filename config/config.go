@@ -78,6 +78,9 @@ type Config struct {
 	StaleAfter    time.Duration   // an end user's backup older than this is overdue
 	HoldInterval  time.Duration   // how often due time-boxed disables are looked for
 	HoldDurations []time.Duration // the choices of a time-boxed disable
+
+	// Following actions: see actions.go.
+	EMClockSkew time.Duration // how far EM's and the backup servers' clocks may be behind ours
 }
 
 // Secure reports whether the portal is served over HTTPS, which decides the
@@ -153,6 +156,7 @@ func Load(env Lookup) (*Config, error) {
 	r.operations(c)
 	r.embed(c)
 	r.selfService(c)
+	r.actions(c)
 	if c.SessionIdle <= 0 || c.SessionLifetime < c.SessionIdle {
 		r.fail("AGENTDESK_SESSION_LIFETIME", "must be at least AGENTDESK_SESSION_IDLE, and both positive")
 	}
