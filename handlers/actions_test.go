@@ -1,11 +1,13 @@
 package handlers_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -393,5 +395,64 @@ func TestNoButtonsWhileTaskRuns(t *testing.T) {
 		if card.testid("action-"+a).Length() > 0 {
 			t.Errorf("the card offers %s while the start's EM task runs", a)
 		}
+	}
+}
+
+// TestStartNoSessionYetStatus: EM accepted the start but its session queries
+// show no new session (its database lags the backup server): the status says
+// so in plain words instead of "done", and follows the backup once EM shows it.
+func TestStartNoSessionYetStatus(t *testing.T) {
+	t.Parallel()
+	var hide atomic.Bool
+	looked := make(chan struct{}, 1)
+	lag := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// The search for an action's session (emclient.FindActionSession asks for 10).
+			if hide.Load() && r.URL.Path == "/api/query" && r.URL.Query().Get("pageSize") == "10" {
+				select {
+				case looked <- struct{}{}:
+				default:
+				}
+				w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+				io.WriteString(w, `<QueryResult xmlns="http://www.veeam.com/ent/v1.0"><Entities><BackupJobSessions/></Entities><PagingInfo PageNum="1" PageSize="10" PagesCount="1"/></QueryResult>`)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	p := newPortal(t, portalOptions{wrapEM: lag, sessionWait: 20 * time.Millisecond})
+	c := p.signIn("alice")
+	erin := p.jobNamed("Erin's laptop")
+	wantStatus(t, "job page", c.get("/jobs/"+erin.ID), http.StatusOK)
+	hide.Store(true)
+	wantStatus(t, "start", c.action(erin.ID, "start"), http.StatusOK)
+	const plain = "EM accepted the start but shows no new session yet"
+	timeout := time.After(30 * time.Second)
+	for {
+		r := c.get("/jobs/"+erin.ID+"/status", htmx("status-"+erin.ID, "/jobs/"+erin.ID), background)
+		st, _ := r.testid("action-status").Attr("data-state")
+		if strings.Contains(r.testid("status-message").Text(), plain) {
+			if st != "running" {
+				t.Fatalf("state %q while EM shows no session, want running", st)
+			}
+			card := c.get("/jobs/"+erin.ID+"/card", htmx("job-card-"+erin.ID, "/jobs/"+erin.ID))
+			if card.testid("action-start").Length() != 0 || card.testid("job-card").Length() == 0 {
+				t.Error("Start offered again while the first start's session is looked for")
+			}
+			break
+		}
+		if st != "running" {
+			t.Fatalf("the start ended without its session: %s", r.Body)
+		}
+		select {
+		case <-looked:
+		case <-timeout:
+			t.Fatalf("no plain-words status: %s", r.Body)
+		}
+	}
+	hide.Store(false)
+	fin := c.waitAction(erin.ID)
+	if msg := fin.testid("status-message").Text(); !strings.Contains(msg, "Backup finished") {
+		t.Fatalf("after EM showed the session: %s", msg)
 	}
 }

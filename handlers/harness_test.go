@@ -48,6 +48,7 @@ const fleetSize = 30
 // portalOptions tweaks one test portal; the zero value is the default.
 type portalOptions struct {
 	sessionSpeed time.Duration // how long a backup started through EM runs (default 300ms)
+	sessionWait  time.Duration // jobs.Options.SessionWait (default: the service's)
 	jobs         int           // fleet size (default fleetSize)
 
 	// Reliability tests.
@@ -216,7 +217,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 			t.Fatalf("OIDC discovery: %v", err)
 		}
 	}
-	svc := jobs.NewService(em, jobs.Options{PollEvery: 50 * time.Millisecond, Logger: log, Recorder: auditLog})
+	svc := jobs.NewService(em, jobs.Options{PollEvery: 50 * time.Millisecond, Logger: log, Recorder: auditLog, SessionWait: o.sessionWait})
 	if o.holdInterval == 0 {
 		o.holdInterval = 20 * time.Millisecond
 	}
