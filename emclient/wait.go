@@ -116,12 +116,14 @@ func (c *Client) WaitTask(ctx context.Context, taskID string, w WaitOptions) (*T
 // session the action created: EM documents no link from the task to it (the
 // documented finished start task carries only a Delete link), so it asks the
 // query service for the job's sessions created at or after t.SentAt minus
-// w.ClockSkew, newest first, and retries for up to w.SessionWait. A Related
-// link to a backup session, when a server sends one, is used as a shortcut. If
-// the task answers 404 because the logon session it
-// belonged to was replaced by a re-logon, it falls back to the job's sessions:
-// for start/retry the newest session created at or after t.SentAt (polled until
-// it appears or the wait times out), for stop the newest session; a vanished
+// w.ClockSkew (never one of w.Known), newest first, and retries for up to
+// w.SessionWait; if none appears, the outcome has SessionPending set. A
+// Related link to a backup session, when a server sends one (the documented
+// task query shows one on a VM job's StartJob task), is used as a shortcut.
+// If the task answers 404 because the logon session it belonged to was
+// replaced by a re-logon, it falls back to the job's sessions: for start/retry
+// the same search (polled until the session appears or the wait times out),
+// for stop the newest session; a vanished
 // toggle task yields ErrOutcomeUnknown (read the job to see its state). A task
 // that finished with Result Success="false" is an outcome, not an error.
 func (c *Client) FollowAction(ctx context.Context, jobID string, t *Task, w WaitOptions) (*ActionOutcome, error) {
