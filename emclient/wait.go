@@ -119,7 +119,7 @@ func (c *Client) WaitTask(ctx context.Context, taskID string, w WaitOptions) (*T
 // w.ClockSkew (never one of w.Known), newest first, and retries for up to
 // w.SessionWait; if none appears, the outcome has SessionPending set. A
 // Related link to a backup session, when a server sends one (the documented
-// task query shows one on a VM job's StartJob task), is used as a shortcut.
+// task query example shows one on a StartJob task), is used as a shortcut.
 // If the task answers 404 because the logon session it belonged to was
 // replaced by a re-logon, it falls back to the job's sessions: for start/retry
 // the same search (polled until the session appears or the wait times out),
