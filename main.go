@@ -110,13 +110,16 @@ type portal struct {
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address of the portal")
-	jobsN := fs.Int("jobs", 48, "number of simulated agent jobs")
+	jobsN := fs.Int("jobs", 75, "number of simulated agent jobs (more than a list page of 50, so paging shows)")
 	seed := fs.Int64("seed", 1, "seed of the simulated fleet")
 	speed := fs.Duration("backup-duration", 20*time.Second, "how long a simulated backup runs")
 	embedOrigins := fs.String("embed-origin", "", "parent origins that may frame the /embed/ cards, comma-separated (as AGENTDESK_EMBED_ORIGINS)")
 	holdDurations := fs.String("hold-durations", "", "choices of a time-boxed schedule disable, e.g. 2s,4h (default 1h,4h,8h,24h; as AGENTDESK_SCHEDULE_HOLD_DURATIONS)")
 	holdInterval := fs.Duration("hold-interval", time.Second, "how often due time-boxed disables are ended")
 	staleAfter := fs.Duration("stale-after", 48*time.Hour, "age at which an end user's last backup counts as overdue")
+	idle := fs.Duration("idle", 30*time.Minute, "session idle timeout (as AGENTDESK_SESSION_IDLE), e.g. 1m to try signing out by idleness")
+	idpAddr := fs.String("idp-addr", "127.0.0.1:0", "listen address of the demo identity provider (fixed port: bookmarks survive restarts)")
+	emAddr := fs.String("em-addr", "127.0.0.1:0", "listen address of the EM simulator (fixed port: point other clients at it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -135,7 +138,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	sim := emsim.New(emsim.Config{Seed: *seed, Jobs: *jobsN, SessionSpeed: *speed, Logger: log.With("component", "emsim")})
-	em, err := sim.Listen("127.0.0.1:0", true)
+	em, err := sim.Listen(*emAddr, true)
 	if err != nil {
 		return fmt.Errorf("start the EM simulator: %w", err)
 	}
@@ -152,7 +155,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Warn("an -embed-origin is on another site than the demo portal; the framed card cannot keep a session over plain HTTP", "portal", public.String())
 	}
 
-	idpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	idpLn, err := net.Listen("tcp", *idpAddr)
 	if err != nil {
 		return fmt.Errorf("start the demo identity provider: %w", err)
 	}
@@ -191,7 +194,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			GroupsClaim: "groups", ExtraClaims: []string{"preferred_username", "computer"},
 			PostLogoutRedirectURL: public.String() + "auth/signin", Logger: log.With("component", "oidc"),
 		},
-		idle: 30 * time.Minute, life: 8 * time.Hour,
+		idle: *idle, life: 8 * time.Hour,
 		embedOrigins: origins,
 		staleAfter:   *staleAfter, holdInterval: *holdInterval, holdDurations: holdChoices,
 		printReady: func(u string) {

@@ -262,7 +262,7 @@ func joinWords(xs []string, conj string) string {
 
 func sessionRow(s *jobs.Session, now time.Time) views.SessionRow {
 	r := views.SessionRow{
-		ID: s.ID, Name: s.Name, State: s.State, Result: s.Result, Start: s.Start, End: s.End,
+		ID: s.ID, Name: s.Name, State: views.PlainEM(views.EMSessionState, s.State), Result: s.Result, Start: s.Start, End: s.End,
 		Duration: s.Duration(now), Progress: s.Progress, IsRetry: s.IsRetry, Computer: s.Computer,
 	}
 	if s.Running() {
@@ -275,14 +275,12 @@ func sessionRow(s *jobs.Session, now time.Time) views.SessionRow {
 }
 
 // includeKind is what an include's HierarchyObjRef says it is
-// (urn:<platform>:AgentProtectionGroup:… or urn:<platform>:VeeamAgent:…), ""
-// when it says neither or is absent: nothing else in EM's entity tells.
+// (urn:<platform>:AgentProtectionGroup:… or urn:<platform>:VeeamAgent:…), in
+// words from the translation table; "" when it is absent: nothing else in
+// EM's entity tells.
 func includeKind(ref string) string {
-	switch {
-	case strings.Contains(ref, ":AgentProtectionGroup:"):
-		return "Protection group"
-	case strings.Contains(ref, ":VeeamAgent:"):
-		return "Computer"
+	if p := strings.Split(ref, ":"); len(p) > 2 && p[2] != "" {
+		return views.PlainEM(views.EMIncludeObjectType, p[2])
 	}
 	return ""
 }
@@ -293,8 +291,8 @@ func guestKVs(g *emclient.GuestProcessingOptions) []views.KV {
 	}
 	var kv []views.KV
 	if v := g.VssSnapshotOptions; v != nil {
-		kv = append(kv, views.KV{Key: "Application-aware processing (VSS)", Value: v.VssSnapshotMode},
-			views.KV{Key: "Copy-only", Value: yesNo(v.IsCopyOnly)})
+		kv = append(kv, views.KV{Key: "Application-aware processing (VSS)", Value: views.PlainEM(views.EMVssMode, v.VssSnapshotMode)},
+			views.KV{Key: "Copy-only backup (leaves application logs alone)", Value: yesNo(v.IsCopyOnly)})
 	}
 	if w := g.WindowsGuestFSIndexingOptions; w != nil {
 		kv = append(kv, views.KV{Key: "Windows file indexing", Value: indexing(w)})
@@ -303,14 +301,18 @@ func guestKVs(g *emclient.GuestProcessingOptions) []views.KV {
 		kv = append(kv, views.KV{Key: "Linux file indexing", Value: indexing(l)})
 	}
 	if s := g.SqlBackupOptions; s != nil {
-		v := s.TransactionLogsProcessing
-		if s.BackupLogsFrequencyMin > 0 {
-			v += fmt.Sprintf(", log backup every %d min", s.BackupLogsFrequencyMin)
-		}
-		if s.UseDbBackupRetention {
-			v += ", logs kept as long as the image backup"
-		} else if s.RetainDays > 0 {
-			v += fmt.Sprintf(", logs kept %d days", s.RetainDays)
+		v := views.PlainEM(views.EMLogsProcessing, s.TransactionLogsProcessing)
+		// Frequency and retention apply only when the logs are backed up;
+		// EM keeps the values for the other modes too.
+		if s.TransactionLogsProcessing == "Backup" {
+			if s.BackupLogsFrequencyMin > 0 {
+				v += fmt.Sprintf(", every %d minutes", s.BackupLogsFrequencyMin)
+			}
+			if s.UseDbBackupRetention {
+				v += ", kept as long as the image backup"
+			} else if s.RetainDays > 0 {
+				v += fmt.Sprintf(", kept %d days", s.RetainDays)
+			}
 		}
 		kv = append(kv, views.KV{Key: "SQL Server transaction logs", Value: v})
 	}
@@ -324,12 +326,21 @@ func guestKVs(g *emclient.GuestProcessingOptions) []views.KV {
 }
 
 func indexing(o *emclient.GuestFSIndexingOptions) string {
-	v := o.FileSystemIndexingMode
-	if len(o.IncludedIndexingFolders.Paths) > 0 {
-		v += "; only " + strings.Join(o.IncludedIndexingFolders.Paths, ", ")
+	in, ex := o.IncludedIndexingFolders.Paths, o.ExcludedIndexingFolders.Paths
+	switch {
+	case o.FileSystemIndexingMode == "ExceptSpecifiedFolders" && len(ex) > 0:
+		return "Every folder except " + strings.Join(ex, ", ")
+	case o.FileSystemIndexingMode == "SpecifiedFolders" && len(in) > 0:
+		return "Only " + strings.Join(in, ", ")
+	case o.FileSystemIndexingMode == "Disabled" || o.FileSystemIndexingMode == "EveryFolders":
+		return views.PlainEM(views.EMIndexingMode, o.FileSystemIndexingMode)
 	}
-	if len(o.ExcludedIndexingFolders.Paths) > 0 {
-		v += "; except " + strings.Join(o.ExcludedIndexingFolders.Paths, ", ")
+	v := views.PlainEM(views.EMIndexingMode, o.FileSystemIndexingMode)
+	if len(in) > 0 {
+		v += "; only " + strings.Join(in, ", ")
+	}
+	if len(ex) > 0 {
+		v += "; except " + strings.Join(ex, ", ")
 	}
 	return v
 }
@@ -337,9 +348,11 @@ func indexing(o *emclient.GuestFSIndexingOptions) string {
 func retentionKVs(ji *emclient.AgentJobInfo) []views.KV {
 	var kv []views.KV
 	if s := ji.SimpleRetentionPolicy; s != nil {
-		v := fmt.Sprintf("%d restore points", s.RetainCycles)
+		v := fmt.Sprintf("%d %s", s.RetainCycles, views.PlainEM(views.EMRetainLimitType, "Cycles"))
 		if s.RetainLimitType == "Days" {
-			v = fmt.Sprintf("%d days", s.RetainDaysToKeep)
+			v = fmt.Sprintf("%d %s", s.RetainDaysToKeep, views.PlainEM(views.EMRetainLimitType, "Days"))
+		} else if s.RetainLimitType != "Cycles" && s.RetainLimitType != "" {
+			v += " (" + views.PlainEM(views.EMRetainLimitType, s.RetainLimitType) + ")"
 		}
 		kv = append(kv, views.KV{Key: "Keep", Value: v})
 	}
@@ -353,15 +366,21 @@ func retentionKVs(ji *emclient.AgentJobInfo) []views.KV {
 				unit string
 				on   func(*emclient.GfsPeriod) string
 			}{
-				{"Weekly fulls", gfs.Weekly, "weeks", func(p *emclient.GfsPeriod) string { return p.SelectedDay }},
-				{"Monthly fulls", gfs.Monthly, "months", func(p *emclient.GfsPeriod) string { return p.SelectedWeek + " week" }},
-				{"Yearly fulls", gfs.Yearly, "years", func(p *emclient.GfsPeriod) string { return p.SelectedMonth }},
+				{"Weekly fulls", gfs.Weekly, "weeks", func(p *emclient.GfsPeriod) string {
+					return "taken on " + views.PlainEM(views.EMGfsSelectedDay, p.SelectedDay)
+				}},
+				{"Monthly fulls", gfs.Monthly, "months", func(p *emclient.GfsPeriod) string {
+					return "taken in " + views.PlainEM(views.EMGfsSelectedWeek, p.SelectedWeek)
+				}},
+				{"Yearly fulls", gfs.Yearly, "years", func(p *emclient.GfsPeriod) string {
+					return "taken in " + views.PlainEM(views.EMGfsSelectedMonth, p.SelectedMonth)
+				}},
 			} {
 				if p.p == nil || !p.p.Enabled {
 					kv = append(kv, views.KV{Key: p.name, Value: "Off"})
 					continue
 				}
-				kv = append(kv, views.KV{Key: p.name, Value: fmt.Sprintf("Keep %d %s (%s)", p.p.RetentionPeriod, p.unit, p.on(p.p))})
+				kv = append(kv, views.KV{Key: p.name, Value: fmt.Sprintf("Keep %d %s, %s", p.p.RetentionPeriod, p.unit, p.on(p.p))})
 			}
 		}
 	}
@@ -432,8 +451,13 @@ func (h *Handler) deepLink(c echo.Context, j *jobs.Job, offered []views.ActionBu
 	}
 	label := map[jobs.Action]string{jobs.Start: "start this job", jobs.Stop: "stop this job", jobs.Retry: "retry this job",
 		jobs.Enable: "enable this job's schedule", jobs.Disable: "disable this job's schedule"}[a]
-	if !h.grant(c).Can(policyJob(j), policyAction(a)) {
-		return nil, fmt.Sprintf("This link asks to %s, but you may not do that. Ask the helpdesk if it needs doing.", label)
+	if g := h.grant(c); !g.Can(policyJob(j), policyAction(a)) {
+		// End users ask the helpdesk; the helpdesk asks whoever administers AgentDesk.
+		who := "an AgentDesk administrator"
+		if g.SelfServiceOnly() {
+			who = "the helpdesk"
+		}
+		return nil, fmt.Sprintf("This link asks to %s, but you may not do that. Ask %s if it needs doing.", label, who)
 	}
 	why := "it is not possible now."
 	if err := h.applicable(j, a); err != nil {

@@ -123,7 +123,7 @@ func TestEMDownCircuit(t *testing.T) {
 	r = c.get("/jobs")
 	wantStatus(t, "cached list while EM is down", r, http.StatusOK)
 	banner := r.testid("em-down-banner")
-	if banner.Length() != 1 || !strings.Contains(banner.Text(), "Backup server unreachable since") {
+	if banner.Length() != 1 || !strings.Contains(banner.Text(), "Enterprise Manager unreachable since") {
 		t.Fatalf("no outage banner on the list:\n%s", truncate(r.Body, 3000))
 	}
 	if dt, _ := banner.Find("time").Attr("datetime"); dt != since.Format(time.RFC3339) {

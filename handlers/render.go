@@ -20,6 +20,7 @@ func (h *Handler) layout(c echo.Context, title string) views.Layout {
 		BasePath:   h.base,
 		CSSURL:     h.assets.Path("app.css"),
 		JSURL:      h.assets.Path("app.js"),
+		UIURL:      h.assets.Path("ui.js"),
 		HTMXURL:    h.assets.Path("htmx.min.js"),
 		IconURL:    h.assets.Path("favicon.svg"),
 		CSPNonce:   nonceFrom(c.Request().Context()),

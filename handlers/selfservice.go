@@ -300,7 +300,7 @@ func (h *Handler) holdDuration(c echo.Context) (time.Duration, error) {
 
 // holdNote is what the audit log and the user read about a time-boxed disable.
 func holdNote(d time.Duration, until time.Time) string {
-	return fmt.Sprintf("For %s: AgentDesk enables it again at %s.", views.DurationWords(d), until.UTC().Format("2006-01-02 15:04 MST"))
+	return fmt.Sprintf("AgentDesk enables it again at %s (after %s).", until.UTC().Format("2006-01-02 15:04 MST"), views.DurationWords(d))
 }
 
 // disableFor disables the schedule of j for d: the hold first (so a crash

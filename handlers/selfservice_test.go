@@ -290,10 +290,10 @@ func TestDeepLinkEveryAction(t *testing.T) {
 	if r.testid("confirm-panel").Length() != 0 {
 		t.Error("harry got a disable confirmation")
 	}
-	mustContain(t, "harry's note", r.testid("link-note").Text(), "you may not do that")
+	mustContain(t, "harry's note", r.testid("link-note").Text(), "you may not do that. Ask an AgentDesk administrator")
 	erin := p.jobNamed("Erin's laptop")
 	r = p.signIn("erin").get("/jobs/" + erin.ID + "?action=stop")
-	mustContain(t, "erin's note", r.testid("link-note").Text(), "you may not do that")
+	mustContain(t, "erin's note", r.testid("link-note").Text(), "you may not do that. Ask the helpdesk")
 	if n := p.actionCalls() - before; n != 0 {
 		t.Errorf("deep links made %d EM action calls", n)
 	}
@@ -362,7 +362,7 @@ func TestTimeBoxedDisable(t *testing.T) {
 		return out
 	}
 	dis := entries("disable")
-	if len(dis) != 1 || dis[0].UserName != "Alice Admin" || !strings.Contains(dis[0].Message, "For less than a minute: AgentDesk enables it again at") {
+	if len(dis) != 1 || dis[0].UserName != "Alice Admin" || !strings.Contains(dis[0].Message, "AgentDesk enables it again at") {
 		t.Errorf("disable audit: %+v", dis)
 	}
 	en := entries("enable")

@@ -401,6 +401,9 @@ func withNote(msg, note string) string {
 	case msg == "":
 		return note
 	}
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
 	return msg + " " + note
 }
 
@@ -453,7 +456,7 @@ func (s *Service) followRun(ctx context.Context, run *Run, job *Job, task *emcli
 		}
 		msg := ""
 		if out.Task != nil && out.Task.Result != nil {
-			msg = out.Task.Result.Message
+			msg = taskWords(job.Name, out.Task.Result.Message)
 		}
 		if out.Session != nil {
 			sessionID = emclient.IDFromUID(out.Session.UID)
@@ -616,4 +619,31 @@ func (s *Service) RecordDenied(ctx context.Context, actor Actor, j *Job, a Actio
 	if err := s.opts.Recorder.Refused(ctx, at, Outcome{Result: "denied", Message: "not allowed by policy"}); err != nil {
 		s.log.Error("audit write failed", "err", err)
 	}
+}
+
+// emTaskSentences are the ends of EM's task messages (`Job "<name>" triggered
+// to start.`) in the portal's words.
+var emTaskSentences = map[string]string{
+	"triggered to start.": "Enterprise Manager is starting the backup.",
+	"triggered to retry.": "Enterprise Manager is retrying the backup.",
+	"triggered to stop.":  "Enterprise Manager is stopping the backup.",
+	"is already running.": "The backup is already running.",
+	"is not running.":     "The backup is not running.",
+	"cannot be retried: its last session did not fail.": "It cannot be retried: its last run did not fail.",
+}
+
+// taskWords rewrites an EM task message about this job. EM quotes the job's
+// name inside its sentence, which reads badly when the name has quotes of its
+// own (`Job ""Gold" tier" triggered to start.`); the page names the job
+// already, so the sentence need not. Other messages pass unchanged.
+func taskWords(jobName, msg string) string {
+	prefix := `Job "` + jobName + `" `
+	if !strings.HasPrefix(msg, prefix) {
+		return msg
+	}
+	rest := strings.TrimPrefix(msg, prefix)
+	if w, ok := emTaskSentences[rest]; ok {
+		return w
+	}
+	return "This job " + rest
 }

@@ -49,13 +49,13 @@ func TestActWithNote(t *testing.T) {
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if len(rec.finished) != 1 || rec.finished[0].Message != "Schedule disabled "+note {
+	if len(rec.finished) != 1 || rec.finished[0].Message != "Schedule disabled. "+note {
 		t.Errorf("audited outcome = %+v, want the note after the message", rec.finished)
 	}
-	if len(rec.refused) != 1 || rec.refused[0].Message != "schedule already disabled "+note {
+	if len(rec.refused) != 1 || rec.refused[0].Message != "schedule already disabled. "+note {
 		t.Errorf("audited refusal = %+v", rec.refused)
 	}
-	if st := run.Snapshot(); st.Message != "Schedule disabled "+note {
+	if st := run.Snapshot(); st.Message != "Schedule disabled. "+note {
 		t.Errorf("run message = %q", st.Message)
 	}
 }

@@ -83,11 +83,10 @@ func describeMonthly(m *emclient.OptionsMonthly) string {
 	} else {
 		when = "on the " + strings.ToLower(m.DayNumberInMonth) + " " + m.DayOfWeek
 	}
-	months := "every month"
 	if len(m.Months) > 0 && len(m.Months) < 12 {
-		months = "in " + joinList(m.Months)
+		return "In " + joinList(m.Months) + ", " + when + " at " + at
 	}
-	return "Monthly " + when + " at " + at + ", " + months
+	return "Every month " + when + " at " + at
 }
 
 func describePeriodically(p *emclient.OptionsPeriodically) string {
@@ -169,7 +168,12 @@ func describeHours(tp emclient.TimePeriods, mode string) string {
 	if !allHours && sameHours && common != nil {
 		hours = hourRanges(*common)
 	} else if !allHours {
-		hours = "at the allowed hours"
+		// The days differ: name each day's hours rather than leave "which hours?".
+		var per []string
+		for _, name := range days {
+			per = append(per, name+" "+hourRanges(grid[name]))
+		}
+		return strings.Join(per, "; ")
 	}
 	return strings.TrimSpace(strings.Join(nonEmpty(dayText, hours), ", "))
 }

@@ -69,10 +69,10 @@ func TestDescribeSchedule(t *testing.T) {
 		}, []string{"Every 30 minutes 08:00–18:00"}},
 		{"monthly on the last Friday", true, true, &emclient.ScheduleOptions{
 			OptionsMonthly: &emclient.OptionsMonthly{Enabled: true, Time: emclient.TimeOfDay{Raw: "22:00:00.0000000+02:00"}, DayNumberInMonth: "Last", DayOfWeek: "Friday", Months: []string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}},
-		}, []string{"Monthly on the last Friday at 22:00 (UTC+2), every month"}},
+		}, []string{"Every month on the last Friday at 22:00 (UTC+2)"}},
 		{"monthly on day 15 in some months", true, true, &emclient.ScheduleOptions{
 			OptionsMonthly: &emclient.OptionsMonthly{Enabled: true, Time: emclient.TimeOfDay{Raw: "01:00:00"}, DayNumberInMonth: "OnDay", DayOfMonth: 15, Months: []string{"March", "June"}},
-		}, []string{"Monthly on day 15 at 01:00, in March and June"}},
+		}, []string{"In March and June, on day 15 at 01:00"}},
 		{"continuous with a backup window, disabled", true, false, &emclient.ScheduleOptions{
 			OptionsContinuous:   &emclient.OptionsContinuous{Enabled: true},
 			OptionsBackupWindow: &emclient.OptionsBackupWindow{Enabled: true, TimePeriods: grid(allDays, func(h int) bool { return h < 6 || h >= 20 })},
@@ -96,5 +96,42 @@ func TestDescribeSchedule(t *testing.T) {
 				t.Errorf("got\n  %q\nwant\n  %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestTaskWords(t *testing.T) {
+	for _, tt := range []struct{ name, msg, want string }{
+		{`"Gold" tier`, `Job ""Gold" tier" triggered to start.`, "Enterprise Manager is starting the backup."},
+		{"Erin's laptop", `Job "Erin's laptop" is already running.`, "The backup is already running."},
+		{"Erin's laptop", `Job "Erin's laptop" was deleted.`, "This job was deleted."},
+		{"Erin's laptop", "Access denied.", "Access denied."},
+	} {
+		if got := taskWords(tt.name, tt.msg); got != tt.want {
+			t.Errorf("taskWords(%q) = %q, want %q", tt.msg, got, tt.want)
+		}
+	}
+}
+
+func TestDescribeHoursPerDay(t *testing.T) {
+	var mon, sat [24]bool
+	for h := 8; h < 18; h++ {
+		mon[h] = true
+	}
+	for h := 10; h < 12; h++ {
+		sat[h] = true
+	}
+	row := func(h [24]bool) string {
+		s := make([]string, 24)
+		for i, v := range h {
+			s[i] = "0"
+			if v {
+				s[i] = "1"
+			}
+		}
+		return strings.Join(s, ",")
+	}
+	tp := emclient.TimePeriods{Days: []emclient.DayHours{{Name: "Monday", Hours: row(mon)}, {Name: "Saturday", Hours: row(sat)}}}
+	if got, want := describeHours(tp, "window"), "Monday 08:00–18:00; Saturday 10:00–12:00"; got != want {
+		t.Errorf("describeHours = %q, want %q", got, want)
 	}
 }

@@ -19,7 +19,7 @@ import (
 	"strings"
 )
 
-//go:embed app.css app.js htmx.min.js favicon.svg
+//go:embed app.css app.js ui.js htmx.min.js favicon.svg
 var files embed.FS
 
 // hashLen is the number of hex digits of the SHA-256 content hash placed in

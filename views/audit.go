@@ -55,3 +55,35 @@ type AuditList struct {
 	Kinds    []KV
 	Error    string // a filter that could not be used, in words
 }
+
+// auditActionWords says what an audited action did, as a person would.
+var auditActionWords = map[string]string{
+	"start": "Started a backup", "stop": "Stopped a backup", "retry": "Retried a backup",
+	"enable": "Enabled the schedule", "disable": "Disabled the schedule",
+}
+
+// auditWhat is the entry's "What" column: the action in words, else the kind
+// of entry ("Sign-in").
+func auditWhat(r AuditRow) string {
+	if r.Action == "" {
+		return r.KindLabel
+	}
+	if w, ok := auditActionWords[r.Action]; ok {
+		return w
+	}
+	return r.KindLabel + ": " + r.Action
+}
+
+// auditOutcomes are the audit results in words; the stored value stays in
+// data-result and in the export.
+var auditOutcomes = map[string]string{
+	"pending": "In progress", "performed": "Done", "refused": "Not sent",
+	"denied": "Not allowed", "failed": "Failed", "unknown": "Outcome unknown",
+}
+
+func auditOutcome(result string) string {
+	if w, ok := auditOutcomes[result]; ok {
+		return w
+	}
+	return result
+}

@@ -331,7 +331,22 @@ func sessionsCaption(m JobDetail) string {
 
 // sessionRunning: EM reports Result "None" until a session ends.
 func sessionRunning(s SessionRow) bool {
-	return s.End.IsZero() && (s.Result == "" || s.Result == ResultNone) && s.State != "Stopped"
+	return s.End.IsZero() && (s.Result == "" || s.Result == ResultNone) && s.State != PlainEM(EMSessionState, "Stopped")
+}
+
+// withoutHeldEnable drops the enable button from a job's action group when the
+// schedule-hold banner offers it ("Enable schedule now"): one button per action.
+func withoutHeldEnable(actions []ActionButton, hold *HoldBanner) []ActionButton {
+	if hold == nil || hold.Enable == nil {
+		return actions
+	}
+	out := make([]ActionButton, 0, len(actions))
+	for _, a := range actions {
+		if a.Action != "enable" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // childName is a per-computer session's computer, or its session name when

@@ -11,6 +11,9 @@ import (
 // sortColumns are the values of JobFilter.Sort, in column order.
 var sortColumns = [...]string{"name", "platform", "server", "schedule", "result", "lastrun", "nextrun"}
 
+// newestFirst are the columns whose first click sorts descending.
+var newestFirst = map[string]bool{"lastrun": true}
+
 // SortColumns returns the accepted values of JobFilter.Sort, in column order.
 func SortColumns() []string { return slices.Clone(sortColumns[:]) }
 
@@ -156,7 +159,13 @@ func (m JobList) URL(f JobFilter) string {
 // col, ascending unless col is already the ascending sort, back on page 1.
 func (m JobList) SortURL(col string) string {
 	f := m.Filter
-	f.Desc = m.sortCol() == col && !m.Filter.Desc
+	if m.sortCol() == col {
+		f.Desc = !m.Filter.Desc
+	} else {
+		// Times read newest first on the first click: that is what a
+		// helpdesk person looks for ("what ran last?").
+		f.Desc = newestFirst[col]
+	}
 	f.Sort = col
 	f.Page = 1
 	return m.URL(f)
@@ -210,4 +219,26 @@ func (m JobList) ariaSort(col string) string {
 		return "descending"
 	}
 	return "ascending"
+}
+
+// sortLink is the list sorted by col in the given direction, from page 1.
+func (m JobList) sortLink(col string, desc bool) string {
+	f := m.Filter
+	f.Sort, f.Desc, f.Page = col, desc, 1
+	return m.URL(f)
+}
+
+// sortDirWords names a sort direction the way the column reads.
+func sortDirWords(col string, desc bool) string {
+	switch col {
+	case "lastrun", "nextrun":
+		if desc {
+			return "newest first"
+		}
+		return "oldest first"
+	}
+	if desc {
+		return "Z to A"
+	}
+	return "A to Z"
 }

@@ -61,6 +61,7 @@ type Layout struct {
 	// Content-hash asset URLs (static.Assets.Path("app.css") etc.).
 	CSSURL  string
 	JSURL   string
+	UIURL   string // ui.js: local times, row confirmation dialog, remembered columns
 	HTMXURL string
 	IconURL string // optional favicon (static.Assets.Path("favicon.svg"))
 
@@ -212,7 +213,7 @@ type BackupServer struct {
 type SessionRow struct {
 	ID       string
 	Name     string
-	State    string // EM state: "Working", "Stopped", ...
+	State    string // in words (PlainEM): "Running", "Finished", ...
 	Result   string // ResultSuccess/Warning/Failed/None
 	Start    time.Time
 	End      time.Time // zero while running

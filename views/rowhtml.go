@@ -138,7 +138,7 @@ func (h *htmlBuf) resultBadge(r string) {
 	h.raw(`</span>`)
 }
 
-// runningIndicator is "Running" with a progress bar.
+// runningIndicator is one badge: "Running", a progress bar and the percentage.
 func runningIndicator(progress int) templ.Component {
 	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
 		return writeHTML(ctx, w, func(h *htmlBuf) { h.runningIndicator(progress) })
@@ -147,11 +147,11 @@ func runningIndicator(progress int) templ.Component {
 
 func (h *htmlBuf) runningIndicator(progress int) {
 	p := clampPct(progress)
-	h.raw(`<span class="progress" data-testid="progress"><span class="status status-running"><span class="icon" aria-hidden="true">⟳</span> Running</span> <progress max="100" value="`)
+	h.raw(`<span class="status status-running progress" data-testid="progress"><span class="icon" aria-hidden="true">⟳</span> Running <progress max="100" value="`)
 	h.int(p)
 	h.raw(`" aria-label="Backup progress">`)
 	h.int(p)
-	h.raw(`%</progress> <span class="pct" aria-hidden="true">`)
+	h.raw(`%</progress><span class="pct" aria-hidden="true">`)
 	h.int(p)
 	h.raw(`%</span></span>`)
 }

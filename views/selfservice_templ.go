@@ -784,7 +784,7 @@ func holdBanner(b HoldBanner) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 70, "\" hx-swap=\"innerHTML\" data-confirm-opener data-action=\"enable\" data-testid=\"hold-enable\">Enable the schedule now</a></p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 70, "\" hx-swap=\"innerHTML\" data-confirm-opener data-action=\"enable\" data-testid=\"hold-enable\">Enable schedule now</a></p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

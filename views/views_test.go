@@ -12,7 +12,7 @@ import (
 )
 
 // allowedScripts is what the layout itself loads.
-const allowedScripts = 2
+const allowedScripts = 3 // app.js, ui.js, htmx
 
 // checkNoInjection asserts that rendering hostile text created no script,
 // no event-handler attribute and no htmx attribute pointing at "/evil".
@@ -175,7 +175,7 @@ func TestLayout(t *testing.T) {
 		}
 	}
 	scripts := doc.Find("script")
-	wantSrc := []string{l.JSURL, l.HTMXURL}
+	wantSrc := []string{l.JSURL, l.UIURL, l.HTMXURL}
 	scripts.Each(func(i int, s *goquery.Selection) {
 		if n, _ := s.Attr("nonce"); n != l.CSPNonce {
 			t.Errorf("script %d nonce = %q", i, n)
@@ -311,7 +311,8 @@ func TestSortLinksKeepFilters(t *testing.T) {
 		if q.Get("sort") != wantSort {
 			t.Errorf("%s: sort = %q", col, q.Get("sort"))
 		}
-		wantDesc := col == "server" // the current ascending column flips
+		// The current ascending column flips; "Last run" starts newest first.
+		wantDesc := col == "server" || col == "lastrun"
 		if q.Has("desc") != wantDesc {
 			t.Errorf("%s: desc = %v, want %v", col, q.Has("desc"), wantDesc)
 		}
