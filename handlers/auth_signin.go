@@ -21,6 +21,11 @@ func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 		ctx := c.Request().Context()
 		c.Set(sessionKey, true)
 		if u, ok := h.sessions.User(ctx); ok {
+			if !u.BreakGlass {
+				// Roles follow the current policy on every request, never
+				// what the session remembered from its sign-in.
+				u.Roles = h.policy().Roles(subjectOf(&u.Identity))
+			}
 			c.Set(userKey, u)
 			h.sessions.Touch(ctx, isBackground(c))
 		}
@@ -136,27 +141,48 @@ func (h *Handler) finishSignIn(c echo.Context) error {
 		}
 		return h.renderSignIn(c, status, "/", "The sign-in could not be verified. Start again from this page.")
 	}
-	if id.GroupsOverage {
-		h.log.Warn("sign-in refused: group overage", "user", id.Key())
-		_ = h.record(c, who(audit.Entry{Kind: audit.KindSignInFailed, Result: audit.ResultDenied,
-			Message: "too many groups for the token (group overage)"}, &id))
-		return h.renderSignIn(c, http.StatusForbidden, "/", "Your account is in too many groups for the identity provider to list them in the sign-in token. Ask your administrator to configure group filtering for AgentDesk.")
-	}
 	u := auth.User{Identity: id, SignedInAt: time.Now()}
-	if !id.GroupsPresent {
-		// A missing groups claim changes nothing: keep what the last sign-in said.
-		// A present but empty one removes every group (Identity.Groups is empty).
-		prev, ok, err := h.users.LastGroups(r.Context(), id.Key())
-		if err != nil {
-			return err
+	noGroups := false
+	switch {
+	case id.GroupsPresent:
+		// Remembered only for a later overage sign-in, and only when asked to.
+		if h.rememberOverage {
+			if err := h.users.SaveGroups(r.Context(), id.Key(), id.Groups); err != nil {
+				return err
+			}
 		}
-		if ok {
-			u.Groups = prev
+	case id.GroupsOverage:
+		prev, ok := []string(nil), false
+		if h.rememberOverage {
+			var err error
+			if prev, ok, err = h.users.LastGroups(r.Context(), id.Key()); err != nil {
+				return err
+			}
 		}
-	} else if err := h.users.SaveGroups(r.Context(), id.Key(), id.Groups); err != nil {
-		return err
+		if !ok {
+			h.log.Warn("sign-in refused: group overage", "user", id.Key())
+			_ = h.record(c, who(audit.Entry{Kind: audit.KindSignInFailed, Result: audit.ResultDenied,
+				Message: "too many groups for the token (group overage)"}, &id))
+			return h.renderSignIn(c, http.StatusForbidden, "/", "Your account is in too many groups for the identity provider to list them in the sign-in token. Ask your administrator to configure group filtering for AgentDesk.")
+		}
+		// Entra overage, explicitly configured: the groups of the last sign-in
+		// that listed them. Never for a token that simply has no groups.
+		h.log.Warn("group overage: using the groups remembered from the last sign-in (AGENTDESK_OIDC_REMEMBER_OVERAGE_GROUPS)", "user", id.Key())
+		u.Groups = prev
+	default:
+		// No groups claim in the ID token nor in UserInfo: Entra ID and Okta
+		// leave it out when the user is in no (matching) group, so this is
+		// how a removed user signs in. Fail closed: no groups at all.
+		noGroups = true
+		u.Groups = nil
 	}
 	u.Roles = h.policy().Roles(subjectOf(&u.Identity))
+	if noGroups && len(u.Roles) == 0 {
+		h.log.Warn("sign-in without a groups claim and without a role", "user", id.Key())
+		_ = h.record(c, who(audit.Entry{Kind: audit.KindSignInFailed, Result: audit.ResultDenied,
+			Message: "the identity provider sent no groups"}, &id))
+		return h.renderSignIn(c, http.StatusForbidden, "/", "Your identity provider sent no groups for your account, so AgentDesk gives you no role. If you should have access, ask your administrator to add you to an AgentDesk group.")
+	}
 	// A sign-in that is not on record does not happen.
 	entry := who(audit.Entry{Kind: audit.KindSignIn, Result: audit.ResultPerformed, Message: rolesMessage(u.Roles)}, &u.Identity)
 	if err := h.record(c, entry); err != nil {

@@ -33,7 +33,7 @@ type SignIn interface {
 }
 
 // Users remembers each user's groups from their last sign-in that carried a
-// groups claim, for sign-ins whose token has none.
+// groups claim, for Entra ID overage sign-ins (Deps.RememberOverageGroups).
 type Users interface {
 	LastGroups(ctx context.Context, key string) ([]string, bool, error)
 	SaveGroups(ctx context.Context, key string, groups []string) error
@@ -46,17 +46,22 @@ type Deps struct {
 	Sessions       *auth.Sessions
 	SignIn         SignIn
 	Users          Users
-	Policy         func() *policy.Policy // the current policy; hot-reloaded
-	BreakGlass     *auth.BreakGlass      // nil when off
-	Assets         *static.Assets
-	Logger         *slog.Logger
-	PublicURL      *url.URL // nil: derive from requests (tests, demo)
-	BasePath       string   // "" or "/backup"
-	Secure         bool     // served over HTTPS: HSTS
-	Demo           bool
-	IdPOrigin      string // added to CSP form-action for the sign-out redirect
-	TrustedProxies []netip.Prefix
-	Ready          func(ctx context.Context) error // readiness beyond "not shutting down"
+	// RememberOverageGroups lets a sign-in with Entra ID's group overage
+	// signal use the groups of the user's last sign-in that listed them.
+	// Off: such sign-ins are refused. A token without any groups claim
+	// never reuses old groups.
+	RememberOverageGroups bool
+	Policy                func() *policy.Policy // the current policy; hot-reloaded
+	BreakGlass            *auth.BreakGlass      // nil when off
+	Assets                *static.Assets
+	Logger                *slog.Logger
+	PublicURL             *url.URL // nil: derive from requests (tests, demo)
+	BasePath              string   // "" or "/backup"
+	Secure                bool     // served over HTTPS: HSTS
+	Demo                  bool
+	IdPOrigin             string // added to CSP form-action for the sign-out redirect
+	TrustedProxies        []netip.Prefix
+	Ready                 func(ctx context.Context) error // readiness beyond "not shutting down"
 	// Audit records sign-ins and serves the audit pages; nil: no audit pages
 	// and sign-ins only logged (actions are audited through Jobs' Recorder).
 	Audit *audit.Log
@@ -98,6 +103,7 @@ type Handler struct {
 	sessions        *auth.Sessions
 	signin          SignIn
 	users           Users
+	rememberOverage bool
 	policy          func() *policy.Policy
 	breakGlass      *auth.BreakGlass
 	breakGlassLimit *attemptLimit
@@ -132,6 +138,7 @@ func New(d Deps) (*echo.Echo, *Handler) {
 		sessions:        d.Sessions,
 		signin:          d.SignIn,
 		users:           d.Users,
+		rememberOverage: d.RememberOverageGroups,
 		policy:          d.Policy,
 		breakGlass:      d.BreakGlass,
 		breakGlassLimit: newAttemptLimit(5, time.Minute),

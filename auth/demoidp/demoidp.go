@@ -47,6 +47,13 @@ type User struct {
 	Email    string
 	Groups   []string
 	Computer string // the computer the user owns, sent as the "computer" claim
+	// NoGroupsClaim leaves the groups claim out entirely, in the ID token and
+	// in UserInfo, as Entra ID and Okta do for a user in no (matching) group.
+	NoGroupsClaim bool
+	// GroupsOverage sends Entra ID's overage signal instead of the groups
+	// claim: _claim_names points the groups claim at a Graph source the
+	// portal does not call.
+	GroupsOverage bool
 }
 
 // DemoUsers returns the demo accounts, one per portal role. The password of

@@ -469,7 +469,13 @@ func (s *storage) setUserinfo(info *oidc.UserInfo, subject string, scopes []stri
 // end user's computer reaches the portal whatever else it asks for.
 func customClaims(u *User, scopes []string) map[string]any {
 	out := map[string]any{}
-	if slices.Contains(scopes, ScopeGroups) {
+	switch {
+	case !slices.Contains(scopes, ScopeGroups) || u.NoGroupsClaim:
+	case u.GroupsOverage:
+		out["_claim_names"] = map[string]string{"groups": "src1"}
+		out["_claim_sources"] = map[string]any{"src1": map[string]string{
+			"endpoint": "https://graph.microsoft.com/v1.0/users/" + u.Subject + "/getMemberObjects"}}
+	default:
 		groups := slices.Clone(u.Groups)
 		if groups == nil {
 			groups = []string{} // present but empty: the user is in no group

@@ -1,0 +1,76 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/agentdesk/agentdesk/auth/demoidp"
+)
+
+// removed is an administrator who was removed from every group: like Entra ID
+// and Okta, the IdP then leaves the groups claim out of the ID token and
+// UserInfo altogether.
+var removed = demoidp.User{Subject: "3f0d5d1e-7c55-4a43-9b8e-1d7f64a0c0de", Username: "removed", Password: "demo",
+	Name: "Rita Removed", Email: "rita@corp.example", NoGroupsClaim: true}
+
+// overaged is a user in too many groups: Entra ID's overage signal instead of
+// the groups claim.
+var overaged = demoidp.User{Subject: "3f0d5d1e-7c55-4a43-9b8e-1d7f64a0c0df", Username: "overage", Password: "demo",
+	Name: "Otto Overage", Email: "otto@corp.example", GroupsOverage: true}
+
+// TestMissingGroupsClaimFailsClosed: a token without a groups claim never
+// brings back the groups (and roles) of an earlier sign-in.
+func TestMissingGroupsClaimFailsClosed(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t, portalOptions{users: []demoidp.User{removed}})
+	// The attack's precondition: the groups of an earlier sign-in, as admin,
+	// are on record.
+	key := p.issuer + "|" + removed.Subject
+	if err := p.users.SaveGroups(context.Background(), key, []string{"agentdesk-admins"}); err != nil {
+		t.Fatal(err)
+	}
+	c := p.newClient()
+	r := c.loginResponse("removed")
+	wantStatus(t, "sign-in without groups claim", r, http.StatusForbidden)
+	mustContain(t, "no-groups page", r.Body, "identity provider sent no groups")
+	wantStatus(t, "GET /jobs afterwards", c.get("/jobs"), http.StatusSeeOther)
+	wantStatus(t, "GET /status afterwards", c.get("/status"), http.StatusSeeOther)
+}
+
+// TestOverageRemembersOnlyWhenConfigured: Entra's overage signal uses the
+// remembered groups only with RememberOverageGroups; otherwise it is refused.
+func TestOverageRemembersOnlyWhenConfigured(t *testing.T) {
+	t.Parallel()
+	for _, remember := range []bool{false, true} {
+		p := newPortal(t, portalOptions{users: []demoidp.User{overaged}, rememberOverage: remember})
+		key := p.issuer + "|" + overaged.Subject
+		if err := p.users.SaveGroups(context.Background(), key, []string{"auditors"}); err != nil {
+			t.Fatal(err)
+		}
+		c := p.newClient()
+		r := c.loginResponse("overage")
+		if !remember {
+			wantStatus(t, "overage, not configured", r, http.StatusForbidden)
+			mustContain(t, "overage page", r.Body, "too many groups")
+			continue
+		}
+		wantStatus(t, "overage, configured", r, http.StatusSeeOther)
+		wantStatus(t, "auditor reads the audit log", c.get("/audit"), http.StatusOK)
+	}
+}
+
+// loginResponse runs the sign-in through the IdP and returns the portal's
+// answer at the callback, whatever it is.
+func (c *client) loginResponse(username string) *response {
+	c.t.Helper()
+	c.allowCallbackFailure = true
+	defer func() { c.allowCallbackFailure = false }()
+	c.login(username, "/jobs")
+	if c.lastCallback == nil {
+		c.t.Fatal("the sign-in did not reach the callback")
+	}
+	return c.lastCallback
+}
+
+
