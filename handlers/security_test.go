@@ -72,5 +72,3 @@ func (c *client) loginResponse(username string) *response {
 	}
 	return c.lastCallback
 }
-
-
