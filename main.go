@@ -80,10 +80,12 @@ type portal struct {
 	oidc       auth.Config
 	policyFile string // "" → the built-in example policy
 	breakGlass string
-	idle, life time.Duration
-	demo       bool
-	trusted    []netip.Prefix
-	shared     shared // sessions and job locks shared by replicas; zero: one replica
+	// rememberOverage: AGENTDESK_OIDC_REMEMBER_OVERAGE_GROUPS.
+	rememberOverage bool
+	idle, life      time.Duration
+	demo            bool
+	trusted         []netip.Prefix
+	shared          shared // sessions and job locks shared by replicas; zero: one replica
 	// The audit log: in PostgreSQL when shared.databaseURL is set, else SQLite.
 	auditJSONL     string        // "", "stdout" or a file: every entry also as a JSON line
 	auditRetention time.Duration // purge entries older than this, daily; 0 keeps them
@@ -239,6 +241,7 @@ func serve(ctx context.Context, stderr io.Writer) error {
 			PostLogoutRedirectURL: cfg.PublicURL.String() + "auth/signin", Logger: log.With("component", "oidc"),
 		},
 		policyFile: cfg.PolicyFile, breakGlass: cfg.BreakGlassFile, trusted: cfg.TrustedProxies,
+		rememberOverage: cfg.OIDCRememberOverage,
 		shared: shared{
 			sessionStore: cfg.SessionStore, lockStore: cfg.LockStore, lockTTL: cfg.LockTTL,
 			databaseURL: cfg.DatabaseURL, redisURL: cfg.RedisURL, redisPrefix: cfg.RedisPrefix,
@@ -313,7 +316,7 @@ func servePortal(ctx context.Context, ln net.Listener, p portal) error {
 		idpOrigin = u.Scheme + "://" + u.Host
 	}
 	e, h := handlers.New(handlers.Deps{
-		Jobs: svc, SessionManager: sm, Sessions: sessions, SignIn: oidcRP, Users: backends.users(db),
+		Jobs: svc, SessionManager: sm, Sessions: sessions, SignIn: oidcRP, Users: backends.users(db), RememberOverageGroups: p.rememberOverage,
 		Policy: pol, BreakGlass: bg, Assets: static.New(config.BasePath(p.publicURL) + "/static/"),
 		Logger: log, PublicURL: p.publicURL, BasePath: config.BasePath(p.publicURL), Secure: secure,
 		Demo: p.demo, IdPOrigin: idpOrigin, TrustedProxies: p.trusted,
@@ -375,9 +378,10 @@ func loadPolicy(ctx context.Context, path string, log *slog.Logger, al *audit.Lo
 		if err != nil {
 			return nil, nil, err
 		}
+		warnPolicy(log, p)
 		return func() *policy.Policy { return p }, func() {}, nil
 	}
-	w, err := policy.NewWatcher(ctx, path, log, func(_ *policy.Policy, err error) {
+	w, err := policy.NewWatcher(ctx, path, log, func(p *policy.Policy, err error) {
 		if err != nil {
 			log.Error("policy reload failed; keeping the previous policy", "err", err)
 			_ = al.Record(ctx, audit.Entry{Kind: audit.KindPolicyReload, Result: audit.ResultFailed,
@@ -385,12 +389,22 @@ func loadPolicy(ctx context.Context, path string, log *slog.Logger, al *audit.Lo
 			return
 		}
 		log.Info("policy reloaded", "file", path)
+		warnPolicy(log, p)
 		_ = al.Record(ctx, audit.Entry{Kind: audit.KindPolicyReload, Result: audit.ResultPerformed, Message: "reloaded " + path})
 	})
 	if err != nil {
 		return nil, nil, &config.Error{Var: "AGENTDESK_POLICY_FILE", Msg: err.Error()}
 	}
+	warnPolicy(log, w.Current())
 	return w.Current, func() { w.Close() }, nil
+}
+
+// warnPolicy logs each of the policy's warnings (rules on claims users may
+// edit) at every load; the status page shows them too.
+func warnPolicy(log *slog.Logger, p *policy.Policy) {
+	for _, w := range p.Warnings() {
+		log.Warn("POLICY WARNING: "+w, "policy_warning", true)
+	}
 }
 
 // healthcheck probes /livez of a running portal; exit status 0 means healthy.

@@ -37,6 +37,9 @@ type Config struct {
 	OIDCScopes       []string
 	OIDCGroupsClaim  string
 	OIDCExtraClaims  []string
+	// OIDCRememberOverage: an Entra ID overage sign-in uses the groups of the
+	// user's last sign-in that listed them (off: refused).
+	OIDCRememberOverage bool
 
 	PolicyFile     string
 	BreakGlassFile string
@@ -107,36 +110,37 @@ func Load(env Lookup) (*Config, error) {
 	}
 	r := reader{get: vars}
 	c := &Config{
-		Addr:             r.str("AGENTDESK_ADDR", "0.0.0.0:8080"),
-		EMURL:            r.str("AGENTDESK_EM_URL", ""),
-		EMUser:           r.str("AGENTDESK_EM_USER", ""),
-		EMPassword:       r.secret("AGENTDESK_EM_PASSWORD"),
-		EMCAFile:         r.str("AGENTDESK_EM_CA_FILE", ""),
-		EMPin:            r.str("AGENTDESK_EM_PIN_SHA256", ""),
-		EMInsecure:       r.boolean("AGENTDESK_EM_INSECURE", false),
-		EMTimeout:        r.duration("AGENTDESK_EM_TIMEOUT", 30*time.Second),
-		OIDCIssuer:       r.str("AGENTDESK_OIDC_ISSUER", ""),
-		OIDCClientID:     r.str("AGENTDESK_OIDC_CLIENT_ID", ""),
-		OIDCClientSecret: r.secret("AGENTDESK_OIDC_CLIENT_SECRET"),
-		OIDCScopes:       r.list("AGENTDESK_OIDC_SCOPES", []string{"openid", "profile", "email"}),
-		OIDCGroupsClaim:  r.str("AGENTDESK_OIDC_GROUPS_CLAIM", "groups"),
-		OIDCExtraClaims:  r.list("AGENTDESK_OIDC_EXTRA_CLAIMS", []string{"preferred_username"}),
-		PolicyFile:       r.str("AGENTDESK_POLICY_FILE", ""),
-		BreakGlassFile:   r.str("AGENTDESK_BREAKGLASS_FILE", ""),
-		DataDir:          r.str("AGENTDESK_DATA_DIR", "/var/lib/agentdesk"),
-		SessionIdle:      r.duration("AGENTDESK_SESSION_IDLE", 30*time.Minute),
-		SessionLifetime:  r.duration("AGENTDESK_SESSION_LIFETIME", 8*time.Hour),
-		LogFormat:        r.oneOf("AGENTDESK_LOG_FORMAT", "json", "json", "text"),
-		SessionStore:     r.oneOf("AGENTDESK_SESSION_STORE", "sqlite", "sqlite", "postgres", "redis"),
-		LockStore:        r.oneOf("AGENTDESK_LOCK_STORE", "memory", "memory", "postgres", "redis"),
-		LockTTL:          r.duration("AGENTDESK_LOCK_TTL", 10*time.Minute),
-		DatabaseURL:      r.secret("AGENTDESK_DATABASE_URL"),
-		RedisURL:         r.secret("AGENTDESK_REDIS_URL"),
-		RedisPrefix:      r.str("AGENTDESK_REDIS_PREFIX", "agentdesk:"),
-		AuditJSONL:       r.str("AGENTDESK_AUDIT_JSONL", ""),
-		AuditRetention:   r.days("AGENTDESK_AUDIT_RETENTION", 400*24*time.Hour),
-		MetricsToken:     r.secret("AGENTDESK_METRICS_TOKEN"),
-		LogLevel:         r.oneOf("AGENTDESK_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		Addr:                r.str("AGENTDESK_ADDR", "0.0.0.0:8080"),
+		EMURL:               r.str("AGENTDESK_EM_URL", ""),
+		EMUser:              r.str("AGENTDESK_EM_USER", ""),
+		EMPassword:          r.secret("AGENTDESK_EM_PASSWORD"),
+		EMCAFile:            r.str("AGENTDESK_EM_CA_FILE", ""),
+		EMPin:               r.str("AGENTDESK_EM_PIN_SHA256", ""),
+		EMInsecure:          r.boolean("AGENTDESK_EM_INSECURE", false),
+		EMTimeout:           r.duration("AGENTDESK_EM_TIMEOUT", 30*time.Second),
+		OIDCIssuer:          r.str("AGENTDESK_OIDC_ISSUER", ""),
+		OIDCClientID:        r.str("AGENTDESK_OIDC_CLIENT_ID", ""),
+		OIDCClientSecret:    r.secret("AGENTDESK_OIDC_CLIENT_SECRET"),
+		OIDCScopes:          r.list("AGENTDESK_OIDC_SCOPES", []string{"openid", "profile", "email"}),
+		OIDCGroupsClaim:     r.str("AGENTDESK_OIDC_GROUPS_CLAIM", "groups"),
+		OIDCExtraClaims:     r.list("AGENTDESK_OIDC_EXTRA_CLAIMS", []string{"preferred_username"}),
+		OIDCRememberOverage: r.boolean("AGENTDESK_OIDC_REMEMBER_OVERAGE_GROUPS", false),
+		PolicyFile:          r.str("AGENTDESK_POLICY_FILE", ""),
+		BreakGlassFile:      r.str("AGENTDESK_BREAKGLASS_FILE", ""),
+		DataDir:             r.str("AGENTDESK_DATA_DIR", "/var/lib/agentdesk"),
+		SessionIdle:         r.duration("AGENTDESK_SESSION_IDLE", 30*time.Minute),
+		SessionLifetime:     r.duration("AGENTDESK_SESSION_LIFETIME", 8*time.Hour),
+		LogFormat:           r.oneOf("AGENTDESK_LOG_FORMAT", "json", "json", "text"),
+		SessionStore:        r.oneOf("AGENTDESK_SESSION_STORE", "sqlite", "sqlite", "postgres", "redis"),
+		LockStore:           r.oneOf("AGENTDESK_LOCK_STORE", "memory", "memory", "postgres", "redis"),
+		LockTTL:             r.duration("AGENTDESK_LOCK_TTL", 10*time.Minute),
+		DatabaseURL:         r.secret("AGENTDESK_DATABASE_URL"),
+		RedisURL:            r.secret("AGENTDESK_REDIS_URL"),
+		RedisPrefix:         r.str("AGENTDESK_REDIS_PREFIX", "agentdesk:"),
+		AuditJSONL:          r.str("AGENTDESK_AUDIT_JSONL", ""),
+		AuditRetention:      r.days("AGENTDESK_AUDIT_RETENTION", 400*24*time.Hour),
+		MetricsToken:        r.secret("AGENTDESK_METRICS_TOKEN"),
+		LogLevel:            r.oneOf("AGENTDESK_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 	}
 	c.PublicURL = r.url("AGENTDESK_PUBLIC_URL", "")
 	c.TrustedProxies = r.prefixes("AGENTDESK_TRUSTED_PROXIES")

@@ -74,7 +74,8 @@ type portalOptions struct {
 	holdInterval  time.Duration   // how often the holds loop runs (default 20ms)
 
 	// Security.
-	rememberOverage bool // handlers.Deps.RememberOverageGroups
+	rememberOverage bool   // handlers.Deps.RememberOverageGroups
+	policy          []byte // the policy file (default policy.Default())
 }
 
 // testPortal is one complete portal with its own EM simulator and IdP.
@@ -158,7 +159,10 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 		t.Fatalf("OpenSQLite (audit): %v", err)
 	}
 	auditLog := audit.New(audit.NewSQLiteStore(auditDB), audit.Options{Logger: log})
-	pol, err := policy.Parse(policy.Default())
+	if o.policy == nil {
+		o.policy = policy.Default()
+	}
+	pol, err := policy.Parse(o.policy)
 	if err != nil {
 		t.Fatalf("policy.Parse: %v", err)
 	}

@@ -3,9 +3,11 @@ package handlers_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/agentdesk/agentdesk/auth/demoidp"
+	"github.com/agentdesk/agentdesk/policy"
 )
 
 // removed is an administrator who was removed from every group: like Entra ID
@@ -71,4 +73,35 @@ func (c *client) loginResponse(username string) *response {
 		c.t.Fatal("the sign-in did not reach the callback")
 	}
 	return c.lastCallback
+}
+
+// mallory is an end user who renamed herself: her preferred_username is the
+// host name of Erin's laptop. Only an administrator sets "computer".
+var mallory = demoidp.User{Subject: "3f0d5d1e-7c55-4a43-9b8e-1d7f64a0c0e0", Username: "erin-laptop", Password: "demo",
+	Name: "Mallory", Email: "mallory@corp.example", Groups: []string{"employees"}, Computer: "mallory-pc.corp.example"}
+
+// TestSelfServiceIgnoresEditableClaims: the built-in policy's self-service
+// does not trust preferred_username, and a policy that does is shown as a
+// warning on the status page.
+func TestSelfServiceIgnoresEditableClaims(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t, portalOptions{users: []demoidp.User{mallory}})
+	erinsJob := p.jobNamed("Erin's laptop")
+	c := p.newClient()
+	c.login("erin-laptop", "/")
+	wantStatus(t, "mallory opens Erin's job", c.get("/jobs/"+erinsJob.ID), http.StatusNotFound)
+	if ids := jobIDs(c.get("/jobs?size=100")); len(ids) != 0 {
+		t.Errorf("mallory sees jobs %v", ids)
+	}
+	wantStatus(t, "status page without warnings", p.signIn("alice").get("/status"), http.StatusOK)
+	if n := p.signIn("alice").get("/status").testid("status-policy-warning").Length(); n != 0 {
+		t.Errorf("the example policy shows %d warnings", n)
+	}
+
+	risky := strings.Replace(string(policy.Default()), "computer_claims: [computer]", "computer_claims: [computer, preferred_username]", 1)
+	p2 := newPortal(t, portalOptions{policy: []byte(risky)})
+	w := p2.signIn("alice").get("/status").testid("status-policy-warning")
+	if w.Length() != 1 || !strings.Contains(w.Text(), "preferred_username") {
+		t.Errorf("status page warnings %q, want one about preferred_username", w.Text())
+	}
 }

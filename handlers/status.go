@@ -18,7 +18,8 @@ func (h *Handler) showStatus(c echo.Context) error {
 	if !h.mayViewStatus(c) {
 		return echo.NewHTTPError(http.StatusForbidden)
 	}
-	m := views.Status{CheckedAt: time.Now(), IdPIssuer: h.idpIssuer, IdPDiscovered: h.signin.Ready()}
+	m := views.Status{CheckedAt: time.Now(), IdPIssuer: h.idpIssuer, IdPDiscovered: h.signin.Ready(),
+		PolicyWarnings: h.policy().Warnings()}
 	if h.em != nil {
 		st := h.em.Status()
 		m.EMHost, m.EMLoggedOn, m.EMLogons, m.EMCircuit = st.Host, st.LoggedOn, st.Logons, st.Circuit

@@ -103,6 +103,7 @@ func Parse(data []byte) (*Policy, error) {
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)
 	}
+	pol.warnings = editableClaimWarnings(pol)
 	return pol, nil
 }
 
@@ -345,7 +346,7 @@ func (p *parser) policy(n *yaml.Node) *Policy {
 }
 
 func (p *parser) selfService(n *yaml.Node, pol *Policy) {
-	fields, _ := p.mapping(n, "self_service", "computer_claims", "match")
+	fields, _ := p.mapping(n, "self_service", "computer_claims", "match", "user_editable_claims")
 	pol.computerClaims = nil
 	seenClaims := false
 	for _, f := range fields {
@@ -354,6 +355,10 @@ func (p *parser) selfService(n *yaml.Node, pol *Policy) {
 			seenClaims = true
 			if l, ok := p.strList(f.value, "self_service: computer_claims"); ok {
 				pol.computerClaims = l
+			}
+		case "user_editable_claims":
+			if l, ok := p.strList(f.value, "self_service: user_editable_claims"); ok {
+				pol.editableClaims = l
 			}
 		case "match":
 			s, ok := p.str(f.value, "self_service: match")

@@ -99,6 +99,8 @@ type Policy struct {
 	bindings       []binding
 	computerClaims []string
 	hostnameMatch  bool
+	editableClaims []string // self_service.user_editable_claims
+	warnings       []string
 }
 
 type role struct {

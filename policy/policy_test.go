@@ -39,7 +39,7 @@ func TestDefaultPolicy(t *testing.T) {
 	if got := p.GroupsClaim(); got != "groups" {
 		t.Errorf("GroupsClaim = %q", got)
 	}
-	if got, want := p.Claims(), []string{"computer", "preferred_username"}; !slices.Equal(got, want) {
+	if got, want := p.Claims(), []string{"computer"}; !slices.Equal(got, want) {
 		t.Errorf("Claims = %v, want %v", got, want)
 	}
 	subjects := demoSubjects()

@@ -17,6 +17,8 @@ type Status struct {
 
 	IdPIssuer     string
 	IdPDiscovered bool
+
+	PolicyWarnings []string // rules on claims users may edit (policy.Policy.Warnings)
 }
 
 func yesNo(b bool) string {
