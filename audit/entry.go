@@ -8,9 +8,11 @@ package audit
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Kind is what an entry records.
@@ -138,3 +140,40 @@ func parseID(id string) (int64, error) {
 
 // micro truncates to the stored precision, so an entry reads back equal.
 func micro(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// Bounds of an entry's free text: a client chooses its User-Agent, and names
+// and messages may quote what it sent, so an anonymous flood must not grow
+// the log by kilobytes a row.
+const (
+	MaxTextBytes = 256 // each free-text field (user agent, names, message)
+	MaxGroups    = 64  // groups kept of one user (the rest is counted)
+)
+
+// bounded returns e with every free-text field cut to MaxTextBytes (on a
+// UTF-8 boundary, marked with "…") and at most MaxGroups groups.
+func (e Entry) bounded() Entry {
+	for _, f := range []*string{&e.UserAgent, &e.UserName, &e.UserEmail, &e.Message, &e.JobName, &e.Server, &e.IP} {
+		*f = truncateText(*f, MaxTextBytes)
+	}
+	e.Groups = slices.Clone(e.Groups) // the caller's slice stays as it was
+	if len(e.Groups) > MaxGroups {
+		more := len(e.Groups) - MaxGroups
+		e.Groups = append(e.Groups[:MaxGroups], fmt.Sprintf("(%d more)", more))
+	}
+	for i, g := range e.Groups {
+		e.Groups[i] = truncateText(g, MaxTextBytes)
+	}
+	return e
+}
+
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
+}

@@ -131,6 +131,7 @@ func (l *Log) insert(ctx context.Context, e Entry) (int64, error) {
 	if e.Kind == "" {
 		return 0, fmt.Errorf("audit: entry without a kind")
 	}
+	e = e.bounded()
 	id, err := l.store.Insert(ctx, e)
 	if err != nil {
 		l.failures.Add(1)

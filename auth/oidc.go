@@ -284,6 +284,11 @@ func (o *OIDC) AuthCodeURL(ctx context.Context, s *Sessions, returnTo string) (s
 	if err := o.saveTx(ctx, s, txs); err != nil {
 		return "", err
 	}
+	if s.sm.GetString(ctx, keySID) == "" {
+		// A session that only holds pending sign-ins lives as long as they
+		// do, not the hours of a signed-in one; SignIn extends it.
+		s.sm.SetDeadline(ctx, time.Now().Add(txTTL))
+	}
 	return p.oauth.AuthCodeURL(state,
 		oidc.Nonce(nonce),
 		oauth2.S256ChallengeOption(verifier),

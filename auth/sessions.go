@@ -171,6 +171,9 @@ func (s *Sessions) SignIn(ctx context.Context, u User) error {
 	if err := s.sm.RenewToken(ctx); err != nil {
 		return fmt.Errorf("auth: renew session token: %w", err)
 	}
+	// The session may have been one of pending sign-ins only, which lives
+	// minutes: a signed-in one gets the full lifetime.
+	s.sm.SetDeadline(ctx, time.Now().Add(s.sm.Lifetime))
 	if oldSID != "" {
 		if err := s.storeDelete(ctx, sidKeyPrefix+oldSID); err != nil {
 			return fmt.Errorf("auth: revoke previous sign-in: %w", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -119,7 +120,7 @@ func (h *Handler) finishSignIn(c echo.Context) error {
 	r := c.Request()
 	if e := c.QueryParam("error"); e != "" {
 		h.log.Warn("sign-in refused by the identity provider", "error", e, "description", c.QueryParam("error_description"))
-		_ = h.record(c, audit.Entry{Kind: audit.KindSignInFailed, Result: audit.ResultDenied,
+		h.recordFailure(c, audit.Entry{Kind: audit.KindSignInFailed, Result: audit.ResultDenied,
 			Message: "the identity provider refused the sign-in (" + oauthErrorCode(e) + ")"})
 		return h.renderSignIn(c, http.StatusUnauthorized, "/", "The sign-in was not completed. Try again.")
 	}
@@ -135,7 +136,7 @@ func (h *Handler) finishSignIn(c echo.Context) error {
 		if errors.Is(err, auth.ErrUnavailable) {
 			class = "the identity provider could not be reached"
 		}
-		_ = h.record(c, audit.Entry{Kind: audit.KindSignInFailed, Result: audit.ResultFailed, Message: class})
+		h.recordFailure(c, audit.Entry{Kind: audit.KindSignInFailed, Result: audit.ResultFailed, Message: class})
 		if status == http.StatusServiceUnavailable {
 			return h.renderSignIn(c, status, "/", "The identity provider could not be reached to finish the sign-in. Start again in a minute.")
 		}
@@ -191,6 +192,7 @@ func (h *Handler) finishSignIn(c echo.Context) error {
 	if err := h.sessions.SignIn(r.Context(), u); err != nil {
 		return err
 	}
+	h.renewCSRF(c)
 	h.log.Info("signed in", "user", id.Key(), "roles", u.Roles)
 	return c.Redirect(http.StatusSeeOther, h.base+returnTo)
 }
@@ -222,17 +224,22 @@ func (h *Handler) breakGlassSignIn(c echo.Context) error {
 	if !h.breakGlass.Enabled() {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
-	user, pass := c.FormValue("username"), c.FormValue("password")
-	if !h.breakGlassLimit.allow(c.RealIP(), user) {
-		h.log.Warn("break-glass sign-in throttled", "ip", c.RealIP())
-		_ = h.record(c, audit.Entry{Kind: audit.KindBreakGlass, Result: audit.ResultRefused, Message: "too many attempts"})
-		return h.renderSignIn(c, http.StatusTooManyRequests, "/", "Too many attempts. Wait a minute and try again.")
+	user, pass := c.Request().PostFormValue("username"), c.Request().PostFormValue("password")
+	ip := c.RealIP()
+	if wait := h.breakGlassLimit.wait(ip, user); wait > 0 {
+		h.log.Warn("break-glass sign-in throttled", "ip", ip, "wait", wait)
+		h.recordFailure(c, audit.Entry{Kind: audit.KindBreakGlass, Result: audit.ResultRefused, Message: "too many wrong attempts from this address"})
+		secs := int(wait.Seconds()) + 1
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		return h.renderSignIn(c, http.StatusTooManyRequests, "/", fmt.Sprintf("Too many wrong attempts. Wait %s and try again.", waitWords(secs)))
 	}
 	if !h.breakGlass.Check(user, pass) {
-		h.log.Warn("break-glass sign-in failed", "ip", c.RealIP())
-		_ = h.record(c, audit.Entry{Kind: audit.KindBreakGlass, Result: audit.ResultDenied, Message: "wrong user name or password"})
+		h.breakGlassLimit.fail(ip, user)
+		h.log.Warn("break-glass sign-in failed", "ip", ip)
+		h.recordFailure(c, audit.Entry{Kind: audit.KindBreakGlass, Result: audit.ResultDenied, Message: "wrong user name or password"})
 		return h.renderSignIn(c, http.StatusUnauthorized, "/", "Wrong user name or password.")
 	}
+	h.breakGlassLimit.succeed(ip, user)
 	u := auth.User{
 		Identity:   h.breakGlass.Identity(),
 		Roles:      []string{"break-glass administrator"},
@@ -245,6 +252,7 @@ func (h *Handler) breakGlassSignIn(c echo.Context) error {
 	if err := h.sessions.SignIn(c.Request().Context(), u); err != nil {
 		return err
 	}
+	h.renewCSRF(c)
 	h.log.Warn("break-glass administrator signed in", "user", user, "ip", c.RealIP())
 	return c.Redirect(http.StatusSeeOther, h.base+"/jobs")
 }
@@ -274,6 +282,18 @@ func oauthErrorCode(e string) string {
 		return "no code"
 	}
 	return b.String()
+}
+
+// waitWords says a number of seconds in words.
+func waitWords(secs int) string {
+	switch {
+	case secs <= 1:
+		return "a second"
+	case secs < 90:
+		return strconv.Itoa(secs) + " seconds"
+	default:
+		return strconv.Itoa((secs+59)/60) + " minutes"
+	}
 }
 
 func rolesMessage(roles []string) string {

@@ -197,7 +197,7 @@ func (h *Handler) showEmbedDone(c echo.Context) error {
 // redeemHandoff is POST /embed/handoff: a framed card signs itself in with
 // the code its sign-in popup posted to it. The user is whoever signed in in
 // the popup; the card chooses nothing but the code. CSRF protection applies
-// as to every POST (the card's own anonymous session has a token).
+// as to every POST (a signed-out card has a token in a cookie).
 func (h *Handler) redeemHandoff(c echo.Context) error {
 	r := c.Request()
 	ip := c.RealIP()
@@ -213,7 +213,7 @@ func (h *Handler) redeemHandoff(c echo.Context) error {
 		}
 		h.handoffLimit.fail(ip)
 		h.log.Warn("embedded sign-in hand-off refused", "ip", ip) // never the code
-		_ = h.record(c, audit.Entry{Kind: audit.KindSignInFailed, Result: audit.ResultDenied, Embedded: true,
+		h.recordFailure(c, audit.Entry{Kind: audit.KindSignInFailed, Result: audit.ResultDenied, Embedded: true,
 			Message: "embedded card: the sign-in hand-off was unknown, expired or already used"})
 		return echo.NewHTTPError(http.StatusBadRequest, "The sign-in could not be passed to this card: it expired or was already used. Sign in again.")
 	}
@@ -231,6 +231,7 @@ func (h *Handler) redeemHandoff(c echo.Context) error {
 	if err := h.sessions.SignIn(r.Context(), u); err != nil {
 		return err
 	}
+	h.renewCSRF(c)
 	h.log.Info("signed in (embedded card)", "user", u.Key(), "roles", u.Roles)
 	return c.NoContent(http.StatusNoContent)
 }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -76,6 +77,9 @@ type portalOptions struct {
 	// Security.
 	rememberOverage bool   // handlers.Deps.RememberOverageGroups
 	policy          []byte // the policy file (default policy.Default())
+	trustedProxies  []netip.Prefix
+	bodyTimeout     time.Duration // handlers.Deps.BodyTimeout
+	anonymousBurst  int           // handlers.Deps.AnonymousBurst
 }
 
 // testPortal is one complete portal with its own EM simulator and IdP.
@@ -243,6 +247,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 		EM:    em, IdPIssuer: issuer, RequestTimeout: o.requestTimeout, MaxInFlight: o.maxInFlight,
 		Audit: auditLog, EmbedOrigins: o.embedOrigins, EmbedCrossSite: o.embedCrossSite,
 		Holds: hs, StaleAfter: o.staleAfter, HoldDurations: o.holdDurations,
+		TrustedProxies: o.trustedProxies, BodyTimeout: o.bodyTimeout, AnonymousBurst: o.anonymousBurst,
 	})
 	portalSrv.Config.Handler = e
 	portalSrv.Start()

@@ -173,14 +173,16 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 			h.log.Warn("cross-origin request refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 			return echo.NewHTTPError(http.StatusForbidden, errCSRF.Error())
 		}
-		want := h.sm.GetString(r.Context(), csrfSessionKey)
+		want := h.expectedCSRF(c)
 		got := r.Header.Get(csrfHeader)
 		if got == "" {
-			// Only url-encoded and multipart forms: a text/plain body is what a
-			// cross-site form would use to smuggle a field past the header check.
+			// Only url-encoded and multipart form bodies, never the URL's
+			// query (it ends up in logs, history and Referer headers), and
+			// no text/plain body, which is what a cross-site form would use
+			// to smuggle a field past the header check.
 			ct := r.Header.Get("Content-Type")
 			if strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/form-data") {
-				got = c.FormValue(csrfField)
+				got = r.PostFormValue(csrfField)
 			}
 		}
 		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
@@ -191,15 +193,62 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// csrfToken returns the session's token, creating it on first use.
+// csrfToken returns the token for the page's forms. A signed-in user's token
+// lives in the session (renewed at every sign-in, see renewCSRF). Signed-out
+// pages (the sign-in page's break-glass form, a signed-out card's hand-off)
+// get theirs from a cookie instead, so that an anonymous visit stores
+// nothing on the server.
 func (h *Handler) csrfToken(c echo.Context) string {
 	ctx := c.Request().Context()
-	if t := h.sm.GetString(ctx, csrfSessionKey); t != "" {
+	if h.currentUser(c) != nil {
+		if t := h.sm.GetString(ctx, csrfSessionKey); t != "" {
+			return t
+		}
+		t := randomString(32)
+		h.sm.Put(ctx, csrfSessionKey, t)
 		return t
 	}
+	if t, ok := c.Get(anonCSRFKey).(string); ok {
+		return t
+	}
+	if ck, err := c.Cookie(h.anonCSRFCookie()); err == nil && len(ck.Value) == 43 {
+		return ck.Value
+	}
 	t := randomString(32)
-	h.sm.Put(ctx, csrfSessionKey, t)
+	c.Set(anonCSRFKey, t)
+	sc := h.sm.Cookie
+	c.SetCookie(&http.Cookie{Name: h.anonCSRFCookie(), Value: t, Path: "/", HttpOnly: true,
+		Secure: sc.Secure, SameSite: sc.SameSite, Partitioned: sc.Partitioned})
 	return t
+}
+
+// expectedCSRF is the token a state-changing request must carry: the
+// session's for a signed-in user, the cookie's otherwise.
+func (h *Handler) expectedCSRF(c echo.Context) string {
+	if h.currentUser(c) != nil {
+		return h.sm.GetString(c.Request().Context(), csrfSessionKey)
+	}
+	if ck, err := c.Cookie(h.anonCSRFCookie()); err == nil {
+		return ck.Value
+	}
+	return ""
+}
+
+// renewCSRF gives a session that has just been signed in a token of its own,
+// so no token seen before the sign-in (or planted by someone) stays valid.
+func (h *Handler) renewCSRF(c echo.Context) {
+	h.sm.Put(c.Request().Context(), csrfSessionKey, randomString(32))
+}
+
+const anonCSRFKey = "agentdesk.anoncsrf"
+
+// anonCSRFCookie is the signed-out token's cookie: __Host- on HTTPS, like the
+// session cookie.
+func (h *Handler) anonCSRFCookie() string {
+	if h.sm.Cookie.Secure {
+		return "__Host-agentdesk-csrf"
+	}
+	return "agentdesk_csrf"
 }
 
 func randomString(n int) string {

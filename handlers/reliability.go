@@ -1,8 +1,11 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,6 +22,11 @@ const (
 	DefaultRequestTimeout = 15 * time.Second
 	DefaultMaxInFlight    = 512
 	DefaultMaxBodyBytes   = 64 << 10
+	// DefaultBodyTimeout is how long a request body may take to arrive.
+	DefaultBodyTimeout = 10 * time.Second
+	// DefaultAnonymousBurst is how many requests one address may make to the
+	// sign-in endpoints without a session, per minute.
+	DefaultAnonymousBurst = 60
 )
 
 // EMState is what the pages need to know about the EM client: whether it has
@@ -46,29 +54,61 @@ func (h *Handler) deadline(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // limitInFlight answers 503 with Retry-After once max requests are being
-// served, rather than queueing without bound behind a slow dependency. It sits
-// before the session store, so a refused request costs next to nothing.
-// The count is the Handler's: echo applies group middleware per route.
+// served, or maxPerClient from the same client address, rather than queueing
+// without bound behind a slow dependency or a slow client. The per-address
+// share means one address (a flood of slow bodies) cannot take every slot.
+// It sits before the session store, so a refused request costs next to
+// nothing. The counts are the Handler's: echo applies group middleware per
+// route.
 func (h *Handler) limitInFlight(next echo.HandlerFunc) echo.HandlerFunc {
 	n := &h.inFlight
 	max := int64(h.maxInFlight)
 	return func(c echo.Context) error {
-		if n.Add(1) > max {
+		ip := c.RealIP()
+		if n.Add(1) > max || !h.takeClientSlot(ip) {
 			n.Add(-1)
-			h.log.Warn("too many requests in flight; refused", "limit", max, "path", c.Request().URL.Path)
+			h.log.Warn("too many requests in flight; refused", "limit", max, "per_client", h.maxPerClient, "ip", ip, "path", c.Request().URL.Path)
 			c.Response().Header().Set("Retry-After", "5")
+			if r := c.Request(); r.Body != nil && r.Body != http.NoBody {
+				// Otherwise net/http waits for the unread body before it
+				// answers, which a slow client never sends.
+				c.Response().Header().Set("Connection", "close")
+			}
 			return c.HTML(http.StatusServiceUnavailable, busyPage)
 		}
 		defer n.Add(-1)
+		defer h.releaseClientSlot(ip)
 		return next(c)
 	}
+}
+
+func (h *Handler) takeClientSlot(ip string) bool {
+	h.clientMu.Lock()
+	defer h.clientMu.Unlock()
+	if h.clientSlots[ip] >= h.maxPerClient {
+		return false
+	}
+	h.clientSlots[ip]++
+	return true
+}
+
+func (h *Handler) releaseClientSlot(ip string) {
+	h.clientMu.Lock()
+	defer h.clientMu.Unlock()
+	if h.clientSlots[ip] <= 1 {
+		delete(h.clientSlots, ip) // the map holds only addresses being served
+		return
+	}
+	h.clientSlots[ip]--
 }
 
 const busyPage = `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Busy – AgentDesk</title></head>` +
 	`<body><h1>AgentDesk is busy</h1><p data-testid="busy">Too many requests are being served right now. Try again in a few seconds.</p></body></html>`
 
 // limitBody refuses request bodies larger than the forms the portal has, so a
-// client cannot make it buffer megabytes while parsing a form.
+// client cannot make it buffer megabytes while parsing a form, and reads the
+// whole body under a deadline of its own (bodyTimeout), so a client sending
+// a byte now and then cannot hold its in-flight slot for long.
 func (h *Handler) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -78,16 +118,35 @@ func (h *Handler) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 		if r.Body == nil || r.Body == http.NoBody {
 			return next(c)
 		}
-		r.Body = http.MaxBytesReader(c.Response(), r.Body, h.maxBody)
-		// A body without a length (chunked) is only found too large while
-		// reading; parse forms here, because the form readers further on
-		// ignore parse errors.
+		rc := http.NewResponseController(c.Response())
+		// Not every writer has a connection (tests); then only the server's
+		// ReadTimeout applies.
+		deadlineSet := rc.SetReadDeadline(time.Now().Add(h.bodyTimeout)) == nil
+		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, h.maxBody))
+		if deadlineSet {
+			// The body is read: lift the deadline, or the server's background
+			// read would hit it and cancel the request's context.
+			_ = rc.SetReadDeadline(time.Time{})
+		}
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			var ne net.Error
+			switch {
+			case errors.As(err, &tooBig):
+				return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+			case errors.As(err, &ne) && ne.Timeout():
+				h.log.Warn("request body too slow; refused", "ip", c.RealIP(), "path", r.URL.Path, "timeout", h.bodyTimeout)
+				c.Response().Header().Set("Connection", "close")
+				return echo.NewHTTPError(http.StatusRequestTimeout, "The request took too long to arrive. Try again.")
+			default:
+				return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+			}
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		// Parse forms here, because the form readers further on ignore
+		// parse errors.
 		if strings.HasPrefix(r.Header.Get(echo.HeaderContentType), echo.MIMEApplicationForm) {
 			if err := r.ParseForm(); err != nil {
-				var tooBig *http.MaxBytesError
-				if errors.As(err, &tooBig) {
-					return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
-				}
 				return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
 			}
 		}

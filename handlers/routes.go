@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -78,7 +79,14 @@ type Deps struct {
 	IdPIssuer      string
 	RequestTimeout time.Duration // deadline of every page and action, EM calls included
 	MaxInFlight    int           // requests served at once; more get 503 + Retry-After
-	MaxBodyBytes   int64         // largest request body (forms)
+	// MaxInFlightPerClient: requests served at once for one client address
+	// (default MaxInFlight/8, at least 2).
+	MaxInFlightPerClient int
+	BodyTimeout          time.Duration // how long a request body may take (default DefaultBodyTimeout)
+	// AnonymousBurst: requests per minute one address may make to the sign-in
+	// endpoints without a session (default DefaultAnonymousBurst).
+	AnonymousBurst int
+	MaxBodyBytes   int64 // largest request body (forms)
 
 	// Embed mode (embed.go). EmbedOrigins may frame the /embed/ cards (none:
 	// only the portal itself). EmbedCrossSite: some origin is on another site,
@@ -106,7 +114,13 @@ type Handler struct {
 	rememberOverage bool
 	policy          func() *policy.Policy
 	breakGlass      *auth.BreakGlass
-	breakGlassLimit *attemptLimit
+	breakGlassLimit *backoff
+	anonLimit       *rateLimit // sign-in endpoints without a session, per address
+	auditFlood      *rateLimit // audit rows of failed anonymous attempts, per address
+	maxPerClient    int
+	clientMu        sync.Mutex
+	clientSlots     map[string]int // requests being served per client address
+	bodyTimeout     time.Duration
 	handoffLimit    *attemptLimit // failed embedded sign-in hand-offs, per address
 	assets          *static.Assets
 	log             *slog.Logger
@@ -141,7 +155,11 @@ func New(d Deps) (*echo.Echo, *Handler) {
 		rememberOverage: d.RememberOverageGroups,
 		policy:          d.Policy,
 		breakGlass:      d.BreakGlass,
-		breakGlassLimit: newAttemptLimit(5, time.Minute),
+		breakGlassLimit: newBackoff(3, time.Second, 15*time.Minute),
+		anonLimit:       newRateLimit(cmp.Or(d.AnonymousBurst, DefaultAnonymousBurst), time.Minute),
+		auditFlood:      newRateLimit(5, 10*time.Minute),
+		clientSlots:     make(map[string]int),
+		bodyTimeout:     cmp.Or(d.BodyTimeout, DefaultBodyTimeout),
 		handoffLimit:    newAttemptLimit(10, time.Minute),
 		assets:          d.Assets,
 		log:             cmp.Or(d.Logger, slog.Default()),
@@ -162,6 +180,7 @@ func New(d Deps) (*echo.Echo, *Handler) {
 		holds:           d.Holds,
 		holdDurations:   d.HoldDurations,
 	}
+	h.maxPerClient = cmp.Or(d.MaxInFlightPerClient, max(2, h.maxInFlight/8))
 	if len(h.holdDurations) == 0 {
 		h.holdDurations = DefaultHoldDurations
 	}
@@ -200,14 +219,15 @@ func New(d Deps) (*echo.Echo, *Handler) {
 		echo.WrapMiddleware(h.sm.LoadAndSave), h.loadUser, h.limitBody, h.csrf, h.deadline)
 
 	// Public routes: an explicit allowlist; everything else requires a user.
-	g.GET("/auth/signin", h.showSignIn)
-	g.GET("/auth/login", h.startSignIn)
-	g.GET("/auth/callback", h.finishSignIn)
+	anon := h.limitAnonymous
+	g.GET("/auth/signin", h.showSignIn, anon)
+	g.GET("/auth/login", h.startSignIn, anon)
+	g.GET("/auth/callback", h.finishSignIn, anon)
 	g.POST("/auth/signout", h.signOut)
 	// Sign-out is POST only (a link or <img> elsewhere must not sign anyone
 	// out). Say so: echo's group catch-all would otherwise answer GET with 404.
 	g.GET("/auth/signout", methodNotAllowed(http.MethodPost))
-	g.POST("/auth/breakglass", h.breakGlassSignIn)
+	g.POST("/auth/breakglass", h.breakGlassSignIn, anon)
 
 	p := g.Group("", h.requireUser)
 	// Pages answer HEAD like GET (echo does not do that by itself); the
@@ -234,8 +254,8 @@ func New(d Deps) (*echo.Echo, *Handler) {
 
 	// Embedded cards: their own sign-in handling (a card, never a redirect).
 	eg := g.Group("/embed")
-	eg.GET("/done", h.showEmbedDone)
-	eg.POST("/handoff", h.redeemHandoff)
+	eg.GET("/done", h.showEmbedDone, anon)
+	eg.POST("/handoff", h.redeemHandoff, anon)
 	em := eg.Group("", h.requireEmbedUser)
 	for path, hf := range map[string]echo.HandlerFunc{"/jobs/:id": h.showEmbedJob, "/my-backups": h.showEmbedMine} {
 		em.GET(path, hf)
