@@ -2,7 +2,7 @@ package audit
 
 import (
 	"context"
-	"encoding/csv"
+	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -19,30 +19,46 @@ var csvHeader = []string{
 }
 
 // ExportCSV writes the entries f selects as CSV, newest first, one row at a
-// time (the export is never held in memory). Times are RFC 3339 in UTC. Cells
-// a spreadsheet would take for a formula are prefixed with an apostrophe.
+// time (the export is never held in memory). Times are RFC 3339 in UTC.
+// Every cell is quoted, and formula starts are neutralised wherever a
+// spreadsheet might begin a cell (see SafeCell), following OWASP's advice on
+// CSV injection.
 func (l *Log) ExportCSV(ctx context.Context, w io.Writer, f Filter) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(csvHeader); err != nil {
+	bw := bufio.NewWriter(w)
+	if err := writeQuoted(bw, csvHeader); err != nil {
 		return err
 	}
 	n := 0
 	err := l.store.Each(ctx, f, func(e Entry) error {
-		if err := cw.Write(csvRecord(e)); err != nil {
+		if err := writeQuoted(bw, csvRecord(e)); err != nil {
 			return err
 		}
 		// Flush now and then so the rows reach the client as they are read.
 		if n++; n%100 == 0 {
-			cw.Flush()
-			return cw.Error()
+			return bw.Flush()
 		}
 		return nil
 	})
-	cw.Flush()
 	if err != nil {
+		_ = bw.Flush()
 		return err
 	}
-	return cw.Error()
+	return bw.Flush()
+}
+
+// writeQuoted writes one CSV record (RFC 4180) with every field quoted, so
+// no separator inside a cell can start a new one in any reader.
+func writeQuoted(w *bufio.Writer, rec []string) error {
+	for i, v := range rec {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.WriteByte('"')
+		w.WriteString(strings.ReplaceAll(v, `"`, `""`))
+		w.WriteByte('"')
+	}
+	_, err := w.WriteString("\r\n")
+	return err
 }
 
 func csvRecord(e Entry) []string {
@@ -66,13 +82,31 @@ func csvTime(t time.Time) string {
 }
 
 // SafeCell neutralises spreadsheet formula injection (OWASP "CSV injection"):
-// a cell that starts with =, +, -, @, a tab or a carriage return is prefixed
-// with an apostrophe, so spreadsheets show it as text instead of evaluating it.
+// a formula start (=, +, -, @, a tab or a carriage return, or their
+// full-width forms) at the start of the cell or right after a character
+// some spreadsheet may split cells on (comma, semicolon, tab, pipe, line
+// breaks) gets an apostrophe in front, so the spreadsheet shows it as text
+// whatever separator its locale uses: "Mozilla/5.0;=1+1;" becomes
+// "Mozilla/5.0;'=1+1;".
 func SafeCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
+	var b strings.Builder
+	prev := rune(-1) // start of the cell
+	for _, r := range s {
+		if isFormulaStart(r) && (prev == -1 || isCellSeparator(prev)) {
+			b.WriteByte('\'')
+		}
+		b.WriteRune(r)
+		prev = r
 	}
-	return s
+	return b.String()
+}
+
+func isFormulaStart(r rune) bool {
+	return strings.ContainsRune("=+-@\t\r\uFF1D\uFF0B\uFF0D\uFF20", r)
+}
+
+func isCellSeparator(r rune) bool {
+	return strings.ContainsRune(",;\t|\n\r", r)
 }
 
 // OpenSink opens the JSON-lines output: "stdout", or a file path (appended to,

@@ -250,10 +250,23 @@ func TestExportCSV(t *testing.T) {
 		if err := l.Refused(ctx, a, jobs.Outcome{Result: "denied", Message: "-2+3"}); err != nil {
 			t.Fatal(err)
 		}
-		l.Record(ctx, Entry{At: t0.Add(time.Hour), Kind: KindSignIn, UserName: "+plus", UserEmail: "\tTab", UserKey: "\rcr"})
+		l.Record(ctx, Entry{At: t0.Add(time.Hour), Kind: KindSignIn, UserName: "+plus", UserEmail: "\tTab", UserKey: "\rcr",
+			UserAgent: "Mozilla/5.0;=1+1;", Message: "a,@b|-c\n=d x=y"})
 		var buf bytes.Buffer
 		if err := l.ExportCSV(ctx, &buf, Filter{}); err != nil {
 			t.Fatal(err)
+		}
+		raw := buf.String()
+		for _, line := range strings.Split(strings.TrimSuffix(raw, "\r\n"), "\r\n") {
+			if !strings.HasPrefix(line, `"`) || !strings.HasSuffix(line, `"`) {
+				t.Errorf("row not quoted: %q", line)
+			}
+		}
+		// A reader that splits on ';' and ignores quotes sees no formula.
+		for _, cell := range strings.FieldsFunc(raw, func(r rune) bool { return strings.ContainsRune(",;\t|\n\r\"", r) }) {
+			if strings.ContainsRune("=+-@", rune(cell[0])) {
+				t.Errorf("cell %q starts a formula after a separator", cell)
+			}
 		}
 		recs, err := csv.NewReader(&buf).ReadAll()
 		if err != nil {
@@ -276,6 +289,8 @@ func TestExportCSV(t *testing.T) {
 			{col(signin, "user_email"), "'\tTab"},
 			{col(signin, "user_key"), "'\rcr"},
 			{col(signin, "time"), "2025-03-14T10:26:53Z"},
+			{col(signin, "user_agent"), "Mozilla/5.0;'=1+1;"},
+			{col(signin, "message"), "a,'@b|'-c\n'=d x=y"},
 		}
 		for _, c := range checks {
 			if c.got != c.want {
