@@ -1,8 +1,8 @@
 package audit
 
 import (
-	"context"
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
