@@ -221,6 +221,8 @@ func TestEmbedHandoffCodeNotLogged(t *testing.T) {
 		}
 	}
 	wantStatus(t, "redeem", frame.redeem(code), http.StatusNoContent)
+	// The sign-in renewed the card's CSRF token; the card reloads and reads it.
+	frame.csrf = frame.readCSRF(frame.get("/embed/my-backups"))
 	wantStatus(t, "reuse", frame.redeem(code), http.StatusBadRequest)
 	frame.get("/embed/my-backups")
 	out := logs.String()

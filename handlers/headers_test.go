@@ -66,23 +66,39 @@ func TestSecurityHeaders(t *testing.T) {
 		t.Errorf("fragment Cache-Control %q", cc)
 	}
 
-	// The cookie as the browser receives it.
+	// The cookies as the browser receives them: the sign-in page sets only
+	// its CSRF cookie (no session is stored for an anonymous visit), starting
+	// the sign-in sets the session cookie.
 	fresh := p.newClient()
-	r := fresh.get("/auth/signin")
-	var cookie *http.Cookie
-	for _, ck := range r.Cookies() {
-		if ck.Name == "agentdesk_session" {
-			cookie = ck
+	cookieNamed := func(r *response, name string) *http.Cookie {
+		for _, ck := range r.Cookies() {
+			if ck.Name == name {
+				return ck
+			}
 		}
+		return nil
 	}
-	if cookie == nil {
-		t.Fatalf("sign-in page sets no session cookie; Set-Cookie: %q", r.Header.Values("Set-Cookie"))
+	r := fresh.get("/auth/signin")
+	if ck := cookieNamed(r, "agentdesk_session"); ck != nil {
+		t.Errorf("the sign-in page sets a session cookie: %+v", ck)
 	}
-	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Path != "/" || cookie.Domain != "" {
-		t.Errorf("session cookie %+v: want HttpOnly, SameSite=Lax, Path=/, no Domain", cookie)
-	}
-	if cookie.MaxAge != 0 || !cookie.Expires.IsZero() {
-		t.Errorf("session cookie persists: %+v", cookie)
+	for _, step := range []struct {
+		name, cookie string
+		r            *response
+	}{
+		{"sign-in page", "agentdesk_csrf", r},
+		{"sign-in start", "agentdesk_session", fresh.get("/auth/login?return_to=%2F")},
+	} {
+		cookie := cookieNamed(step.r, step.cookie)
+		if cookie == nil {
+			t.Fatalf("%s sets no %s cookie; Set-Cookie: %q", step.name, step.cookie, step.r.Header.Values("Set-Cookie"))
+		}
+		if !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Path != "/" || cookie.Domain != "" {
+			t.Errorf("%s cookie %+v: want HttpOnly, SameSite=Lax, Path=/, no Domain", step.cookie, cookie)
+		}
+		if cookie.MaxAge != 0 || !cookie.Expires.IsZero() {
+			t.Errorf("%s cookie persists: %+v", step.cookie, cookie)
+		}
 	}
 }
 

@@ -143,15 +143,47 @@ func (h *Handler) actionFor(c echo.Context) (*jobs.Job, jobs.Action, error) {
 	if !ok {
 		return nil, "", echo.NewHTTPError(http.StatusNotFound)
 	}
-	j, _, err := h.visibleJob(c)
+	ctx := c.Request().Context()
+	j, _, err := h.jobs.Job(ctx, c.Param("id"))
 	if err != nil {
 		return nil, "", err
 	}
-	if !h.grant(c).Can(policyJob(j), policyAction(a)) {
-		h.jobs.RecordDenied(c.Request().Context(), h.actor(c), j, a)
+	g := h.grant(c)
+	if !g.Visible(policyJob(j)) {
+		// Audited, but answered exactly like a job that does not exist.
+		if h.deniedWorthAuditing(c) && h.audit != nil {
+			at := jobs.Attempt{At: time.Now(), Actor: h.actor(c), Action: a, JobID: j.ID, JobUID: j.UID, JobName: j.Name, Server: j.Server}
+			if err := h.audit.Refused(ctx, at, jobs.Outcome{Result: "denied", Message: "not allowed by policy: the job is not visible to this user (answered as not found)"}); err != nil {
+				h.log.Error("audit write failed", "err", err)
+			}
+		}
+		return nil, "", jobs.ErrNotFound
+	}
+	if !g.Can(policyJob(j), policyAction(a)) {
+		if h.deniedWorthAuditing(c) {
+			h.jobs.RecordDenied(ctx, h.actor(c), j, a)
+		}
 		return nil, "", echo.NewHTTPError(http.StatusForbidden)
 	}
 	return j, a, nil
+}
+
+// deniedWorthAuditing reports whether a refused action request is the user's
+// own attempt. A GET that another site made the browser send (a link or
+// redirect to a confirmation page, Sec-Fetch-Site cross-site or same-site)
+// is not: recording it would put a "denied stop" under the name of whoever
+// followed the link. Requests without Fetch Metadata (older browsers,
+// scripts) and every POST are audited.
+func (h *Handler) deniedWorthAuditing(c echo.Context) bool {
+	r := c.Request()
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return true
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		return false
+	}
+	return true
 }
 
 func (h *Handler) confirmModel(c echo.Context, j *jobs.Job, b views.ActionButton) views.Confirm {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentdesk/agentdesk/audit"
 	"github.com/agentdesk/agentdesk/auth/demoidp"
 	"github.com/agentdesk/agentdesk/policy"
 )
@@ -103,5 +104,49 @@ func TestSelfServiceIgnoresEditableClaims(t *testing.T) {
 	w := p2.signIn("alice").get("/status").testid("status-policy-warning")
 	if w.Length() != 1 || !strings.Contains(w.Text(), "preferred_username") {
 		t.Errorf("status page warnings %q, want one about preferred_username", w.Text())
+	}
+}
+
+// TestDeniedAudit: a confirmation page opened by another site's link records
+// nothing under the victim's name; an attempt on a job the user cannot see is
+// recorded, and answered like a job that does not exist.
+func TestDeniedAudit(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t)
+	harry := p.signIn("harry") // helpdesk: view, start, retry on Berlin only
+	own := firstOn(t, p, berlin)
+	other := firstOn(t, p, munich)
+	denied := func(jobID string) int {
+		n := 0
+		for _, e := range p.auditEntries(audit.Filter{Kind: audit.KindAction, JobID: jobID}) {
+			if e.Result == audit.ResultDenied {
+				n++
+			}
+		}
+		return n
+	}
+
+	r := harry.get("/jobs/"+own.ID+"/confirm/stop", header("Sec-Fetch-Site", "cross-site"), header("Sec-Fetch-Mode", "navigate"))
+	wantStatus(t, "cross-site link to a stop confirmation", r, http.StatusForbidden)
+	if n := denied(own.ID); n != 0 {
+		t.Errorf("a cross-site link recorded %d denied entries under harry's name", n)
+	}
+	r = harry.get("/jobs/"+own.ID+"/confirm/stop", header("Sec-Fetch-Site", "none"))
+	wantStatus(t, "harry opens the stop confirmation himself", r, http.StatusForbidden)
+	if n := denied(own.ID); n != 1 {
+		t.Errorf("harry's own attempt: %d denied entries, want 1", n)
+	}
+
+	// A job harry cannot see: 404 like a job that does not exist, audited.
+	unknown := harry.action("00000000-0000-0000-0000-000000000000", "start")
+	r = harry.action(other.ID, "start")
+	wantStatus(t, "start an invisible job", r, http.StatusNotFound)
+	wantStatus(t, "start an unknown job", unknown, http.StatusNotFound)
+	mustNotContain(t, "invisible job's answer", r.Body, other.Name)
+	if n := denied(other.ID); n != 1 {
+		t.Errorf("attempt on an invisible job: %d denied entries, want 1", n)
+	}
+	if n := p.actionCount(other.ID, "start"); n != 0 {
+		t.Errorf("EM got %d starts", n)
 	}
 }
