@@ -392,9 +392,10 @@ func randomString(t *testing.T) string {
 // browser holds one browser's session cookie and runs "requests" against
 // the session manager the way scs's LoadAndSave does.
 type browser struct {
-	t     *testing.T
-	s     *Sessions
-	token string
+	t       *testing.T
+	s       *Sessions
+	token   string
+	binding string // the sign-in's browser binding (a cookie in the portal)
 }
 
 // begin loads the session as a request would; finish commits it.
@@ -472,7 +473,13 @@ func waitReady(t *testing.T, o *OIDC) {
 	}
 }
 
-func (e *rpEnv) browser(t *testing.T) *browser { return &browser{t: t, s: e.s} }
+func (e *rpEnv) browser(t *testing.T) *browser {
+	binding, err := randomToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &browser{t: t, s: e.s, binding: binding}
+}
 
 // start begins a sign-in in b and returns the authorization URL.
 func (e *rpEnv) start(t *testing.T, b *browser, returnTo string) string {
@@ -480,7 +487,7 @@ func (e *rpEnv) start(t *testing.T, b *browser, returnTo string) string {
 	var u string
 	b.do(func(ctx context.Context) {
 		var err error
-		if u, err = e.o.AuthCodeURL(ctx, e.s, returnTo); err != nil {
+		if u, err = e.o.AuthCodeURL(ctx, e.s, b.binding, returnTo); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -517,7 +524,7 @@ func (e *rpEnv) callback(t *testing.T, b *browser, cb *url.URL) (Identity, strin
 	)
 	b.do(func(ctx context.Context) {
 		r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/auth/callback?"+cb.RawQuery, nil)
-		id, returnTo, err = e.o.Exchange(ctx, e.s, r)
+		id, returnTo, err = e.o.Exchange(ctx, e.s, b.binding, r)
 	})
 	return id, returnTo, err
 }

@@ -2,7 +2,9 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,9 +42,8 @@ const (
 	iatSkew = 2 * time.Minute
 	// txTTL is how long a started sign-in stays valid.
 	txTTL = 10 * time.Minute
-	// maxPendingTx bounds the open sign-ins per browser session (tabs,
-	// iframes); the oldest is dropped beyond it.
-	maxPendingTx = 8
+	// TxTTL is txTTL for callers that keep the browser binding in a cookie.
+	TxTTL = txTTL
 )
 
 // signingAlgs are the ID token algorithms accepted at all: asymmetric only,
@@ -241,23 +242,33 @@ func (o *OIDC) discover(ctx context.Context) (*provider, error) {
 	}, nil
 }
 
-// transaction is one started sign-in, kept in the browser's session.
+// transaction is one started sign-in. It is kept in the session store as a
+// record of its own, keyed by a hash of its state, so that a sign-in creates
+// no session before it succeeds, lives only txTTL, and sign-ins started at
+// the same instant in one browser cannot overwrite each other (as they would
+// in one session). Binding ties it to the browser that started it.
 type transaction struct {
 	Nonce    string `json:"n"`
 	Verifier string `json:"v"`
 	ReturnTo string `json:"r"`
 	Created  int64  `json:"t"` // unix seconds
+	Binding  string `json:"b"` // SHA-256 of the browser binding, hex
 }
 
 // AuthCodeURL starts a sign-in: it stores a fresh transaction (state, nonce,
-// PKCE verifier, return path) in the browser session and returns the URL to
-// redirect the browser to. Several sign-ins may be open at once; each state
-// is valid for 10 minutes and only once. returnTo must pass SafeReturnTo,
-// otherwise "/" is used.
-func (o *OIDC) AuthCodeURL(ctx context.Context, s *Sessions, returnTo string) (string, error) {
+// PKCE verifier, return path) for 10 minutes and returns the URL to redirect
+// the browser to. binding is a secret the caller keeps in the browser (a
+// cookie of this sign-in) and passes to Exchange again; it makes the state
+// useless in any other browser. Several sign-ins may be open at once; each
+// state is valid only once. returnTo must pass SafeReturnTo, otherwise "/"
+// is used.
+func (o *OIDC) AuthCodeURL(ctx context.Context, s *Sessions, binding, returnTo string) (string, error) {
 	p := o.prov.Load()
 	if p == nil {
 		return "", ErrUnavailable
+	}
+	if binding == "" {
+		return "", errors.New("auth: sign-in without a browser binding")
 	}
 	state, err := randomToken()
 	if err != nil {
@@ -270,24 +281,10 @@ func (o *OIDC) AuthCodeURL(ctx context.Context, s *Sessions, returnTo string) (s
 	verifier := oauth2.GenerateVerifier()
 	returnTo, _ = SafeReturnTo(returnTo)
 
-	txs := o.loadTx(ctx, s)
-	txs[state] = transaction{Nonce: nonce, Verifier: verifier, ReturnTo: returnTo, Created: o.now().Unix()}
-	for len(txs) > maxPendingTx {
-		oldest := ""
-		for k, t := range txs {
-			if oldest == "" || t.Created < txs[oldest].Created {
-				oldest = k
-			}
-		}
-		delete(txs, oldest)
-	}
-	if err := o.saveTx(ctx, s, txs); err != nil {
-		return "", err
-	}
-	if s.sm.GetString(ctx, keySID) == "" {
-		// A session that only holds pending sign-ins lives as long as they
-		// do, not the hours of a signed-in one; SignIn extends it.
-		s.sm.SetDeadline(ctx, time.Now().Add(txTTL))
+	now := o.now()
+	tx := transaction{Nonce: nonce, Verifier: verifier, ReturnTo: returnTo, Created: now.Unix(), Binding: hashHex(binding)}
+	if err := s.putRecord(ctx, txKey(state), tx, time.Now().Add(txTTL)); err != nil {
+		return "", fmt.Errorf("auth: store sign-in transaction: %w", err)
 	}
 	return p.oauth.AuthCodeURL(state,
 		oidc.Nonce(nonce),
@@ -296,32 +293,29 @@ func (o *OIDC) AuthCodeURL(ctx context.Context, s *Sessions, returnTo string) (s
 	), nil
 }
 
-// loadTx returns the unexpired transactions of the session.
-func (o *OIDC) loadTx(ctx context.Context, s *Sessions) map[string]transaction {
-	txs := map[string]transaction{}
-	if b := s.sm.GetBytes(ctx, keyTx); b != nil {
-		_ = json.Unmarshal(b, &txs) // a corrupt list only loses pending sign-ins
-	}
-	cutoff := o.now().Add(-txTTL).Unix()
-	for k, t := range txs {
-		if t.Created < cutoff {
-			delete(txs, k)
-		}
-	}
-	return txs
+// txKey is the store key of the transaction of state.
+func txKey(state string) string { return txKeyPrefix + hashHex(state) }
+
+func hashHex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }
 
-func (o *OIDC) saveTx(ctx context.Context, s *Sessions, txs map[string]transaction) error {
-	if len(txs) == 0 {
-		s.sm.Remove(ctx, keyTx)
-		return nil
+// takeTx removes and returns the transaction of state; false when there is
+// none, it expired or it belongs to another browser.
+func (o *OIDC) takeTx(ctx context.Context, s *Sessions, state, binding string) (transaction, bool, error) {
+	var tx transaction
+	found, err := s.takeRecord(ctx, txKey(state), &tx)
+	if err != nil || !found {
+		return transaction{}, false, err
 	}
-	b, err := json.Marshal(txs)
-	if err != nil {
-		return fmt.Errorf("auth: encode sign-in transactions: %w", err)
+	if binding == "" || subtle.ConstantTimeCompare([]byte(tx.Binding), []byte(hashHex(binding))) != 1 {
+		return transaction{}, false, nil
 	}
-	s.sm.Put(ctx, keyTx, b)
-	return nil
+	if tx.Created < o.now().Add(-txTTL).Unix() {
+		return transaction{}, false, nil
+	}
+	return tx, true, nil
 }
 
 // Exchange completes a sign-in at the redirect URI: it consumes the state
@@ -330,7 +324,7 @@ func (o *OIDC) saveTx(ctx context.Context, s *Sessions, txs map[string]transacti
 // expiry; then nonce, azp, iat), and reads profile and groups from UserInfo.
 // It returns the identity and the path to return to. The caller then calls
 // Sessions.SignIn.
-func (o *OIDC) Exchange(ctx context.Context, s *Sessions, r *http.Request) (Identity, string, error) {
+func (o *OIDC) Exchange(ctx context.Context, s *Sessions, binding string, r *http.Request) (Identity, string, error) {
 	p := o.prov.Load()
 	if p == nil {
 		return Identity{}, "", ErrUnavailable
@@ -344,17 +338,15 @@ func (o *OIDC) Exchange(ctx context.Context, s *Sessions, r *http.Request) (Iden
 		return Identity{}, "", ErrInvalidState
 	}
 	state := states[0]
-	txs := o.loadTx(ctx, s)
-	tx, ok := txs[state]
-	delete(txs, state)
-	if err := o.saveTx(ctx, s, txs); err != nil {
-		return Identity{}, "", err
+	tx, ok, err := o.takeTx(ctx, s, state, binding)
+	if err != nil {
+		return Identity{}, "", fmt.Errorf("auth: read sign-in transaction: %w", err)
 	}
 	if !ok {
 		return Identity{}, "", ErrInvalidState
 	}
-	// The session copy can be written back by a concurrent request; the
-	// store record cannot.
+	// Another replica may have read the record before it was deleted: the
+	// used-state record makes the state single-use there too.
 	first, err := s.consumeOnce(ctx, stateKeyPrefix+state, time.Unix(tx.Created, 0).Add(txTTL))
 	if err != nil {
 		return Identity{}, "", fmt.Errorf("auth: record used state: %w", err)

@@ -21,7 +21,6 @@ const (
 	keyUser   = "auth.user"   // []byte: JSON of storedUser
 	keySID    = "auth.sid"    // string: random id of this sign-in, see Sessions
 	keyActive = "auth.active" // int64: unix nanoseconds of the last foreground request
-	keyTx     = "auth.tx"     // []byte: JSON of pending sign-in transactions
 )
 
 // Prefixes of the records Sessions keeps in the scs store next to the session
@@ -30,6 +29,7 @@ const (
 const (
 	sidKeyPrefix   = "agentdesk.sid."
 	stateKeyPrefix = "agentdesk.state."
+	txKeyPrefix    = "agentdesk.tx."
 )
 
 const (
@@ -123,6 +123,7 @@ type Sessions struct {
 
 	handoffTTL time.Duration // 0: DefaultHandoffTTL
 	handoffMu  sync.Mutex    // makes find-and-delete of a hand-off one step
+	recordMu   sync.Mutex    // makes takeRecord's find-and-delete one step
 }
 
 // NewSessions wraps sm. idle is the inactivity timeout (default 30 minutes).
@@ -294,6 +295,53 @@ func (s *Sessions) consumeOnce(ctx context.Context, key string, expiry time.Time
 	}
 	return true, s.storeMark(ctx, key, expiry)
 }
+
+// putRecord stores v (as JSON) under key until expiry, wrapped like every
+// record here in an empty-looking session of the manager's codec.
+func (s *Sessions) putRecord(ctx context.Context, key string, v any, expiry time.Time) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	codec := s.sm.Codec
+	if codec == nil {
+		codec = scs.GobCodec{}
+	}
+	enc, err := codec.Encode(expiry, map[string]any{recordValue: b})
+	if err != nil {
+		return err
+	}
+	return s.storeCommit(ctx, key, enc, expiry)
+}
+
+// takeRecord reads the record under key into v and deletes it.
+func (s *Sessions) takeRecord(ctx context.Context, key string, v any) (bool, error) {
+	s.recordMu.Lock() // find and delete as one step within this process
+	defer s.recordMu.Unlock()
+	enc, found, err := s.storeFind(ctx, key)
+	if err != nil || !found {
+		return false, err
+	}
+	if err := s.storeDelete(ctx, key); err != nil {
+		return false, err
+	}
+	codec := s.sm.Codec
+	if codec == nil {
+		codec = scs.GobCodec{}
+	}
+	_, vals, err := codec.Decode(enc)
+	if err != nil {
+		return false, err
+	}
+	b, _ := vals[recordValue].([]byte)
+	if b == nil {
+		return false, nil
+	}
+	return true, json.Unmarshal(b, v)
+}
+
+// recordValue is the key of a record's value inside its session encoding.
+const recordValue = "agentdesk.record"
 
 // The records below live in the session store itself, so they are shared by
 // every replica that shares sessions. Their value is an empty session in the

@@ -1,10 +1,14 @@
 package handlers
 
 import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -101,17 +105,67 @@ func (h *Handler) showSignIn(c echo.Context) error {
 }
 
 // startSignIn begins an authorization-code flow. Another site can make a browser
-// start one, but not finish it: the state is bound to this browser's session.
+// start one, but not finish it: the state is bound to this browser by a cookie
+// of its own (one per sign-in, so sign-ins started at once in two tabs do not
+// overwrite each other), and nothing is stored in a session before the
+// sign-in succeeds.
 func (h *Handler) startSignIn(c echo.Context) error {
 	returnTo, _ := auth.SafeReturnTo(c.QueryParam("return_to"))
-	u, err := h.signin.AuthCodeURL(c.Request().Context(), h.sessions, returnTo)
+	now := time.Now()
+	binding := strconv.FormatInt(now.Unix(), 10) + "." + randomString(32)
+	u, err := h.signin.AuthCodeURL(c.Request().Context(), h.sessions, binding, returnTo)
 	if err != nil {
 		if errors.Is(err, auth.ErrUnavailable) {
 			return h.renderSignIn(c, http.StatusServiceUnavailable, returnTo, "")
 		}
 		return err
 	}
+	au, err := url.Parse(u)
+	if err != nil {
+		return err
+	}
+	h.dropOldTxCookies(c)
+	c.SetCookie(h.txCookie(au.Query().Get("state"), binding, int(auth.TxTTL/time.Second)))
 	return c.Redirect(http.StatusSeeOther, u)
+}
+
+// maxPendingSignIns bounds the sign-in cookies of one browser (tabs,
+// iframes); the oldest is dropped beyond it.
+const maxPendingSignIns = 8
+
+// txCookie is the cookie binding the sign-in of state to this browser.
+func (h *Handler) txCookie(state, binding string, maxAge int) *http.Cookie {
+	sum := sha256.Sum256([]byte(state))
+	return &http.Cookie{Name: h.txCookiePrefix() + hex.EncodeToString(sum[:8]), Value: binding, Path: "/",
+		MaxAge: maxAge, HttpOnly: true, Secure: h.sm.Cookie.Secure, SameSite: http.SameSiteLaxMode}
+}
+
+func (h *Handler) txCookiePrefix() string {
+	if h.sm.Cookie.Secure {
+		return "__Host-agentdesk-tx-"
+	}
+	return "agentdesk_tx_"
+}
+
+// dropOldTxCookies expires the oldest sign-in cookies so that, with the one
+// about to be set, at most maxPendingSignIns remain.
+func (h *Handler) dropOldTxCookies(c echo.Context) {
+	type pending struct {
+		name    string
+		created int64
+	}
+	var all []pending
+	for _, ck := range c.Cookies() {
+		if strings.HasPrefix(ck.Name, h.txCookiePrefix()) {
+			sec, _, _ := strings.Cut(ck.Value, ".")
+			n, _ := strconv.ParseInt(sec, 10, 64)
+			all = append(all, pending{ck.Name, n})
+		}
+	}
+	slices.SortFunc(all, func(a, b pending) int { return cmp.Compare(a.created, b.created) })
+	for i := 0; i < len(all)-(maxPendingSignIns-1); i++ {
+		c.SetCookie(&http.Cookie{Name: all[i].name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.sm.Cookie.Secure, SameSite: http.SameSiteLaxMode})
+	}
 }
 
 // finishSignIn is the redirect URI. Every failure is a generic message to the
@@ -124,7 +178,13 @@ func (h *Handler) finishSignIn(c echo.Context) error {
 			Message: "the identity provider refused the sign-in (" + oauthErrorCode(e) + ")"})
 		return h.renderSignIn(c, http.StatusUnauthorized, "/", "The sign-in was not completed. Try again.")
 	}
-	id, returnTo, err := h.signin.Exchange(r.Context(), h.sessions, r)
+	state := c.QueryParam("state")
+	binding := ""
+	if ck, err := c.Cookie(h.txCookie(state, "", 0).Name); err == nil {
+		binding = ck.Value
+		c.SetCookie(h.txCookie(state, "", -1)) // spent, whatever the outcome
+	}
+	id, returnTo, err := h.signin.Exchange(r.Context(), h.sessions, binding, r)
 	if err != nil {
 		status := http.StatusBadRequest
 		if errors.Is(err, auth.ErrUnavailable) {

@@ -529,7 +529,12 @@ func (p *testPortal) signIn(username string) *client {
 // It returns where the portal's callback redirects and the page found there.
 func (c *client) login(username, returnTo string) (string, *response) {
 	c.t.Helper()
-	r := c.get("/auth/login?return_to=" + url.QueryEscape(returnTo))
+	return c.completeLogin(username, c.get("/auth/login?return_to="+url.QueryEscape(returnTo)))
+}
+
+// completeLogin continues a sign-in from the answer to /auth/login.
+func (c *client) completeLogin(username string, r *response) (string, *response) {
+	c.t.Helper()
 	if r.StatusCode != http.StatusSeeOther {
 		c.t.Fatalf("/auth/login: %d %s", r.StatusCode, r.Body)
 	}

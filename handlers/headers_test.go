@@ -82,12 +82,27 @@ func TestSecurityHeaders(t *testing.T) {
 	if ck := cookieNamed(r, "agentdesk_session"); ck != nil {
 		t.Errorf("the sign-in page sets a session cookie: %+v", ck)
 	}
+	start := fresh.get("/auth/login?return_to=%2F")
+	if ck := cookieNamed(start, "agentdesk_session"); ck != nil {
+		t.Errorf("starting a sign-in sets a session cookie: %+v", ck)
+	}
+	var tx *http.Cookie
+	for _, ck := range start.Cookies() {
+		if strings.HasPrefix(ck.Name, "agentdesk_tx_") {
+			tx = ck
+		}
+	}
+	if tx == nil || !tx.HttpOnly || tx.SameSite != http.SameSiteLaxMode || tx.Path != "/" || tx.MaxAge <= 0 || tx.MaxAge > 600 {
+		t.Errorf("sign-in cookie %+v: want HttpOnly, SameSite=Lax, Path=/, at most 10 minutes", tx)
+	}
+	signedIn := p.newClient()
+	signedIn.login("audrey", "/")
 	for _, step := range []struct {
 		name, cookie string
 		r            *response
 	}{
 		{"sign-in page", "agentdesk_csrf", r},
-		{"sign-in start", "agentdesk_session", fresh.get("/auth/login?return_to=%2F")},
+		{"sign-in callback", "agentdesk_session", signedIn.lastCallback},
 	} {
 		cookie := cookieNamed(step.r, step.cookie)
 		if cookie == nil {

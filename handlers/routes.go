@@ -28,8 +28,8 @@ import (
 // SignIn is the OpenID Connect relying party as the handlers use it.
 type SignIn interface {
 	Ready() bool
-	AuthCodeURL(ctx context.Context, s *auth.Sessions, returnTo string) (string, error)
-	Exchange(ctx context.Context, s *auth.Sessions, r *http.Request) (auth.Identity, string, error)
+	AuthCodeURL(ctx context.Context, s *auth.Sessions, binding, returnTo string) (string, error)
+	Exchange(ctx context.Context, s *auth.Sessions, binding string, r *http.Request) (auth.Identity, string, error)
 	EndSessionURL(idTokenHint string) (string, bool)
 }
 

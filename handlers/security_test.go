@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -149,4 +150,60 @@ func TestDeniedAudit(t *testing.T) {
 	if n := p.actionCount(other.ID, "start"); n != 0 {
 		t.Errorf("EM got %d starts", n)
 	}
+}
+
+// TestConcurrentSignIns: two sign-ins started at the same instant in one
+// browser (two tabs) both complete, in either order.
+func TestConcurrentSignIns(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t)
+	for trial := range 10 {
+		c := p.newClient()
+		c.get("/auth/signin")
+		starts := make(chan *response, 2)
+		for _, rt := range []string{"/jobs", "/audit"} {
+			go func() {
+				req, _ := http.NewRequest(http.MethodGet, c.abs("/auth/login?return_to="+rt), nil)
+				resp, err := c.hc.Do(req)
+				if err != nil {
+					starts <- nil
+					return
+				}
+				resp.Body.Close()
+				starts <- &response{Response: resp}
+			}()
+		}
+		a, b := <-starts, <-starts
+		if a == nil || b == nil {
+			t.Fatal("a sign-in start failed")
+		}
+		// Complete the later one first.
+		for _, r := range []*response{b, a} {
+			loc, final := c.completeLogin("audrey", r)
+			if final == nil || final.StatusCode != http.StatusOK {
+				t.Fatalf("trial %d: sign-in to %s did not land", trial, loc)
+			}
+		}
+	}
+}
+
+// TestCSRFRenewedAndBodyOnly: every sign-in gives the session a new CSRF
+// token, and the token counts only in the form body or the header, never in
+// the URL.
+func TestCSRFRenewedAndBodyOnly(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t)
+	c := p.newClient()
+	pre := c.readCSRF(c.get("/auth/signin"))
+	_, final := c.login("alice", "/jobs")
+	first := c.readCSRF(final)
+	_, final = c.login("alice", "/jobs")
+	second := c.readCSRF(final)
+	if pre == first || first == second {
+		t.Errorf("CSRF token not renewed at sign-in: before %q, first %q, second %q", pre[:6], first[:6], second[:6])
+	}
+	wantStatus(t, "sign-out with the previous sign-in's token", c.postForm("/auth/signout", url.Values{"csrf": {first}}, sameOrigin), http.StatusForbidden)
+	wantStatus(t, "sign-out with the token in the URL", c.postForm("/auth/signout?csrf="+url.QueryEscape(second), url.Values{}, sameOrigin), http.StatusForbidden)
+	wantStatus(t, "still signed in", c.get("/jobs"), http.StatusOK)
+	wantStatus(t, "sign-out with the token in the body", c.postForm("/auth/signout", url.Values{"csrf": {second}}, sameOrigin), http.StatusSeeOther)
 }
