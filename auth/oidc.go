@@ -40,6 +40,10 @@ const (
 	maxIdPResponse = 1 << 20
 	// iatSkew is how far in the future an ID token's iat may be.
 	iatSkew = 2 * time.Minute
+	// maxIATAge is how old an ID token may be when it arrives: it is minted
+	// when the code is redeemed, a moment before. The margin covers clocks
+	// that disagree; a token kept for longer is a replay.
+	maxIATAge = 15 * time.Minute
 	// txTTL is how long a started sign-in stays valid.
 	txTTL = 10 * time.Minute
 	// TxTTL is txTTL for callers that keep the browser binding in a cookie.
@@ -450,6 +454,9 @@ func (o *OIDC) checkIDToken(idt *oidc.IDToken, claims map[string]json.RawMessage
 	if idt.IssuedAt.After(o.now().Add(iatSkew)) {
 		return fmt.Errorf("issued in the future (%s)", idt.IssuedAt.UTC().Format(time.RFC3339))
 	}
+	if idt.IssuedAt.Before(o.now().Add(-maxIATAge)) {
+		return fmt.Errorf("issued too long ago (%s)", idt.IssuedAt.UTC().Format(time.RFC3339))
+	}
 	return nil
 }
 
@@ -587,6 +594,11 @@ func (o *OIDC) EndSessionURL(idTokenHint string) (string, bool) {
 	q.Set("client_id", o.cfg.ClientID)
 	if o.cfg.PostLogoutRedirectURL != "" {
 		q.Set("post_logout_redirect_uri", o.cfg.PostLogoutRedirectURL)
+		// RP-Initiated Logout 1.0 recommends state with the redirect; the
+		// sign-in page it lands on changes nothing, so it is not checked.
+		if st, err := randomToken(); err == nil {
+			q.Set("state", st)
+		}
 	}
 	u.RawQuery = q.Encode()
 	return u.String(), true

@@ -94,6 +94,7 @@ func TestIDTokenRejected(t *testing.T) {
 		{"several audiences without azp", idpFaults{audience: []string{"agentdesk", "other"}}, ErrInvalidToken},
 		{"azp of another client", idpFaults{azp: "other"}, ErrInvalidToken},
 		{"iat in the future", idpFaults{iatOffset: 10 * time.Minute}, ErrInvalidToken},
+		{"iat a year old", idpFaults{iatOffset: -365 * 24 * time.Hour}, ErrInvalidToken},
 		{"no iat", idpFaults{noIat: true}, ErrInvalidToken},
 		{"at_hash does not match the access token", idpFaults{badAtHash: true}, ErrInvalidToken},
 		{"groups claim of the wrong type", idpFaults{idClaims: map[string]any{"groups": map[string]any{"a": 1}}}, ErrInvalidToken},
@@ -499,7 +500,12 @@ func TestEndSessionURL(t *testing.T) {
 	}
 	q := u.Query()
 	if u.Path != "/logout" || q.Get("ui") != "1" || q.Get("id_token_hint") != "the.id.token" ||
-		q.Get("post_logout_redirect_uri") != "https://portal.example/signed-out" || q.Get("client_id") != "agentdesk" {
+		q.Get("post_logout_redirect_uri") != "https://portal.example/signed-out" || q.Get("client_id") != "agentdesk" ||
+		len(q.Get("state")) < 32 {
 		t.Errorf("end-session URL = %s", raw)
+	}
+	again, _ := e.o.EndSessionURL("the.id.token")
+	if u2, _ := url.Parse(again); u2.Query().Get("state") == q.Get("state") {
+		t.Error("the logout state repeats")
 	}
 }

@@ -44,7 +44,8 @@ func TestSecurityHeaders(t *testing.T) {
 			"X-Content-Type-Options": "nosniff",
 			"X-Frame-Options":        "DENY",
 			"Cache-Control":          "no-store",
-			"Referrer-Policy":        "same-origin",
+			"Referrer-Policy":        "no-referrer",
+			"Reporting-Endpoints":    `csp="/csp-report"`,
 		} {
 			if got := r.Header.Get(k); got != want {
 				t.Errorf("%s: %s = %q, want %q", path, k, got, want)

@@ -118,9 +118,12 @@ func (h *Handler) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		if embed {
 			ancestors = h.embedAncestors
 		}
-		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action "+formAction+"; frame-ancestors "+ancestors+"; base-uri 'none'")
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action "+formAction+"; frame-ancestors "+ancestors+"; base-uri 'none'; report-uri "+h.base+cspReportPath+"; report-to csp")
+		hd.Set("Reporting-Endpoints", `csp="`+h.base+cspReportPath+`"`)
 		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "same-origin")
+		// No page needs to tell another where the user came from; the
+		// callback's URL carries the authorization code.
+		hd.Set("Referrer-Policy", "no-referrer")
 		if !embed {
 			hd.Set("X-Frame-Options", "DENY")
 		}

@@ -116,6 +116,7 @@ type Handler struct {
 	breakGlass      *auth.BreakGlass
 	breakGlassLimit *backoff
 	anonLimit       *rateLimit // sign-in endpoints without a session, per address
+	cspLimit        *rateLimit // CSP violation reports, per address
 	auditFlood      *rateLimit // audit rows of failed anonymous attempts, per address
 	maxPerClient    int
 	clientMu        sync.Mutex
@@ -158,6 +159,7 @@ func New(d Deps) (*echo.Echo, *Handler) {
 		breakGlassLimit: newBackoff(3, time.Second, 15*time.Minute),
 		anonLimit:       newRateLimit(cmp.Or(d.AnonymousBurst, DefaultAnonymousBurst), time.Minute),
 		auditFlood:      newRateLimit(5, 10*time.Minute),
+		cspLimit:        newRateLimit(20, time.Minute),
 		clientSlots:     make(map[string]int),
 		bodyTimeout:     cmp.Or(d.BodyTimeout, DefaultBodyTimeout),
 		handoffLimit:    newAttemptLimit(10, time.Minute),
@@ -213,6 +215,9 @@ func New(d Deps) (*echo.Echo, *Handler) {
 		// the HTML error page, which needs the session stack).
 		e.GET(h.base+"/metrics", func(c echo.Context) error { return c.NoContent(http.StatusNotFound) })
 	}
+	// Browsers post violation reports on their own, without session or CSRF
+	// token: outside the session stack, limited like the rest.
+	e.POST(h.base+cspReportPath, h.cspReport, requestID, h.accessLog, h.recoverPanic, h.limitInFlight)
 	e.GET(h.base+"/static/*", echo.WrapHandler(http.StripPrefix(h.base, h.assets.Handler())))
 
 	g := e.Group(h.base, requestID, h.accessLog, h.recoverPanic, h.securityHeaders, h.limitInFlight,

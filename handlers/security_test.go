@@ -207,3 +207,31 @@ func TestCSRFRenewedAndBodyOnly(t *testing.T) {
 	wantStatus(t, "still signed in", c.get("/jobs"), http.StatusOK)
 	wantStatus(t, "sign-out with the token in the body", c.postForm("/auth/signout", url.Values{"csrf": {second}}, sameOrigin), http.StatusSeeOther)
 }
+
+// TestCSPReports: pages ask browsers to report violations; a report is
+// logged (truncated), and a flood of them is refused.
+func TestCSPReports(t *testing.T) {
+	t.Parallel()
+	var logs lockedBuffer
+	p := newPortal(t, portalOptions{logTo: &logs})
+	c := p.newClient()
+	csp := c.get("/auth/signin").Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "report-uri /csp-report") || !strings.Contains(csp, "report-to csp") {
+		t.Errorf("CSP %q asks for no reports", csp)
+	}
+	report := `{"csp-report":{"document-uri":"http://portal/jobs","effective-directive":"script-src-elem","blocked-uri":"https://evil.example/x.js` + strings.Repeat("A", 4000) + `"}}`
+	got := map[int]int{}
+	for range 25 {
+		got[c.do(http.MethodPost, "/csp-report", strings.NewReader(report), header("Content-Type", "application/csp-report")).StatusCode]++
+	}
+	if got[http.StatusNoContent] != 20 || got[http.StatusTooManyRequests] != 5 {
+		t.Errorf("25 reports from one address: %v, want 20 × 204 and 5 × 429", got)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "content security policy violation") || !strings.Contains(out, "https://evil.example/x.js") {
+		t.Fatalf("violation not logged")
+	}
+	if strings.Contains(out, strings.Repeat("A", 300)) {
+		t.Error("the report's fields are logged untruncated")
+	}
+}

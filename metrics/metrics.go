@@ -177,7 +177,9 @@ func (m *Metrics) Handler(token string) http.Handler {
 	want := sha256.Sum256([]byte(token))
 	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		// The scheme is case-insensitive (RFC 9110 section 11.1).
+		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		ok = ok && strings.EqualFold(scheme, "Bearer")
 		// Compare digests: constant time whatever the lengths.
 		sum := sha256.Sum256([]byte(got))
 		if token == "" || !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {

@@ -127,6 +127,9 @@ func TestMetricsNeedTheToken(t *testing.T) {
 		{"token as basic auth", token, "Basic " + token, http.StatusUnauthorized},
 		{"token prefix", token, "Bearer " + token[:4], http.StatusUnauthorized},
 		{"right token", token, "Bearer " + token, http.StatusOK},
+		{"scheme in lower case", token, "bearer " + token, http.StatusOK},
+		{"scheme in upper case", token, "BEARER " + token, http.StatusOK},
+		{"another scheme", token, "Basic " + token, http.StatusUnauthorized},
 		{"no token configured", "", "Bearer ", http.StatusUnauthorized},
 	}
 	for _, tt := range tests {

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"os"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -14,6 +15,13 @@ import (
 // OpenSQLite opens (creating if needed) the SQLite database at path in WAL mode
 // with full fsync, and applies the migrations.
 func OpenSQLite(ctx context.Context, path string) (*sql.DB, error) {
+	// The file holds sessions and the audit log: readable by the portal's
+	// user only. SQLite gives its -wal and -shm files the same mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	f.Close()
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")

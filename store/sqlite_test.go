@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -59,5 +60,29 @@ func TestMigrateAppliesOnlyNewSteps(t *testing.T) {
 	db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_version`).Scan(&v)
 	if v != len(steps) {
 		t.Fatalf("version after failed step = %d, want %d", v, len(steps))
+	}
+}
+
+// TestSQLiteFileMode: the database and its WAL files are the portal user's
+// alone, whatever the umask.
+func TestSQLiteFileMode(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "agentdesk.db")
+	db, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry) VALUES ('m', x'00', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := st.Mode().Perm(); m != 0o600 {
+			t.Errorf("%s: mode %o, want 600", filepath.Base(f), m)
+		}
 	}
 }
