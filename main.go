@@ -167,6 +167,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Issuer: issuer, ClientID: "agentdesk", ClientSecret: secret,
 		RedirectURIs:           []string{public.String() + "auth/callback"},
 		PostLogoutRedirectURIs: []string{public.String() + "auth/signin"},
+		BackChannelLogoutURI:   public.String() + "auth/backchannel-logout",
 		Users:                  demoidp.DemoUsers(), Logger: log.With("component", "demoidp"),
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ type Identity struct {
 	GroupsPresent   bool              // false when neither the ID token nor UserInfo had a groups claim
 	GroupsOverage   bool              // Entra-style overage (_claim_names/hasgroups) without groups: fail closed
 	Claims          map[string]string // Config.ExtraClaims that were strings, for policy
+	IdPSID          string            // the ID token's sid: the IdP session, for back-channel logout
 
 	// idToken is the raw ID token of the sign-in that produced this identity.
 	// It is unexported so that it cannot leak through templates or JSON;

@@ -489,6 +489,9 @@ func (o *OIDC) identity(idt *oidc.IDToken, idClaims, uiClaims map[string]json.Ra
 		Name:    str("name"),
 		Email:   str("email"),
 	}
+	if raw, ok := idClaims["sid"]; ok {
+		_ = json.Unmarshal(raw, &id.IdPSID) // only the ID token's counts
+	}
 	if id.Name == "" {
 		id.Name = str("preferred_username")
 	}

@@ -27,9 +27,12 @@ const (
 // data. scs tokens are unpadded base64url, which has no '.', so these keys can
 // never collide with a session token.
 const (
-	sidKeyPrefix   = "agentdesk.sid."
-	stateKeyPrefix = "agentdesk.state."
-	txKeyPrefix    = "agentdesk.tx."
+	sidKeyPrefix    = "agentdesk.sid."
+	stateKeyPrefix  = "agentdesk.state."
+	txKeyPrefix     = "agentdesk.tx."
+	jtiKeyPrefix    = "agentdesk.jti."
+	userIndexPrefix = "agentdesk.user."
+	idpIndexPrefix  = "agentdesk.idpsid."
 )
 
 const (
@@ -124,6 +127,7 @@ type Sessions struct {
 	handoffTTL time.Duration // 0: DefaultHandoffTTL
 	handoffMu  sync.Mutex    // makes find-and-delete of a hand-off one step
 	recordMu   sync.Mutex    // makes takeRecord's find-and-delete one step
+	indexMu    sync.Mutex    // serialises read-modify-write of session indexes
 }
 
 // NewSessions wraps sm. idle is the inactivity timeout (default 30 minutes).
@@ -186,6 +190,16 @@ func (s *Sessions) SignIn(ctx context.Context, u User) error {
 	}
 	if err := s.storeMark(ctx, sidKeyPrefix+sid, s.sm.Deadline(ctx)); err != nil {
 		return fmt.Errorf("auth: record sign-in: %w", err)
+	}
+	// Indexes, so that an administrator or the IdP's back-channel logout can
+	// end every session of this user, or of this IdP session.
+	if err := s.index(ctx, userIndexKey(u.Key()), sid, s.sm.Deadline(ctx)); err != nil {
+		return fmt.Errorf("auth: record sign-in: %w", err)
+	}
+	if u.IdPSID != "" {
+		if err := s.index(ctx, idpIndexKey(u.Issuer, u.IdPSID), sid, s.sm.Deadline(ctx)); err != nil {
+			return fmt.Errorf("auth: record sign-in: %w", err)
+		}
 	}
 	b, err := json.Marshal(storedUser{
 		Issuer: u.Issuer, Subject: u.Subject, Name: u.Name, Email: u.Email,
@@ -312,6 +326,27 @@ func (s *Sessions) putRecord(ctx context.Context, key string, v any, expiry time
 		return err
 	}
 	return s.storeCommit(ctx, key, enc, expiry)
+}
+
+// readRecord reads the record under key into v.
+func (s *Sessions) readRecord(ctx context.Context, key string, v any) (bool, error) {
+	enc, found, err := s.storeFind(ctx, key)
+	if err != nil || !found {
+		return false, err
+	}
+	codec := s.sm.Codec
+	if codec == nil {
+		codec = scs.GobCodec{}
+	}
+	_, vals, err := codec.Decode(enc)
+	if err != nil {
+		return false, err
+	}
+	b, _ := vals[recordValue].([]byte)
+	if b == nil {
+		return false, nil
+	}
+	return true, json.Unmarshal(b, v)
 }
 
 // takeRecord reads the record under key into v and deletes it.

@@ -182,6 +182,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 		Issuer: issuer, ClientID: clientID, ClientSecret: secret,
 		RedirectURIs:           []string{portalURL + "/auth/callback"},
 		PostLogoutRedirectURIs: []string{portalURL + "/auth/signin"},
+		BackChannelLogoutURI:   portalURL + "/auth/backchannel-logout",
 		Users:                  append(demoidp.DemoUsers(), o.users...), Logger: log,
 	})
 	if err != nil {

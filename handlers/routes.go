@@ -31,6 +31,7 @@ type SignIn interface {
 	AuthCodeURL(ctx context.Context, s *auth.Sessions, binding, returnTo string) (string, error)
 	Exchange(ctx context.Context, s *auth.Sessions, binding string, r *http.Request) (auth.Identity, string, error)
 	EndSessionURL(idTokenHint string) (string, bool)
+	VerifyLogoutToken(ctx context.Context, s *auth.Sessions, raw string) (auth.LogoutRequest, error)
 }
 
 // Users remembers each user's groups from their last sign-in that carried a
@@ -218,6 +219,9 @@ func New(d Deps) (*echo.Echo, *Handler) {
 	// Browsers post violation reports on their own, without session or CSRF
 	// token: outside the session stack, limited like the rest.
 	e.POST(h.base+cspReportPath, h.cspReport, requestID, h.accessLog, h.recoverPanic, h.limitInFlight)
+	// The IdP's back-channel logout carries no cookie and no CSRF token: its
+	// signed logout token is the authentication.
+	e.POST(h.base+backChannelLogoutPath, h.backChannelLogout, requestID, h.accessLog, h.recoverPanic, h.limitInFlight)
 	e.GET(h.base+"/static/*", echo.WrapHandler(http.StripPrefix(h.base, h.assets.Handler())))
 
 	g := e.Group(h.base, requestID, h.accessLog, h.recoverPanic, h.securityHeaders, h.limitInFlight,
@@ -247,6 +251,7 @@ func New(d Deps) (*echo.Echo, *Handler) {
 	}
 	page("/jobs", h.listJobs)
 	page("/status", h.showStatus)
+	p.POST("/status/sessions", h.endUserSessions)
 	page("/jobs/:id", h.showJob)
 	page("/jobs/:id/card", h.showJobCard)
 	page("/jobs/:id/row", h.showJobRow)

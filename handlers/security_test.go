@@ -235,3 +235,66 @@ func TestCSPReports(t *testing.T) {
 		t.Error("the report's fields are logged untruncated")
 	}
 }
+
+const erinSubject = "8d1c6a52-0f3e-4c1e-9a51-5b2f0c7e0a04"
+
+// TestEndUserSessions: an administrator signs one person out of every
+// browser from the status page; others may not.
+func TestEndUserSessions(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t)
+	laptop, phone := p.newClient(), p.newClient()
+	laptop.login("erin", "/")
+	phone.login("erin", "/")
+	audrey := p.signIn("audrey")
+	wantStatus(t, "erin signed in", laptop.get("/jobs"), http.StatusOK)
+
+	key := p.issuer + "|" + erinSubject
+	wantStatus(t, "auditor ends sessions", audrey.postForm("/status/sessions", url.Values{"csrf": {audrey.csrf}, "user_key": {key}}, sameOrigin), http.StatusForbidden)
+	wantStatus(t, "still signed in", laptop.get("/jobs"), http.StatusOK)
+
+	alice := p.signIn("alice")
+	status := alice.get("/status")
+	if status.testid("end-sessions-form").Length() != 1 {
+		t.Fatal("the status page has no form to end a person's sessions")
+	}
+	r := alice.postForm("/status/sessions", url.Values{"csrf": {alice.csrf}, "user_key": {key}}, sameOrigin)
+	wantStatus(t, "admin ends erin's sessions", r, http.StatusOK)
+	if msg := r.testid("status-sessions-message").Text(); !strings.Contains(msg, "Ended 2 sessions") {
+		t.Errorf("message %q", msg)
+	}
+	wantStatus(t, "erin's laptop", laptop.get("/jobs"), http.StatusSeeOther)
+	wantStatus(t, "erin's phone", phone.get("/jobs"), http.StatusSeeOther)
+	wantStatus(t, "alice", alice.get("/jobs"), http.StatusOK)
+}
+
+// TestBackChannelLogout: signing out at the identity provider (the demo IdP
+// sends a Back-Channel Logout token) ends the user's other portal sessions;
+// a forged token ends nothing.
+func TestBackChannelLogout(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t)
+	other := p.newClient()
+	other.login("erin", "/")
+	c := p.newClient()
+	_, final := c.login("erin", "/")
+	c.csrf = c.readCSRF(final)
+
+	forged := p.newClient().postForm("/auth/backchannel-logout", url.Values{"logout_token": {"eyJhbGciOiJub25lIn0.e30."}})
+	wantStatus(t, "forged logout token", forged, http.StatusBadRequest)
+	wantStatus(t, "still signed in", other.get("/jobs"), http.StatusOK)
+
+	r := c.postForm("/auth/signout", url.Values{"csrf": {c.csrf}}, sameOrigin)
+	wantStatus(t, "sign-out", r, http.StatusSeeOther)
+	end := r.Header.Get("Location")
+	if !strings.HasPrefix(end, p.issuer) {
+		t.Fatalf("sign-out did not lead to the IdP: %q", end)
+	}
+	// The browser follows to the IdP, which signs the user out there and
+	// tells the portal before it redirects back.
+	for hops := 0; strings.HasPrefix(end, p.issuer) && hops < 5; hops++ {
+		r = c.get(end)
+		end = r.Header.Get("Location")
+	}
+	wantStatus(t, "erin's other browser after the IdP sign-out", other.get("/jobs"), http.StatusSeeOther)
+}

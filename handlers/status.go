@@ -15,17 +15,24 @@ import (
 // ones who act on an outage, and the page names the EM host, which end users
 // have no need for. It shows no credential, token or session id.
 func (h *Handler) showStatus(c echo.Context) error {
+	return h.renderStatus(c, http.StatusOK, "")
+}
+
+func (h *Handler) renderStatus(c echo.Context, status int, message string) error {
 	if !h.mayViewStatus(c) {
 		return echo.NewHTTPError(http.StatusForbidden)
 	}
 	m := views.Status{CheckedAt: time.Now(), IdPIssuer: h.idpIssuer, IdPDiscovered: h.signin.Ready(),
-		PolicyWarnings: h.policy().Warnings()}
+		PolicyWarnings: h.policy().Warnings(), SessionsMessage: message}
+	if h.mayEndSessions(c) {
+		m.EndSessionsURL, m.CSRFToken = h.base+"/status/sessions", h.csrfToken(c)
+	}
 	if h.em != nil {
 		st := h.em.Status()
 		m.EMHost, m.EMLoggedOn, m.EMLogons, m.EMCircuit = st.Host, st.LoggedOn, st.Logons, st.Circuit
 		m.EMDownSince, m.EMLastError, m.EMLastErrorAt = st.DownSince, st.LastError, st.LastErrorAt
 	}
-	return h.render(c, http.StatusOK, views.StatusPage(h.layout(c, "Status"), m), nil)
+	return h.render(c, status, views.StatusPage(h.layout(c, "Status"), m), nil)
 }
 
 func (h *Handler) mayViewStatus(c echo.Context) bool {

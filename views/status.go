@@ -19,6 +19,11 @@ type Status struct {
 	IdPDiscovered bool
 
 	PolicyWarnings []string // rules on claims users may edit (policy.Policy.Warnings)
+
+	// Ending one person's sessions (administrators only; "" hides the form).
+	EndSessionsURL  string
+	CSRFToken       string
+	SessionsMessage string // the outcome of the last request
 }
 
 func yesNo(b bool) string {

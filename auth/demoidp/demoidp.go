@@ -75,6 +75,9 @@ type Config struct {
 	PostLogoutRedirectURIs []string
 	Users                  []User // default DemoUsers()
 	Logger                 *slog.Logger
+	// BackChannelLogoutURI receives an OpenID Connect Back-Channel Logout
+	// 1.0 logout token (by sub) when a user signs out at the provider.
+	BackChannelLogoutURI string
 }
 
 // New returns the provider's HTTP handler. It serves every path below the
@@ -113,6 +116,9 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	st.issuer = strings.TrimSuffix(cfg.Issuer, "/")
+	st.backChannel = cfg.BackChannelLogoutURI
+	st.log = cfg.Logger
 	var opts []op.Option
 	if iss.Scheme == "http" {
 		if !isLoopback(iss.Hostname()) {

@@ -5,9 +5,14 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +40,10 @@ type storage struct {
 	users  []User
 	key    signingKey
 	now    func() time.Time
+
+	issuer      string
+	backChannel string // back-channel logout URI of the client; "" none
+	log         *slog.Logger
 
 	mu       sync.Mutex
 	requests map[string]*authRequest
@@ -309,11 +318,62 @@ func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token strin
 // provider sessions, so it revokes the user's access tokens for the client.
 func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for id, t := range s.tokens {
 		if t.subject == userID && (clientID == "" || t.clientID == clientID) {
 			delete(s.tokens, id)
 		}
+	}
+	s.mu.Unlock()
+	if s.backChannel != "" {
+		// The user signed out here: tell the portal, so that every portal
+		// session of the user ends too (OpenID Connect Back-Channel Logout).
+		if err := s.sendLogoutToken(ctx, userID); err != nil {
+			s.log.Warn("back-channel logout failed", "err", err)
+		}
+	}
+	return nil
+}
+
+// sendLogoutToken posts a logout token for subject to the back-channel
+// logout URI and waits (5 s at most) for the answer.
+func (s *storage) sendLogoutToken(ctx context.Context, subject string) error {
+	now := s.now()
+	claims := map[string]any{
+		"iss": s.issuer, "aud": s.client.id, "sub": subject,
+		"iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(), "jti": randomID(),
+		"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}},
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return err
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: s.key.key, KeyID: s.key.id}},
+		(&jose.SignerOptions{}).WithType("logout+jwt"))
+	if err != nil {
+		return err
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return err
+	}
+	raw, err := jws.CompactSerialize()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.backChannel, strings.NewReader(url.Values{"logout_token": {raw}}.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("back-channel logout answered %d", resp.StatusCode)
 	}
 	return nil
 }
