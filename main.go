@@ -96,6 +96,8 @@ type portal struct {
 	// Reliability limits; zero values take the handlers' defaults and 20s.
 	requestTimeout  time.Duration
 	maxInFlight     int
+	maxPerClient    int           // AGENTDESK_MAX_INFLIGHT_PER_CLIENT
+	signInRate      int           // AGENTDESK_SIGNIN_RATE
 	shutdownTimeout time.Duration // for requests and followed actions together
 	// Parent origins that may frame /embed/ cards, and whether one is on
 	// another site (cookie SameSite=None; Secure; Partitioned).
@@ -250,6 +252,7 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		idle: cfg.SessionIdle, life: cfg.SessionLifetime,
 		auditJSONL: cfg.AuditJSONL, auditRetention: cfg.AuditRetention,
 		requestTimeout: cfg.RequestTimeout, maxInFlight: cfg.MaxInFlight, shutdownTimeout: cfg.ShutdownTimeout,
+		maxPerClient: cfg.MaxInFlightPerClient, signInRate: cfg.SignInRate,
 		embedOrigins: cfg.EmbedOrigins, embedCrossSite: cfg.EmbedCrossSite,
 		staleAfter: cfg.StaleAfter, holdInterval: cfg.HoldInterval, holdDurations: cfg.HoldDurations,
 		emClockSkew: cfg.EMClockSkew,
@@ -323,6 +326,7 @@ func servePortal(ctx context.Context, ln net.Listener, p portal) error {
 		Demo: p.demo, IdPOrigin: idpOrigin, TrustedProxies: p.trusted,
 		Metrics: metricsHandler, Instrument: p.metrics.Middleware, Audit: auditLog,
 		EM: p.em, IdPIssuer: p.oidc.Issuer, RequestTimeout: p.requestTimeout, MaxInFlight: p.maxInFlight,
+		MaxInFlightPerClient: p.maxPerClient, AnonymousBurst: p.signInRate,
 		EmbedOrigins: p.embedOrigins, EmbedCrossSite: p.embedCrossSite,
 		StaleAfter: p.staleAfter, Holds: holdSvc, HoldDurations: p.holdDurations,
 		Ready: func(ctx context.Context) error {

@@ -67,8 +67,13 @@ type Config struct {
 	MetricsToken string // bearer token of /metrics; "" means /metrics is off (404)
 
 	// Reliability: see operations.go.
-	RequestTimeout   time.Duration // deadline of a page or action, EM calls included
-	MaxInFlight      int           // requests served at once; more get 503 + Retry-After
+	RequestTimeout time.Duration // deadline of a page or action, EM calls included
+	MaxInFlight    int           // requests served at once; more get 503 + Retry-After
+	// MaxInFlightPerClient: requests served at once for one client address.
+	MaxInFlightPerClient int
+	// SignInRate: requests per minute one address may make to the sign-in
+	// endpoints without a session.
+	SignInRate       int
 	ShutdownTimeout  time.Duration // how long SIGTERM waits for requests and actions in flight
 	BreakerThreshold int           // consecutive EM failures that open the circuit
 	BreakerCooldown  time.Duration // how long the circuit stays open before a probe

@@ -11,6 +11,10 @@ import (
 func (r *reader) operations(c *Config) {
 	c.RequestTimeout = r.duration("AGENTDESK_REQUEST_TIMEOUT", 15*time.Second)
 	c.MaxInFlight = r.positiveInt("AGENTDESK_MAX_INFLIGHT", 512)
+	// One client address's share: behind a reverse proxy this is the proxy's
+	// unless AGENTDESK_TRUSTED_PROXIES names it.
+	c.MaxInFlightPerClient = r.positiveInt("AGENTDESK_MAX_INFLIGHT_PER_CLIENT", max(2, c.MaxInFlight/8))
+	c.SignInRate = r.positiveInt("AGENTDESK_SIGNIN_RATE", 60)
 	c.ShutdownTimeout = r.duration("AGENTDESK_SHUTDOWN_TIMEOUT", 20*time.Second)
 	c.BreakerThreshold = r.positiveInt("AGENTDESK_EM_BREAKER_THRESHOLD", 5)
 	c.BreakerCooldown = r.duration("AGENTDESK_EM_BREAKER_COOLDOWN", 15*time.Second)
