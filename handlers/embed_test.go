@@ -9,7 +9,6 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/agentdesk/agentdesk/audit"
-	"github.com/agentdesk/agentdesk/auth"
 )
 
 // frameAncestors is the frame-ancestors directive of a response's CSP.
@@ -89,18 +88,6 @@ func TestEmbedFramingHeaders(t *testing.T) {
 	if got := frameAncestors(r); got != "'self'" || r.Header.Get("X-Frame-Options") != "" {
 		t.Errorf("without origins: frame-ancestors %q, X-Frame-Options %q; want 'self' and none", got, r.Header.Get("X-Frame-Options"))
 	}
-}
-
-// sessionSetCookie is the Set-Cookie line of the portal's session cookie.
-func sessionSetCookie(t *testing.T, r *response) string {
-	t.Helper()
-	for _, v := range r.Header.Values("Set-Cookie") {
-		if strings.HasPrefix(v, auth.InsecureCookieName+"=") {
-			return v
-		}
-	}
-	t.Fatalf("no session cookie set; Set-Cookie: %q", r.Header.Values("Set-Cookie"))
-	return ""
 }
 
 // csrfSetCookie is the signed-out CSRF cookie a response sets.
