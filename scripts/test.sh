@@ -59,7 +59,7 @@ go test -count=1 -timeout 15m ./...
 
 # 4b. Data races: two users hammering lists and actions, EM sessions dropped under load.
 echo "== go test -race (handlers)"
-go test -race -count=1 -timeout 10m -run '^(TestConcurrentUsers|TestEMSessionsDropped)$' ./handlers/
+go test -race -count=1 -timeout 10m -run '^(TestConcurrentUsers|TestEMSessionsDropped|TestConcurrentSignIns|TestSlowBodiesCannotStarve)$' ./handlers/
 
 # 5. Fuzz targets for a bounded time each: the seed corpora also run in step 4.
 echo "== fuzz (short)"
