@@ -233,3 +233,18 @@ func TestEmbedHandoffCodeNotLogged(t *testing.T) {
 		t.Error("the hand-off code is in the log")
 	}
 }
+
+// Same-site parent, as a browser does it: the card was rendered signed out
+// (its token is the signed-out one), then the popup signs the shared cookie
+// jar in, then the card redeems with the token it has. The sign-in renewed
+// the session's token, but the hand-off still accepts the card's.
+func TestEmbedHandoffSignedOutCardSameJar(t *testing.T) {
+	p := newPortal(t, portalOptions{embedOrigins: []string{"https://intranet.example.com"}})
+	frame := signedOutFrame(t, p, "/embed/my-backups")
+	frame.login("erin", "/embed/done")
+	code := handoffCode(t, frame)
+	wantStatus(t, "redeem with the signed-out card's token", frame.redeem(code), http.StatusNoContent)
+	// Elsewhere the signed-out token is no longer accepted.
+	r := frame.postForm("/auth/signout", url.Values{"csrf": {frame.csrf}}, sameOrigin)
+	wantStatus(t, "sign-out with the signed-out token", r, http.StatusForbidden)
+}

@@ -188,7 +188,16 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 				got = r.PostFormValue(csrfField)
 			}
 		}
-		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
+		ok := want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
+		if !ok && r.URL.Path == h.base+"/embed/handoff" {
+			// A signed-out card redeems its hand-off with the token of the
+			// page it was rendered as, which a same-site card may post after
+			// the popup has signed the shared cookie jar in.
+			if ck, err := c.Cookie(h.anonCSRFCookie()); err == nil && ck.Value != "" {
+				ok = subtle.ConstantTimeCompare([]byte(ck.Value), []byte(got)) == 1
+			}
+		}
+		if !ok {
 			h.log.Warn("csrf token mismatch", "path", r.URL.Path)
 			return echo.NewHTTPError(http.StatusForbidden, errCSRF.Error())
 		}
