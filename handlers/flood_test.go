@@ -6,9 +6,14 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/agentdesk/agentdesk/auth"
 )
 
 var loopbackProxy = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
@@ -146,4 +151,36 @@ func TestAnonymousRateLimit(t *testing.T) {
 		t.Errorf("30 sign-in pages from one address: %v, want 10 × 200 and 20 × 429", got)
 	}
 	wantStatus(t, "another address", c.get("/auth/signin", header("X-Forwarded-For", "10.1.1.2")), http.StatusOK)
+}
+
+// TestBreakGlassGuessesLockOutNobody: wrong guesses from one address slow
+// down that address only; the administrator signs in from another at once.
+func TestBreakGlassGuessesLockOutNobody(t *testing.T) {
+	t.Parallel()
+	hash, err := bcrypt.GenerateFromPassword([]byte("right horse battery"), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg, err := auth.ParseBreakGlass([]byte("root:" + string(hash)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first delay is long, so that nothing here depends on timing.
+	p := newPortal(t, portalOptions{breakGlass: bg, breakGlassDelay: time.Hour, trustedProxies: loopbackProxy})
+	attacker := p.newClient()
+	attacker.csrf = attacker.readCSRF(attacker.get("/auth/signin", header("X-Forwarded-For", "10.6.6.6")))
+	got := map[int]int{}
+	for range 8 {
+		r := attacker.postForm("/auth/breakglass", url.Values{"csrf": {attacker.csrf}, "username": {"root"}, "password": {"guess"}},
+			sameOrigin, header("X-Forwarded-For", "10.6.6.6"))
+		got[r.StatusCode]++
+	}
+	if got[http.StatusUnauthorized] != 4 || got[http.StatusTooManyRequests] != 4 {
+		t.Errorf("8 wrong guesses: %v, want 3 free, 1 more wrong, then 429 while the delay runs", got)
+	}
+	admin := p.newClient()
+	admin.csrf = admin.readCSRF(admin.get("/auth/signin", header("X-Forwarded-For", "10.5.5.5")))
+	r := admin.postForm("/auth/breakglass", url.Values{"csrf": {admin.csrf}, "username": {"root"}, "password": {"right horse battery"}},
+		sameOrigin, header("X-Forwarded-For", "10.5.5.5"))
+	wantStatus(t, "the right password from another address", r, http.StatusSeeOther)
 }

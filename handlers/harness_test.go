@@ -80,6 +80,8 @@ type portalOptions struct {
 	trustedProxies  []netip.Prefix
 	bodyTimeout     time.Duration // handlers.Deps.BodyTimeout
 	anonymousBurst  int           // handlers.Deps.AnonymousBurst
+	breakGlass      *auth.BreakGlass
+	breakGlassDelay time.Duration
 }
 
 // testPortal is one complete portal with its own EM simulator and IdP.
@@ -249,6 +251,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 		Audit: auditLog, EmbedOrigins: o.embedOrigins, EmbedCrossSite: o.embedCrossSite,
 		Holds: hs, StaleAfter: o.staleAfter, HoldDurations: o.holdDurations,
 		TrustedProxies: o.trustedProxies, BodyTimeout: o.bodyTimeout, AnonymousBurst: o.anonymousBurst,
+		BreakGlass: o.breakGlass, BreakGlassDelay: o.breakGlassDelay,
 	})
 	portalSrv.Config.Handler = e
 	portalSrv.Start()

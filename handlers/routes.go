@@ -87,7 +87,11 @@ type Deps struct {
 	// AnonymousBurst: requests per minute one address may make to the sign-in
 	// endpoints without a session (default DefaultAnonymousBurst).
 	AnonymousBurst int
-	MaxBodyBytes   int64 // largest request body (forms)
+	// BreakGlassDelay is the first delay after the free wrong break-glass
+	// attempts of one (address, user name) pair; it doubles with each
+	// further one, up to 15 minutes (default 1s).
+	BreakGlassDelay time.Duration
+	MaxBodyBytes    int64 // largest request body (forms)
 
 	// Embed mode (embed.go). EmbedOrigins may frame the /embed/ cards (none:
 	// only the portal itself). EmbedCrossSite: some origin is on another site,
@@ -157,7 +161,7 @@ func New(d Deps) (*echo.Echo, *Handler) {
 		rememberOverage: d.RememberOverageGroups,
 		policy:          d.Policy,
 		breakGlass:      d.BreakGlass,
-		breakGlassLimit: newBackoff(3, time.Second, 15*time.Minute),
+		breakGlassLimit: newBackoff(3, cmp.Or(d.BreakGlassDelay, time.Second), 15*time.Minute),
 		anonLimit:       newRateLimit(cmp.Or(d.AnonymousBurst, DefaultAnonymousBurst), time.Minute),
 		auditFlood:      newRateLimit(5, 10*time.Minute),
 		cspLimit:        newRateLimit(20, time.Minute),
