@@ -300,7 +300,9 @@ func TestActionConnectionReset(t *testing.T) {
 // works by itself once the IdP is there.
 func TestIdPDownAtStart(t *testing.T) {
 	t.Parallel()
-	p := newPortal(t, portalOptions{idpLater: true})
+	// The test polls the sign-in page faster than the per-address sign-in
+	// rate allows a person to.
+	p := newPortal(t, portalOptions{idpLater: true, anonymousBurst: 1 << 20})
 	anon := p.newClient()
 	wantStatus(t, "/livez without IdP", anon.get("/livez"), http.StatusOK)
 	r := anon.get("/auth/signin?return_to=%2Fjobs")
