@@ -13,6 +13,7 @@ import (
 // /metrics handler, or nil (no route, 404) when no token is configured.
 func instrument(p portal, svc *jobs.Service, db *sql.DB) http.Handler {
 	p.metrics.EMLogons(p.em.Logons)
+	p.metrics.EMAccount(func() bool { _, _, refused := p.em.AccountRefused(); return refused }, p.em.LogonRefusals)
 	p.metrics.CacheStats(svc.CacheStats)
 	if p.shared.sessionStore == "" || p.shared.sessionStore == "sqlite" {
 		p.metrics.Sessions(func() (int, error) { return countSQLiteSessions(db) })

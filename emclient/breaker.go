@@ -193,6 +193,14 @@ type Status struct {
 	DownSince   time.Time
 	LastError   string // the last failed attempt that counted against EM, "" if none
 	LastErrorAt time.Time
+
+	// AccountRefused: EM refused the service account's last logon; logons are
+	// backed off until NextLogon. RefusedError is EM's answer.
+	AccountRefused bool
+	RefusedSince   time.Time
+	NextLogon      time.Time
+	RefusedError   string
+	LogonRefusals  int64 // refused logons since start
 }
 
 // Status reports the logon and circuit state.
@@ -203,5 +211,13 @@ func (c *Client) Status() Status {
 	c.br.mu.Lock()
 	st.Circuit, st.DownSince, st.LastError, st.LastErrorAt = c.br.state, c.br.since, c.br.lastErr, c.br.lastErrAt
 	c.br.mu.Unlock()
+	r := c.refusal
+	r.mu.Lock()
+	st.LogonRefusals = r.refusals
+	if r.step != 0 {
+		st.AccountRefused, st.RefusedSince, st.NextLogon = true, r.since, r.next
+		st.RefusedError = fmt.Sprintf("POST /sessionMngr/: HTTP %d %s", r.last.StatusCode, r.last.Message)
+	}
+	r.mu.Unlock()
 	return st
 }

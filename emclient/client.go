@@ -12,10 +12,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -54,6 +52,18 @@ type Config struct {
 	BreakerThreshold int
 	BreakerWindow    time.Duration
 	BreakerCooldown  time.Duration
+
+	// After EM refuses the service account's logon (401/403), at most one
+	// logon goes out per backoff step: LogonBackoff at first, doubling up to
+	// LogonBackoffMax, jittered. Defaults 5s and 5m.
+	LogonBackoff    time.Duration
+	LogonBackoffMax time.Duration
+	// Now is the clock of the breaker and the logon backoff (default time.Now).
+	Now func() time.Time
+
+	// MaxInFlightBytes bounds the EM answer bytes held by all calls at once
+	// (default 48 MiB; see budget).
+	MaxInFlightBytes int64
 }
 
 const (
@@ -84,6 +94,8 @@ type Client struct {
 	observe  func(string, int, time.Duration)
 	backoff  time.Duration // first GET retry delay
 	br       *breaker
+	refusal  *refusal
+	budget   *budget
 
 	flight singleflight.Group
 
@@ -120,6 +132,13 @@ func New(cfg Config) (*Client, error) {
 		backoff:  100 * time.Millisecond,
 		br:       newBreaker(cfg.BreakerThreshold, cfg.BreakerWindow, cfg.BreakerCooldown),
 	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	c.br.now = now
+	c.refusal = newRefusal(cfg.LogonBackoff, cfg.LogonBackoffMax, now)
+	c.budget = newBudget(cfg.MaxInFlightBytes)
 	if u, err := url.Parse(base); err == nil {
 		c.host = u.Host
 	}
@@ -404,15 +423,28 @@ func (c *Client) invalidate(gen int64) {
 	c.mu.Unlock()
 }
 
-// logon is one logon attempt, admitted and accounted for by the breaker.
+// logon is one logon attempt, admitted and accounted for by the breaker and,
+// after EM refused the account, by the logon backoff: no attempt goes out
+// before the backoff step has passed.
 func (c *Client) logon(ctx context.Context) (any, error) {
 	const route = "/sessionMngr/"
+	if err := c.refusal.check(); err != nil {
+		return nil, err
+	}
 	probe, err := c.br.allow("POST", route)
 	if err != nil {
 		return nil, err
 	}
 	status, v, err := c.logonOnce(ctx)
 	c.done(probe, "POST", route, status, err)
+	var emErr *Error
+	switch {
+	case err == nil:
+		c.refusal.ok()
+	case isRefusal(status) && errors.As(err, &emErr):
+		err = c.refusal.refused(emErr)
+		c.log.Error("emclient: Enterprise Manager refuses the service account; logons are backed off", "user", c.user, "err", err)
+	}
 	return v, err
 }
 
@@ -442,24 +474,27 @@ func (c *Client) logonOnce(ctx context.Context) (int, any, error) {
 	}
 	defer resp.Body.Close()
 	c.record("POST", route, resp.StatusCode, start)
-	body, err := c.readBody("POST", route, resp.Body, maxEntityBody)
-	if err != nil {
-		if !errors.Is(err, ErrMalformed) {
+	var ls LogonSession
+	if err := c.readAnswer(ctx, "POST", route, resp, maxEntityBody, &ls); err != nil {
+		var emErr *Error
+		switch {
+		case errors.As(err, &emErr):
+			return resp.StatusCode, nil, err
+		case errors.Is(err, ErrMalformed) && resp.Header.Get(sessionHeader) != "":
+			// The token works without the body; only log off needs SessionId.
+			c.log.Warn("emclient: undecodable LogonSession; the session cannot be logged off", "err", err)
+		case errors.Is(err, ErrMalformed):
+			return resp.StatusCode, nil, err
+		default:
 			return 0, nil, transportError("POST", route, err, false)
 		}
-		return resp.StatusCode, nil, err
 	}
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, nil, apiError("POST", route, resp.StatusCode, body)
+		return resp.StatusCode, nil, apiError("POST", route, resp.StatusCode, nil)
 	}
 	token := resp.Header.Get(sessionHeader)
 	if token == "" {
 		return resp.StatusCode, nil, fmt.Errorf("emclient: POST %s: logon answered %d without %s: %w", route, resp.StatusCode, sessionHeader, ErrMalformed)
-	}
-	var ls LogonSession
-	if err := decode(body, &ls); err != nil {
-		// The token works without the body; only log off needs SessionId.
-		c.log.Warn("emclient: undecodable LogonSession; the session cannot be logged off", "err", err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -528,35 +563,16 @@ func (c *Client) roundTripOnce(ctx context.Context, cl *call, token string) (int
 	if cl.list {
 		limit = maxBodySize
 	}
-	body, err := c.readBody(cl.method, cl.route, resp.Body, limit)
+	err = c.readAnswer(ctx, cl.method, cl.route, resp, limit, cl.out)
 	c.record(cl.method, cl.route, resp.StatusCode, start)
-	if err != nil {
-		if errors.Is(err, ErrMalformed) {
-			return resp.StatusCode, err
-		}
-		return 0, transportError(cl.method, cl.route, err, cl.method == http.MethodPost)
+	var emErr *Error
+	switch {
+	case err == nil:
+		return resp.StatusCode, nil
+	case errors.As(err, &emErr), errors.Is(err, ErrMalformed):
+		return resp.StatusCode, err
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, apiError(cl.method, cl.route, resp.StatusCode, body)
-	}
-	if cl.out != nil {
-		if err := decode(body, cl.out); err != nil {
-			return resp.StatusCode, fmt.Errorf("emclient: %s %s: %w: %w", cl.method, cl.route, ErrMalformed, err)
-		}
-	}
-	return resp.StatusCode, nil
-}
-
-func (c *Client) readBody(method, route string, r io.Reader, limit int64) ([]byte, error) {
-	limit = min(limit, c.maxBody)
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("emclient: %s %s: response body larger than %d bytes: %w", method, route, limit, ErrMalformed)
-	}
-	return b, nil
+	return 0, transportError(cl.method, cl.route, err, cl.method == http.MethodPost)
 }
 
 // transportError classifies a failure without an HTTP answer. For an action that
@@ -588,19 +604,4 @@ func apiError(method, route string, status int, body []byte) *Error {
 		e.Message = fmt.Sprintf("HTTP %d", status)
 	}
 	return e
-}
-
-// decode unmarshals one EM XML document. Unknown elements and attributes are
-// ignored by encoding/xml; a wrong root element is an error.
-func decode(body []byte, v any) error {
-	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
-	d := xml.NewDecoder(bytes.NewReader(body))
-	d.CharsetReader = func(charset string, input io.Reader) (io.Reader, error) {
-		// EM writes UTF-8; some servers spell it oddly ("utf8").
-		if strings.EqualFold(strings.ReplaceAll(charset, "-", ""), "utf8") {
-			return input, nil
-		}
-		return nil, fmt.Errorf("unsupported charset %q", charset)
-	}
-	return d.Decode(v)
 }

@@ -59,6 +59,7 @@ type portalOptions struct {
 	breakerThreshold int                             // emclient.Config.BreakerThreshold
 	breakerCooldown  time.Duration                   // emclient.Config.BreakerCooldown
 	emPassword       string                          // the EM service account's password (default "secret")
+	logonBackoff     time.Duration                   // emclient.Config.LogonBackoff
 	logTo            io.Writer                       // debug logs of the whole portal (default: testLogger)
 	wrapEM, wrapIdP  func(http.Handler) http.Handler // see what EM and the IdP answer
 	idpLater         bool                            // the IdP is not listening at start: call startIdP
@@ -150,7 +151,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 		Accounts: []emsim.Account{{Name: "svc", Password: o.emPassword, Role: emsim.PortalAdministrator}}})
 	emSrv := httptest.NewServer(wrap(o.wrapEM, sim))
 	em, err := emclient.New(emclient.Config{BaseURL: emSrv.URL, Username: "svc", Password: o.emPassword, Timeout: o.emTimeout, Logger: log,
-		BreakerThreshold: o.breakerThreshold, BreakerCooldown: o.breakerCooldown})
+		BreakerThreshold: o.breakerThreshold, BreakerCooldown: o.breakerCooldown, LogonBackoff: o.logonBackoff})
 	if err != nil {
 		t.Fatalf("emclient.New: %v", err)
 	}

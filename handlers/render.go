@@ -143,6 +143,9 @@ func (h *Handler) errorView(ctx context.Context, err error) views.ErrorView {
 	case errors.Is(err, emclient.ErrMalformed):
 		ev.Status, ev.Title, ev.Message = http.StatusBadGateway, "Enterprise Manager sent an answer AgentDesk cannot read",
 			"Nothing was changed. Try again; if it keeps happening, tell your administrator."
+	case errors.Is(err, emclient.ErrAccountRefused):
+		ev.Status, ev.Title, ev.Message = http.StatusServiceUnavailable, "Enterprise Manager refuses the service account",
+			"Enterprise Manager refuses the service account AgentDesk logs on with (its password may have changed, or the account is locked or disabled), so nothing was sent to it. AgentDesk tries to log on again by itself every few minutes at most. Tell your administrator."
 	case errors.Is(err, emclient.ErrForbidden), errors.Is(err, emclient.ErrUnauthorized):
 		ev.Status, ev.Title, ev.Message = http.StatusBadGateway, "Enterprise Manager refused AgentDesk",
 			"The portal's service account was refused by Enterprise Manager. Tell your administrator."

@@ -31,6 +31,7 @@ func (h *Handler) renderStatus(c echo.Context, status int, message string) error
 		st := h.em.Status()
 		m.EMHost, m.EMLoggedOn, m.EMLogons, m.EMCircuit = st.Host, st.LoggedOn, st.Logons, st.Circuit
 		m.EMDownSince, m.EMLastError, m.EMLastErrorAt = st.DownSince, st.LastError, st.LastErrorAt
+		m.EMAccountRefused, m.EMRefusedSince, m.EMNextLogon, m.EMRefusedError = st.AccountRefused, st.RefusedSince, st.NextLogon, st.RefusedError
 	}
 	return h.render(c, status, views.StatusPage(h.layout(c, "Status"), m), nil)
 }

@@ -93,6 +93,24 @@ func (m *Metrics) EMLogons(logons func() int64) {
 	}, func() float64 { return float64(logons()) }))
 }
 
+// EMAccount exposes whether Enterprise Manager refuses the service account
+// (1 while logons are backed off) and how many logons it refused since start.
+func (m *Metrics) EMAccount(refused func() bool, refusals func() int64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "em_account_refused",
+		Help: "1 while Enterprise Manager refuses the service account's logon and logons are backed off, else 0.",
+	}, func() float64 {
+		if refused() {
+			return 1
+		}
+		return 0
+	}))
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: namespace, Name: "em_logon_refusals_total",
+		Help: "Logons Enterprise Manager refused (401/403 on POST /api/sessionMngr/) since start.",
+	}, func() float64 { return float64(refusals()) }))
+}
+
 // CacheStats exposes the jobs cache's counters (jobs.Service.CacheStats).
 func (m *Metrics) CacheStats(stats func() (hits, misses int64)) {
 	m.reg.MustRegister(&cacheCollector{stats: stats})

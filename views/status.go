@@ -15,6 +15,12 @@ type Status struct {
 	EMLastError   string
 	EMLastErrorAt time.Time
 
+	// EMAccountRefused: EM refuses the service account; logons are backed off.
+	EMAccountRefused bool
+	EMRefusedSince   time.Time
+	EMNextLogon      time.Time
+	EMRefusedError   string
+
 	IdPIssuer     string
 	IdPDiscovered bool
 

@@ -89,7 +89,8 @@
 // delay the answer; BlackHole never answers until the request context ends;
 // Status and Unauthorized answer every matching call except GET /api/ (the logon
 // included; use Paths to spare it); Garbage answers 200 with a body that is not
-// XML; HugeBody streams a document of that many bytes; ResetAfterRead carries the
+// XML; HugeBody streams a document of that many bytes (one long comment in a
+// HugeRoot element, default EntityReferences); ResetAfterRead carries the
 // request out (an action takes effect) and then drops the connection without an
 // answer (via http.ErrAbortHandler, so use it over a real server); SlowBody
 // sends the real answer in ten parts spread over that time.

@@ -80,7 +80,7 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, f Faults) b
 		_, _ = w.Write([]byte("\x00\x01<<garbage>> this is not XML &&& <EntityReferences"))
 		return true
 	case f.HugeBody > 0:
-		writeHuge(w, f.HugeBody)
+		writeHuge(w, f.HugeBody, f.HugeRoot)
 		return true
 	case f.ResetAfterRead:
 		// The request is carried out (an action takes effect) but the answer is
@@ -125,10 +125,14 @@ func drip(ctx context.Context, w http.ResponseWriter, body []byte, d time.Durati
 	}
 }
 
-// writeHuge streams a well-formed-looking document of n bytes.
-func writeHuge(w http.ResponseWriter, n int64) {
-	head := []byte(`<?xml version="1.0" encoding="utf-8"?><EntityReferences xmlns="` + namespace + `"><!--`)
-	tail := []byte(`--></EntityReferences>`)
+// writeHuge streams a well-formed document of n bytes with the given root
+// element: one long comment, which a client cannot reject by its shape.
+func writeHuge(w http.ResponseWriter, n int64, root string) {
+	if root == "" || strings.ContainsAny(root, "<>&\"' /") {
+		root = "EntityReferences"
+	}
+	head := []byte(`<?xml version="1.0" encoding="utf-8"?><` + root + ` xmlns="` + namespace + `"><!--`)
+	tail := []byte(`--></` + root + `>`)
 	setHeaders(w)
 	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
 	w.WriteHeader(http.StatusOK)

@@ -65,6 +65,7 @@ type Faults struct {
 	BlackHole       bool // never answer until the request context ends
 	SlowBody        time.Duration
 	HugeBody        int64
+	HugeRoot        string // root element of the HugeBody document (default EntityReferences)
 	Garbage         bool
 	Paths           []string // limit faults to paths containing one of these; empty = all
 	Methods         []string // limit faults to these HTTP methods (e.g. "POST"); empty = all
