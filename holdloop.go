@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"time"
 
 	"github.com/agentdesk/agentdesk/holds"
 	"github.com/agentdesk/agentdesk/jobs"
@@ -18,7 +19,9 @@ func startHolds(ctx context.Context, p portal, db *sql.DB, b *backends, svc *job
 	if b.pg != nil {
 		st = holds.NewPostgresStore(b.pg)
 	}
-	hs := holds.New(st, svc, holds.Options{Interval: p.holdInterval, Locker: b.locker(), LockTTL: p.shared.lockTTL, Logger: log})
+	// A hold's lock is held while its enable runs and is not renewed: it keeps
+	// the longer TTL job locks had before they got a heartbeat.
+	hs := holds.New(st, svc, holds.Options{Interval: p.holdInterval, Locker: b.locker(), LockTTL: max(p.shared.lockTTL, 10*time.Minute), Logger: log})
 	go hs.Run(ctx)
 	return hs
 }

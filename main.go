@@ -99,6 +99,7 @@ type portal struct {
 	maxPerClient    int           // AGENTDESK_MAX_INFLIGHT_PER_CLIENT
 	signInRate      int           // AGENTDESK_SIGNIN_RATE
 	shutdownTimeout time.Duration // for requests and followed actions together
+	shutdownDrain   time.Duration // /readyz answers 503 this long before the listener closes
 	// Parent origins that may frame /embed/ cards, and whether one is on
 	// another site (cookie SameSite=None; Secure; Partitioned).
 	embedOrigins   []string
@@ -246,13 +247,13 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		policyFile: cfg.PolicyFile, breakGlass: cfg.BreakGlassFile, trusted: cfg.TrustedProxies,
 		rememberOverage: cfg.OIDCRememberOverage,
 		shared: shared{
-			sessionStore: cfg.SessionStore, lockStore: cfg.LockStore, lockTTL: cfg.LockTTL,
+			sessionStore: cfg.SessionStore, lockStore: cfg.LockStore, lockTTL: cfg.LockTTL, instanceID: cfg.InstanceID,
 			databaseURL: cfg.DatabaseURL, redisURL: cfg.RedisURL, redisPrefix: cfg.RedisPrefix,
 		},
 		idle: cfg.SessionIdle, life: cfg.SessionLifetime,
 		auditJSONL: cfg.AuditJSONL, auditRetention: cfg.AuditRetention,
 		requestTimeout: cfg.RequestTimeout, maxInFlight: cfg.MaxInFlight, shutdownTimeout: cfg.ShutdownTimeout,
-		maxPerClient: cfg.MaxInFlightPerClient, signInRate: cfg.SignInRate,
+		maxPerClient: cfg.MaxInFlightPerClient, signInRate: cfg.SignInRate, shutdownDrain: cfg.ShutdownDrain,
 		embedOrigins: cfg.EmbedOrigins, embedCrossSite: cfg.EmbedCrossSite,
 		staleAfter: cfg.StaleAfter, holdInterval: cfg.HoldInterval, holdDurations: cfg.HoldDurations,
 		emClockSkew: cfg.EMClockSkew,
@@ -308,9 +309,15 @@ func servePortal(ctx context.Context, ln net.Listener, p portal) error {
 	sessions := auth.NewSessions(sm, p.idle)
 	oidcRP := auth.NewOIDC(ctx, p.oidc)
 	svc := jobs.NewService(p.em, jobs.Options{Logger: log.With("component", "jobs"), Locker: backends.locker(), LockTTL: p.shared.lockTTL,
-		ClockSkew: p.emClockSkew,
-		Recorder:  &metrics.Recorder{Next: auditLog, Metrics: p.metrics}})
+		ClockSkew: p.emClockSkew, InstanceID: p.shared.instanceID,
+		Recorder: &metrics.Recorder{Next: auditLog, Metrics: p.metrics}})
 	defer svc.Close()
+	// Locks this replica held when it last died belong to no live action.
+	if n, err := svc.DropStaleLocks(ctx); err != nil {
+		log.Warn("could not drop this replica's stale job locks; they expire after AGENTDESK_LOCK_TTL", "err", err)
+	} else if n > 0 {
+		log.Info("dropped job locks this replica held when it last stopped", "count", n, "instance", p.shared.instanceID)
+	}
 	startAudit(ctx, auditLog, p, log.With("component", "audit"))
 	holdSvc := startHolds(ctx, p, db, backends, svc, log.With("component", "holds"))
 	metricsHandler := instrument(p, svc, db)
@@ -355,8 +362,20 @@ func servePortal(ctx context.Context, ln net.Listener, p portal) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	log.Info("shutting down", "drain", p.shutdownDrain.String())
 	h.Shutdown()
+	// Keep serving while /readyz says 503, so the load balancer takes this
+	// replica out of rotation before connections are refused.
+	if p.shutdownDrain > 0 {
+		t := time.NewTimer(p.shutdownDrain)
+		select {
+		case <-t.C:
+		case err := <-errc:
+			t.Stop()
+			return err
+		}
+		log.Info("drain period over; closing the listener")
+	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), cmp.Or(p.shutdownTimeout, 20*time.Second))
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
@@ -366,6 +385,12 @@ func servePortal(ctx context.Context, ln net.Listener, p portal) error {
 	// audited, within what is left of the shutdown time.
 	if err := svc.Shutdown(shutCtx); err != nil {
 		log.Warn("shutdown", "err", err)
+	}
+	// Outcomes the audit database refused earlier get a last try.
+	if n := auditLog.Unwritten(); n > 0 {
+		if err := auditLog.Flush(shutCtx); err != nil {
+			log.Error("audit outcomes not written at shutdown; reconcile at the next start marks them", "waiting", auditLog.Unwritten(), "err", err)
+		}
 	}
 	logoffCtx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel2()

@@ -28,6 +28,7 @@ type shared struct {
 	sessionStore string // sqlite | postgres | redis
 	lockStore    string // memory | postgres | redis
 	lockTTL      time.Duration
+	instanceID   string // this replica's name in its job locks
 	databaseURL  string
 	redisURL     string
 	redisPrefix  string // before every Redis key, e.g. "agentdesk:"

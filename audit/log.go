@@ -21,6 +21,12 @@ type Options struct {
 	Sink   io.Writer
 	Logger *slog.Logger
 	Now    func() time.Time
+
+	// An outcome that cannot be written is kept (at most MaxUnwritten, default
+	// 10,000) and written again after RetryBackoff, doubling up to
+	// RetryBackoffMax (defaults 1s and 1m), until it lands.
+	RetryBackoff, RetryBackoffMax time.Duration
+	MaxUnwritten                  int
 }
 
 // Log is the audit log. It implements jobs.Recorder and is safe for concurrent
@@ -32,6 +38,14 @@ type Log struct {
 
 	sinkMu   sync.Mutex
 	failures atomic.Int64
+
+	retryBackoff, retryBackoffMax time.Duration
+	maxUnwritten                  int
+	umu                           sync.Mutex
+	unwritten                     map[int64]unwritten // outcomes waiting to be written, by entry id
+	useq                          uint64
+	retrying                      bool          // retryLoop runs
+	drained                       chan struct{} // closed when unwritten empties; nil while empty
 }
 
 var _ jobs.Recorder = (*Log)(nil)
@@ -44,7 +58,18 @@ func New(s Store, opts Options) *Log {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Log{store: s, opts: opts, log: opts.Logger}
+	l := &Log{store: s, opts: opts, log: opts.Logger, unwritten: map[int64]unwritten{},
+		retryBackoff: opts.RetryBackoff, retryBackoffMax: opts.RetryBackoffMax, maxUnwritten: opts.MaxUnwritten}
+	if l.retryBackoff <= 0 {
+		l.retryBackoff = defaultRetryBackoff
+	}
+	if l.retryBackoffMax < l.retryBackoff {
+		l.retryBackoffMax = max(defaultRetryBackoffMax, l.retryBackoff)
+	}
+	if l.maxUnwritten <= 0 {
+		l.maxUnwritten = defaultMaxUnwritten
+	}
+	return l
 }
 
 // Failures is how many audit writes have failed since start. A failed Begin
@@ -76,22 +101,33 @@ func (l *Log) Begin(ctx context.Context, a jobs.Attempt) (string, error) {
 	return strconv.FormatInt(id, 10), nil
 }
 
-// Finish completes the entry Begin wrote with how the action ended.
+// Finish completes the entry Begin wrote with how the action ended. When the
+// write fails the outcome is kept in memory and written again with backoff
+// until it lands; Finish then returns nil unless too many outcomes already
+// wait (see Options.MaxUnwritten).
 func (l *Log) Finish(ctx context.Context, id string, o jobs.Outcome) error {
 	n, err := parseID(id)
 	if err != nil {
 		l.failures.Add(1)
 		return err
 	}
-	e, err := l.store.Complete(ctx, n, Completion{
+	c := Completion{
 		Result: Result(o.Result), Message: o.Message, TaskID: o.TaskID, SessionID: o.SessionID, Final: o.Final,
 		At: micro(l.opts.Now()),
-	})
+	}
+	e, err := l.store.Complete(ctx, n, c)
 	if err != nil {
 		l.failures.Add(1)
-		l.log.Error("audit write failed", "err", err, "audit_id", id)
-		return err
+		if !l.keep(n, c) {
+			l.log.Error("audit write failed; too many outcomes already wait, this entry stays pending until reconcile", "err", err, "audit_id", id)
+			return err
+		}
+		l.log.Error("audit write failed; the outcome is kept and written again until it lands", "err", err, "audit_id", id)
+		return nil
 	}
+	l.umu.Lock()
+	delete(l.unwritten, n) // an older outcome of the same entry must not overwrite this one
+	l.umu.Unlock()
 	l.toSink(e)
 	return nil
 }

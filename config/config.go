@@ -52,7 +52,8 @@ type Config struct {
 	// replica), postgres or redis; LockStore: memory (default), postgres or redis.
 	SessionStore string
 	LockStore    string
-	LockTTL      time.Duration // how long a job lock outlives a replica that died
+	LockTTL      time.Duration // how long a job lock outlives a replica that died (a live holder renews it)
+	InstanceID   string        // names this replica in its job locks; unique per replica, stable across restarts
 	DatabaseURL  string        // PostgreSQL, postgres://…
 	RedisURL     string        // redis://… or rediss://…
 	RedisPrefix  string        // key prefix, so deployments can share one Redis
@@ -75,6 +76,7 @@ type Config struct {
 	// endpoints without a session.
 	SignInRate       int
 	ShutdownTimeout  time.Duration // how long SIGTERM waits for requests and actions in flight
+	ShutdownDrain    time.Duration // how long /readyz answers 503 after SIGTERM before the listener closes
 	BreakerThreshold int           // consecutive EM failures that open the circuit
 	BreakerCooldown  time.Duration // how long the circuit stays open before a probe
 
@@ -138,7 +140,8 @@ func Load(env Lookup) (*Config, error) {
 		LogFormat:           r.oneOf("AGENTDESK_LOG_FORMAT", "json", "json", "text"),
 		SessionStore:        r.oneOf("AGENTDESK_SESSION_STORE", "sqlite", "sqlite", "postgres", "redis"),
 		LockStore:           r.oneOf("AGENTDESK_LOCK_STORE", "memory", "memory", "postgres", "redis"),
-		LockTTL:             r.duration("AGENTDESK_LOCK_TTL", 10*time.Minute),
+		LockTTL:             r.duration("AGENTDESK_LOCK_TTL", 30*time.Second),
+		InstanceID:          r.str("AGENTDESK_INSTANCE_ID", defaultInstanceID()),
 		DatabaseURL:         r.secret("AGENTDESK_DATABASE_URL"),
 		RedisURL:            r.secret("AGENTDESK_REDIS_URL"),
 		RedisPrefix:         r.str("AGENTDESK_REDIS_PREFIX", "agentdesk:"),

@@ -16,6 +16,7 @@ func (r *reader) operations(c *Config) {
 	c.MaxInFlightPerClient = r.positiveInt("AGENTDESK_MAX_INFLIGHT_PER_CLIENT", max(2, c.MaxInFlight/8))
 	c.SignInRate = r.positiveInt("AGENTDESK_SIGNIN_RATE", 60)
 	c.ShutdownTimeout = r.duration("AGENTDESK_SHUTDOWN_TIMEOUT", 20*time.Second)
+	c.ShutdownDrain = r.duration("AGENTDESK_SHUTDOWN_DRAIN", 5*time.Second)
 	c.BreakerThreshold = r.positiveInt("AGENTDESK_EM_BREAKER_THRESHOLD", 5)
 	c.BreakerCooldown = r.duration("AGENTDESK_EM_BREAKER_COOLDOWN", 15*time.Second)
 	if c.RequestTimeout < time.Second {

@@ -13,12 +13,12 @@ func TestOperationsSettings(t *testing.T) {
 		err  string
 	}{
 		{nil, func(c *Config) bool {
-			return c.RequestTimeout == 15*time.Second && c.MaxInFlight == 512 && c.ShutdownTimeout == 20*time.Second &&
+			return c.RequestTimeout == 15*time.Second && c.MaxInFlight == 512 && c.ShutdownTimeout == 20*time.Second && c.ShutdownDrain == 5*time.Second &&
 				c.BreakerThreshold == 5 && c.BreakerCooldown == 15*time.Second
 		}, ""},
-		{map[string]string{"AGENTDESK_REQUEST_TIMEOUT": "5s", "AGENTDESK_MAX_INFLIGHT": "64", "AGENTDESK_SHUTDOWN_TIMEOUT": "40s",
+		{map[string]string{"AGENTDESK_REQUEST_TIMEOUT": "5s", "AGENTDESK_MAX_INFLIGHT": "64", "AGENTDESK_SHUTDOWN_TIMEOUT": "40s", "AGENTDESK_SHUTDOWN_DRAIN": "0s",
 			"AGENTDESK_EM_BREAKER_THRESHOLD": "3", "AGENTDESK_EM_BREAKER_COOLDOWN": "1m"}, func(c *Config) bool {
-			return c.RequestTimeout == 5*time.Second && c.MaxInFlight == 64 && c.ShutdownTimeout == 40*time.Second &&
+			return c.RequestTimeout == 5*time.Second && c.MaxInFlight == 64 && c.ShutdownTimeout == 40*time.Second && c.ShutdownDrain == 0 &&
 				c.BreakerThreshold == 3 && c.BreakerCooldown == time.Minute
 		}, ""},
 		{map[string]string{"AGENTDESK_MAX_INFLIGHT": "0"}, nil, "AGENTDESK_MAX_INFLIGHT: want a whole number above 0"},

@@ -33,8 +33,8 @@ func TestSharedStores(t *testing.T) {
 		check   func(t *testing.T, c *Config)
 	}{
 		{name: "defaults", check: func(t *testing.T, c *Config) {
-			if c.SessionStore != "sqlite" || c.LockStore != "memory" || c.LockTTL != 10*time.Minute {
-				t.Errorf("defaults = %q, %q, %s; want sqlite, memory, 10m", c.SessionStore, c.LockStore, c.LockTTL)
+			if c.SessionStore != "sqlite" || c.LockStore != "memory" || c.LockTTL != 30*time.Second || c.InstanceID == "" {
+				t.Errorf("defaults = %q, %q, %s, instance %q; want sqlite, memory, 30s and the host name", c.SessionStore, c.LockStore, c.LockTTL, c.InstanceID)
 			}
 		}},
 		{name: "redis for both", set: map[string]string{"AGENTDESK_SESSION_STORE": "redis", "AGENTDESK_LOCK_STORE": "Redis", "AGENTDESK_REDIS_URL": rd},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -108,10 +109,15 @@ func (r LogRecorder) Refused(_ context.Context, a Attempt, o Outcome) error {
 }
 
 // Locker gives one holder at a time per key, across replicas when backed by a
-// shared store. A lock expires after ttl so a dead holder cannot keep it.
+// shared store. A lock expires after ttl so a dead holder cannot keep it; a
+// live holder renews it. UnlockHolders removes every lock whose holder
+// contains marker: a replica that starts again drops the locks it held when
+// it died (see InstanceMarker).
 type Locker interface {
 	TryLock(ctx context.Context, key, holder string, ttl time.Duration) (ok bool, current string, err error)
+	Renew(ctx context.Context, key, holder string, ttl time.Duration) (held bool, err error)
 	Unlock(ctx context.Context, key, holder string) error
+	UnlockHolders(ctx context.Context, marker string) (int, error)
 }
 
 // holderSep separates the person's name in a lock holder from the random part
@@ -120,11 +126,23 @@ type Locker interface {
 // unlock another's. (Not NUL: PostgreSQL text cannot store it.)
 const holderSep = "\x1f"
 
-func newHolder(name string) string {
+// instanceEnd ends the replica's instance id inside a holder.
+const instanceEnd = "\x1e"
+
+// newHolder is name, then after holderSep the replica's instance id (when
+// set) and a random part.
+func newHolder(name, instance string) string {
 	b := make([]byte, 8)
 	rand.Read(b)
+	if instance != "" {
+		return name + InstanceMarker(instance) + hex.EncodeToString(b)
+	}
 	return name + holderSep + hex.EncodeToString(b)
 }
+
+// InstanceMarker is the part of every lock holder that names the replica
+// instance which took the lock; Locker.UnlockHolders finds them by it.
+func InstanceMarker(instance string) string { return holderSep + instance + instanceEnd }
 
 // HolderName is the display part of a lock holder, the name shown to people.
 func HolderName(holder string) string {
@@ -162,6 +180,30 @@ func (m *MemoryLocker) TryLock(_ context.Context, key, holder string, ttl time.D
 	}
 	m.locks[key] = memLock{holder: holder, until: m.now().Add(ttl)}
 	return true, holder, nil
+}
+
+func (m *MemoryLocker) Renew(_ context.Context, key, holder string, ttl time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, ok := m.locks[key]
+	if !ok || l.holder != holder || !m.now().Before(l.until) {
+		return false, nil
+	}
+	m.locks[key] = memLock{holder: holder, until: m.now().Add(ttl)}
+	return true, nil
+}
+
+func (m *MemoryLocker) UnlockHolders(_ context.Context, marker string) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for k, l := range m.locks {
+		if strings.Contains(l.holder, marker) {
+			delete(m.locks, k)
+			n++
+		}
+	}
+	return n, nil
 }
 
 func (m *MemoryLocker) Unlock(_ context.Context, key, holder string) error {
@@ -297,7 +339,7 @@ func (s *Service) ActWith(ctx context.Context, actor Actor, jobID string, a Acti
 	if name == "" {
 		name = actor.Key
 	}
-	holder := newHolder(name)
+	holder := newHolder(name, s.opts.InstanceID)
 	lockKey := "job-action:" + jobID
 	ok, current, err := s.opts.Locker.TryLock(ctx, lockKey, holder, s.opts.LockTTL)
 	if err != nil {
@@ -310,10 +352,7 @@ func (s *Service) ActWith(ctx context.Context, actor Actor, jobID string, a Acti
 	}
 	// The lock covers sending the action and EM's task, not the backup that follows:
 	// a running start must not keep its own stop out.
-	var once sync.Once
-	release := func() {
-		once.Do(func() { _ = s.opts.Locker.Unlock(context.WithoutCancel(ctx), lockKey, holder) })
-	}
+	release := s.holdLock(lockKey, holder)
 
 	// Enable/disable is a toggle on EM's side: decide on fresh state, under the lock.
 	if a == Enable || a == Disable {
@@ -646,4 +685,102 @@ func taskWords(jobName, msg string) string {
 		return w
 	}
 	return "This job " + rest
+}
+
+// holdLock keeps a lock just taken alive with a heartbeat (a renewal every
+// third of the TTL), so the TTL can be short and still outlast a long EM
+// task, and returns the function that releases it.
+func (s *Service) holdLock(key, holder string) func() {
+	ttl := s.opts.LockTTL
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(max(ttl/3, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
+			held, err := s.opts.Locker.Renew(ctx, key, holder, ttl)
+			cancel()
+			switch {
+			case err != nil:
+				s.log.Warn("job lock renewal failed; trying again at the next beat", "err", err, "lock", key)
+			case !held:
+				s.log.Error("job lock lost while its action runs (expired during a lock-store outage?)", "lock", key)
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(stop)
+			<-stopped
+			s.unlock(key, holder)
+		})
+	}
+}
+
+// unlock releases a lock. When the lock store fails, the release is tried
+// again with backoff in the background until it succeeds or the lock has
+// expired by itself (its TTL after the last renewal), so a store blip does
+// not keep the job locked for the whole TTL.
+func (s *Service) unlock(key, holder string) {
+	try := func() error {
+		ctx, cancel := context.WithTimeout(s.ctx, unlockTimeout)
+		defer cancel()
+		return s.opts.Locker.Unlock(ctx, key, holder)
+	}
+	err := try()
+	if err == nil {
+		return
+	}
+	s.log.Warn("job lock release failed; retrying", "err", err, "lock", key)
+	expires := s.opts.Now().Add(s.opts.LockTTL)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		delay := unlockBackoff
+		for {
+			t := time.NewTimer(delay/2 + mrand.N(delay+1))
+			select {
+			case <-s.ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			err := try()
+			if err == nil {
+				s.log.Info("job lock released after a retry", "lock", key)
+				return
+			}
+			if !s.opts.Now().Before(expires) {
+				s.log.Warn("job lock release still failing; the lock has expired by now", "err", err, "lock", key)
+				return
+			}
+			delay = min(2*delay, unlockBackoffMax)
+		}
+	}()
+}
+
+// Lock release retries: the first after about unlockBackoff, doubling up to
+// unlockBackoffMax; each attempt may take unlockTimeout.
+const (
+	unlockBackoff    = 100 * time.Millisecond
+	unlockBackoffMax = 5 * time.Second
+	unlockTimeout    = 5 * time.Second
+)
+
+// DropStaleLocks removes the locks this replica instance held when it last
+// stopped without releasing them (a crash, SIGKILL): they belong to no live
+// action. Call it once at start, before serving.
+func (s *Service) DropStaleLocks(ctx context.Context) (int, error) {
+	if s.opts.InstanceID == "" {
+		return 0, nil
+	}
+	return s.opts.Locker.UnlockHolders(ctx, InstanceMarker(s.opts.InstanceID))
 }

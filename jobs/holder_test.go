@@ -92,7 +92,7 @@ func TestHolderName(t *testing.T) {
 			t.Errorf("HolderName(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
-	if a, b := newHolder("Alice"), newHolder("Alice"); a == b {
+	if a, b := newHolder("Alice", ""), newHolder("Alice", ""); a == b {
 		t.Error("two attempts by one person got the same holder")
 	}
 }

@@ -140,11 +140,16 @@ type Options struct {
 	// (default 10m).
 	SessionWait   time.Duration
 	SessionSearch time.Duration
-	LockTTL       time.Duration // how long a job lock outlives a holder that died, default 10m
+	LockTTL       time.Duration // how long a job lock outlives a holder that died, default 30s; a live holder renews it
 	Locker        Locker        // default: in-process
 	Recorder      Recorder      // default: log only
 	Logger        *slog.Logger
 	Now           func() time.Time
+
+	// InstanceID names this replica in the locks it takes (unique per replica,
+	// stable across its restarts), so that on start it can drop the locks it
+	// held when it died (DropStaleLocks). Empty: no instance id.
+	InstanceID string
 }
 
 // Service reads jobs through the cache and runs actions.
@@ -185,7 +190,7 @@ func NewService(em EM, opts Options) *Service {
 		opts.ActionLimit = 4 * time.Hour
 	}
 	if opts.LockTTL == 0 {
-		opts.LockTTL = 10 * time.Minute
+		opts.LockTTL = 30 * time.Second
 	}
 	if opts.ClockSkew == 0 {
 		opts.ClockSkew = emclient.DefaultClockSkew

@@ -1,8 +1,9 @@
 // Package lock holds the per-job action locks that replicas share: one in
 // Redis, one in PostgreSQL. Both implement jobs.Locker: TryLock gives one holder
 // at a time per key and reports the current holder to the others; Unlock removes
-// the lock only for the holder that took it; a lock whose holder died expires
-// after its ttl.
+// the lock only for the holder that took it; Renew lets a live holder extend
+// it (a heartbeat), so the ttl can be short; a lock whose holder died expires
+// after its ttl, or at once when its replica starts again (UnlockHolders).
 package lock
 
 import (

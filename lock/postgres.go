@@ -75,3 +75,30 @@ func (p *Postgres) Unlock(ctx context.Context, key, holder string) error {
 	}
 	return nil
 }
+
+// Renew extends key's expiry to ttl from now if holder still holds it (and it
+// has not expired), and reports whether it does.
+func (p *Postgres) Renew(ctx context.Context, key, holder string, ttl time.Duration) (bool, error) {
+	if err := check(key, holder, ttl); err != nil {
+		return false, err
+	}
+	tag, err := p.pool.Exec(ctx, `UPDATE job_locks SET expires_at = now() + $3::bigint * interval '1 microsecond'
+		WHERE key = $1 AND holder = $2 AND expires_at >= now()`, p.prefix+key, holder, ttl.Microseconds())
+	if err != nil {
+		return false, fmt.Errorf("renew lock %s: postgres: %w", key, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// UnlockHolders removes every lock under the prefix whose holder contains
+// marker, and returns how many: the locks a replica held when it died.
+func (p *Postgres) UnlockHolders(ctx context.Context, marker string) (int, error) {
+	if marker == "" {
+		return 0, fmt.Errorf("%w: empty marker", ErrInvalid)
+	}
+	tag, err := p.pool.Exec(ctx, `DELETE FROM job_locks WHERE starts_with(key, $1) AND strpos(holder, $2) > 0`, p.prefix, marker)
+	if err != nil {
+		return 0, fmt.Errorf("unlock stale locks: postgres: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
