@@ -278,3 +278,41 @@ func TestPrefix(t *testing.T) {
 		}
 	})
 }
+
+// TestRenewAndStaleHolders: a live holder extends its lock (another holder
+// cannot), and a replica starting again removes the locks its earlier run
+// held, found by the instance marker in the holder, and no other replica's.
+func TestRenewAndStaleHolders(t *testing.T) {
+	for _, tc := range lockers() {
+		t.Run(tc.name, func(t *testing.T) {
+			l := tc.new(t)
+			ctx := context.Background()
+			mine := "Alice" + jobs.InstanceMarker("replica-a") + "0011"
+			other := "Bob" + jobs.InstanceMarker("replica-b") + "2233"
+			for key, h := range map[string]string{"job-action:1": mine, "job-action:2": mine, "job-action:3": other} {
+				if ok, _, err := l.TryLock(ctx, key, h, time.Hour); err != nil || !ok {
+					t.Fatalf("TryLock %s: %t %v", key, ok, err)
+				}
+			}
+			if held, err := l.Renew(ctx, "job-action:1", mine, time.Hour); err != nil || !held {
+				t.Errorf("Renew by the holder: %t %v, want held", held, err)
+			}
+			if held, err := l.Renew(ctx, "job-action:1", other, time.Hour); err != nil || held {
+				t.Errorf("Renew by another holder: %t %v, want not held", held, err)
+			}
+			if held, err := l.Renew(ctx, "job-action:none", mine, time.Hour); err != nil || held {
+				t.Errorf("Renew of a free key: %t %v, want not held", held, err)
+			}
+			n, err := l.UnlockHolders(ctx, jobs.InstanceMarker("replica-a"))
+			if err != nil || n != 2 {
+				t.Fatalf("UnlockHolders(replica-a) = %d, %v; want 2", n, err)
+			}
+			for key, want := range map[string]bool{"job-action:1": true, "job-action:2": true, "job-action:3": false} {
+				ok, cur, err := l.TryLock(ctx, key, "Carol"+jobs.InstanceMarker("replica-c")+"4455", time.Hour)
+				if err != nil || ok != want {
+					t.Errorf("after the restart, TryLock %s: %t (held by %q) %v; want free=%t", key, ok, cur, err, want)
+				}
+			}
+		})
+	}
+}
