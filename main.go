@@ -229,6 +229,12 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		Logger: log.With("component", "emclient"),
 	})
 	if err != nil {
+		var ce *emclient.ConfigError
+		if errors.As(err, &ce) {
+			if v, ok := map[string]string{"CAFile": "AGENTDESK_EM_CA_FILE", "PinSHA256": "AGENTDESK_EM_PIN_SHA256"}[ce.Field]; ok {
+				return &config.Error{Var: v, Msg: ce.Msg}
+			}
+		}
 		return fmt.Errorf("EM client: %w", err)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -66,6 +66,9 @@ func openBackends(ctx context.Context, cfg shared, log *slog.Logger) (*backends,
 			// The parse error may quote the URL, password included.
 			return nil, &config.Error{Var: "AGENTDESK_REDIS_URL", Msg: "not a valid redis:// URL"}
 		}
+		// go-redis logs through the standard log package (unstructured lines
+		// on stderr, one at the first connection); send them to slog.
+		redis.SetLogger(redisLog{log: log.With("component", "redis")})
 		client := redis.NewClient(opt)
 		b.redis = client
 		b.stop = append(b.stop, func() { client.Close() })
@@ -141,4 +144,12 @@ func (b *backends) users(db *sql.DB) handlers.Users {
 		return store.PostgresUsers{Pool: b.pg}
 	}
 	return store.Users{DB: db}
+}
+
+// redisLog carries go-redis's own log lines (connection pool and protocol
+// notes; failures also reach us as errors) into slog at debug level.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...))
 }

@@ -153,7 +153,9 @@ func classify(status int, err error) outcome {
 		return reachable
 	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout:
 		return unreachable
-	case status != 0:
+	case status != 0, errors.Is(err, ErrCertificate):
+		// A certificate that fails verification is EM (or whoever answers)
+		// answering: a setting to fix, not an outage to wait out.
 		return reachable
 	case errors.Is(err, context.Canceled), errors.Is(err, errClosed), errors.Is(err, ErrCircuitOpen):
 		return neutral

@@ -205,14 +205,14 @@ func tlsConfig(cfg Config, log *slog.Logger) (*tls.Config, error) {
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("emclient: CAFile: %w", err)
+			return nil, &ConfigError{Field: "CAFile", Msg: "cannot read the CA file: " + err.Error()}
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("emclient: CAFile %s holds no PEM certificate", cfg.CAFile)
+			return nil, &ConfigError{Field: "CAFile", Msg: cfg.CAFile + " holds no PEM certificate"}
 		}
 		tc.RootCAs = pool
 	}
@@ -220,7 +220,7 @@ func tlsConfig(cfg Config, log *slog.Logger) (*tls.Config, error) {
 	case cfg.PinSHA256 != "":
 		pin, err := hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(cfg.PinSHA256), ":", ""))
 		if err != nil || len(pin) != sha256.Size {
-			return nil, errors.New("emclient: PinSHA256 must be 64 hex digits (colons allowed)")
+			return nil, &ConfigError{Field: "PinSHA256", Msg: "must be 64 hex digits (colons allowed)"}
 		}
 		// The pin replaces chain verification (EM usually has a self-signed
 		// certificate). VerifyConnection also runs on resumed sessions.
@@ -231,7 +231,7 @@ func tlsConfig(cfg Config, log *slog.Logger) (*tls.Config, error) {
 			}
 			sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
 			if subtle.ConstantTimeCompare(sum[:], pin) != 1 {
-				return fmt.Errorf("emclient: server certificate SHA-256 %x does not match the pin", sum)
+				return fmt.Errorf("server certificate SHA-256 %x does not match the pin: %w", sum, errPinMismatch)
 			}
 			return nil
 		}
@@ -470,6 +470,9 @@ func (c *Client) logonOnce(ctx context.Context) (int, any, error) {
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		c.record("POST", route, 0, start)
+		if isCertError(err) {
+			return 0, nil, fmt.Errorf("emclient: POST %s: %w: %w", route, ErrCertificate, err)
+		}
 		return 0, nil, transportError("POST", route, err, false)
 	}
 	defer resp.Body.Close()
@@ -552,6 +555,9 @@ func (c *Client) roundTripOnce(ctx context.Context, cl *call, token string) (int
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		c.record(cl.method, cl.route, 0, start)
+		if isCertError(err) {
+			return 0, fmt.Errorf("emclient: %s %s: %w: %w", cl.method, cl.route, ErrCertificate, err)
+		}
 		// WroteRequest runs on the transport's writer goroutine and may lag behind
 		// a read error, so an action counts as sent unless the failure proves it
 		// was not: no connection (dial) or a deadline/cancel before it was written.
@@ -586,6 +592,20 @@ func transportError(method, route string, err error, written bool) error {
 		return fmt.Errorf("emclient: %s %s: %w", method, route, err)
 	}
 	return fmt.Errorf("emclient: %s %s: %w: %w", method, route, ErrUnavailable, err)
+}
+
+// errPinMismatch: the certificate is not the pinned one.
+var errPinMismatch = errors.New("certificate pin mismatch")
+
+// isCertError reports a failed verification of EM's certificate, as opposed
+// to a network failure.
+func isCertError(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &invalid) ||
+		errors.As(err, &verify) || errors.Is(err, errPinMismatch)
 }
 
 func isDialError(err error) bool {

@@ -27,7 +27,20 @@ var (
 	// came back (connection lost or deadline). It is never resent: EM may or may
 	// not have acted, so the caller must look at the job before trying again.
 	ErrOutcomeUnknown = errors.New("emclient: action sent, outcome unknown")
+	// ErrCertificate: EM's TLS certificate could not be verified (unknown
+	// authority, wrong name, expired, or not the pinned one). Nothing was
+	// sent: the request is written only after the handshake.
+	ErrCertificate = errors.New("emclient: Enterprise Manager's certificate is not trusted")
 )
+
+// ConfigError is a Config field New cannot use; Field is its name, so a
+// caller can name its own setting (an environment variable) instead.
+type ConfigError struct {
+	Field string // e.g. "CAFile"
+	Msg   string
+}
+
+func (e *ConfigError) Error() string { return "emclient: " + e.Field + ": " + e.Msg }
 
 // Error is an HTTP error answer of EM. Message comes from EM's Error element,
 // or is the HTTP status text when the body is not one. Detail is the Error

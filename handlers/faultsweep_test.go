@@ -5,6 +5,7 @@ package handlers_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,7 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/agentdesk/agentdesk/emclient/emsim"
+	"github.com/agentdesk/agentdesk/lock"
 )
 
 const logonKey = "POST /sessionMngr/"
@@ -191,5 +195,89 @@ func (w *noLength) Write(b []byte) (int, error) {
 func (w *noLength) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
+	}
+}
+
+// TestSessionStoreDown: the session store fails (here its table is gone). A
+// page is the error page in plain words with a reference id, not scs's
+// plain-text "Internal Server Error", and it says nothing went to EM.
+func TestSessionStoreDown(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t)
+	c := p.signIn("alice")
+	job := p.jobNamed("Erin's laptop")
+	if _, err := p.auditDB.Exec(`ALTER TABLE sessions RENAME TO sessions_away`); err != nil {
+		t.Fatal(err)
+	}
+	restore := func() { _, _ = p.auditDB.Exec(`ALTER TABLE sessions_away RENAME TO sessions`) }
+	defer restore()
+	before := p.actionCalls()
+	for _, r := range []*response{c.get("/jobs"), c.action(job.ID, "start")} {
+		wantStatus(t, "with the session store down", r, http.StatusServiceUnavailable)
+		mustNotContain(t, "page", r.Body, "Internal Server Error")
+		if got := r.testid("error-title").Text(); got != "Sign-in sessions are unavailable" {
+			t.Errorf("title %q, want the session store named in words\n%s", got, truncate(r.Body, 1500))
+		}
+		mustContain(t, "page", r.Body, "nothing was sent to Enterprise Manager")
+		if r.testid("error-request-id").Text() == "" {
+			t.Error("no reference id on the page")
+		}
+	}
+	if n := p.actionCalls(); n != before {
+		t.Errorf("EM got %d actions with the session store down", n-before)
+	}
+	restore()
+	wantStatus(t, "after the store is back", c.get("/jobs"), http.StatusOK)
+}
+
+// TestLockStoreDown: the shared lock store (Redis here, on a port where
+// nothing listens) cannot be reached. An action answers in words that
+// nothing was sent to EM, with a reference id.
+func TestLockStoreDown(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // connection refused from now on
+	rc := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	t.Cleanup(func() { rc.Close() })
+	p := newPortal(t, portalOptions{locker: lock.NewRedis(rc, "")})
+	c := p.signIn("alice")
+	job := p.jobNamed("Erin's laptop")
+	r := c.action(job.ID, "start")
+	wantStatus(t, "start with the lock store down", r, http.StatusServiceUnavailable)
+	if got := r.testid("error-title").Text(); got != "The action was not sent" {
+		t.Errorf("title %q, want The action was not sent\n%s", got, truncate(r.Body, 1500))
+	}
+	mustContain(t, "page", r.Body, "nothing was sent to Enterprise Manager")
+	if r.testid("error-request-id").Text() == "" {
+		t.Error("no reference id")
+	}
+	if n := p.actionCalls(); n != 0 {
+		t.Errorf("EM got %d actions", n)
+	}
+}
+
+// TestMalformedDesired: a disable whose desired state is neither enabled nor
+// disabled is refused with a clear message, and nothing reaches EM.
+func TestMalformedDesired(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t)
+	c := p.signIn("alice")
+	var job emsim.JobSummary
+	for _, j := range p.sim.Jobs() {
+		if j.ScheduleEnabled {
+			job = j
+			break
+		}
+	}
+	r := c.postForm("/jobs/"+job.ID+"/actions/disable", url.Values{"desired": {"disabled!"}},
+		sameOrigin, c.withToken, htmx("status-"+job.ID, "/jobs/"+job.ID))
+	wantStatus(t, "disable with a malformed desired state", r, http.StatusBadRequest)
+	mustContain(t, "answer", r.Body, "neither “enabled” nor “disabled”", "nothing was sent to Enterprise Manager")
+	if n := p.actionCalls(); n != 0 {
+		t.Errorf("EM got %d actions", n)
 	}
 }

@@ -60,6 +60,7 @@ type portalOptions struct {
 	breakerCooldown  time.Duration                   // emclient.Config.BreakerCooldown
 	emPassword       string                          // the EM service account's password (default "secret")
 	logonBackoff     time.Duration                   // emclient.Config.LogonBackoff
+	locker           jobs.Locker                     // jobs.Options.Locker (default in-process)
 	logTo            io.Writer                       // debug logs of the whole portal (default: testLogger)
 	wrapEM, wrapIdP  func(http.Handler) http.Handler // see what EM and the IdP answer
 	idpLater         bool                            // the IdP is not listening at start: call startIdP
@@ -233,7 +234,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 			t.Fatalf("OIDC discovery: %v", err)
 		}
 	}
-	svc := jobs.NewService(em, jobs.Options{PollEvery: 50 * time.Millisecond, Logger: log, Recorder: auditLog, SessionWait: o.sessionWait})
+	svc := jobs.NewService(em, jobs.Options{PollEvery: 50 * time.Millisecond, Logger: log, Recorder: auditLog, SessionWait: o.sessionWait, Locker: o.locker})
 	if o.holdInterval == 0 {
 		o.holdInterval = 20 * time.Millisecond
 	}

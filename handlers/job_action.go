@@ -224,6 +224,9 @@ func (h *Handler) postAction(c echo.Context) error {
 	}
 	// Enable and disable carry the state the user saw and wants; the service
 	// re-reads EM under the lock and refuses if it is already so.
+	if d := c.FormValue("desired"); d != "" && d != "enabled" && d != "disabled" {
+		return echo.NewHTTPError(http.StatusBadRequest, "The requested schedule state is neither “enabled” nor “disabled”, so nothing was sent to Enterprise Manager.")
+	}
 	if d := c.FormValue("desired"); d != "" && (a == jobs.Enable) != (d == "enabled") {
 		return echo.NewHTTPError(http.StatusBadRequest, "The requested schedule state does not match the action.")
 	}

@@ -124,13 +124,26 @@ func (h *Handler) errorView(ctx context.Context, err error) views.ErrorView {
 		Message: "AgentDesk could not complete this request. Try again; if it keeps happening, give the request id to your administrator."}
 	var he *echo.HTTPError
 	var emErr *emclient.Error
+	var sessErr *sessionStoreError
 	switch {
+	case errors.As(err, &sessErr):
+		ev.Status, ev.Title = http.StatusServiceUnavailable, "Sign-in sessions are unavailable"
+		ev.Message = "AgentDesk cannot reach the store where it keeps sign-in sessions, so it did not handle this request and nothing was sent to Enterprise Manager. Try again in a minute; if it keeps happening, give the reference id to your administrator."
+		if sessErr.afterHandler && sessErr.method != http.MethodGet && sessErr.method != http.MethodHead {
+			ev.Message = "AgentDesk handled this request but could not save your session afterwards, because its session store is unavailable. If you asked for an action, it may have been sent to Enterprise Manager: look at the job before trying again. If it keeps happening, give the reference id to your administrator."
+		}
+	case errors.Is(err, jobs.ErrLockStore):
+		ev.Status, ev.Title, ev.Message = http.StatusServiceUnavailable, "The action was not sent",
+			"AgentDesk could not reach the store that keeps two people from acting on the same job at once, so nothing was sent to Enterprise Manager. Try again in a minute; if it keeps happening, give the reference id to your administrator."
 	case errors.Is(err, jobs.ErrInvalidID):
 		ev.Status, ev.Title, ev.Message = http.StatusBadRequest, "This is not a job address",
 			"The job id in the address is not valid. Open the job from the jobs list."
 	case errors.Is(err, jobs.ErrNotFound), errors.Is(err, emclient.ErrNotFound):
 		ev.Status, ev.Title, ev.Message = http.StatusNotFound, "This job does not exist",
 			"Enterprise Manager has no agent job with this id, or you may not see it. It may have been deleted or renamed."
+	case errors.Is(err, emclient.ErrCertificate):
+		ev.Status, ev.Title, ev.Message = http.StatusBadGateway, "Enterprise Manager's certificate is not trusted",
+			"AgentDesk could not verify the TLS certificate of Enterprise Manager (an unknown authority, a wrong name, an expired certificate or not the pinned one), so nothing was sent to it. Tell your administrator: AGENTDESK_EM_CA_FILE or AGENTDESK_EM_PIN_SHA256 must match the certificate EM presents."
 	case errors.Is(err, emclient.ErrCircuitOpen):
 		ev.Status, ev.Title, ev.Message = http.StatusServiceUnavailable, "Backup server unreachable",
 			"Enterprise Manager has not been answering, so AgentDesk is not sending it requests for now and checks by itself when it is back. Nothing was changed; try again in a minute."
@@ -151,7 +164,7 @@ func (h *Handler) errorView(ctx context.Context, err error) views.ErrorView {
 			"The portal's service account was refused by Enterprise Manager. Tell your administrator."
 	case errors.Is(err, jobs.ErrAudit):
 		ev.Status, ev.Title, ev.Message = http.StatusServiceUnavailable, "The action was not sent",
-			"AgentDesk could not write its audit record, so it did not ask Enterprise Manager to do anything. Try again later."
+			"AgentDesk could not write its audit record, so nothing was sent to Enterprise Manager. Try again in a minute; if it keeps happening, give the reference id to your administrator."
 	case errors.As(err, &he):
 		ev.Status = he.Code
 		switch he.Code {

@@ -200,6 +200,9 @@ func New(d Deps) (*echo.Echo, *Handler) {
 		d.SessionManager.Cookie.Secure = true
 		d.SessionManager.Cookie.Partitioned = true
 	}
+	// A session store outage is an error page in plain words, not scs's
+	// plain-text 500.
+	d.SessionManager.ErrorFunc = h.sessionStoreFailed
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -229,7 +232,7 @@ func New(d Deps) (*echo.Echo, *Handler) {
 	e.GET(h.base+"/static/*", echo.WrapHandler(http.StripPrefix(h.base, h.assets.Handler())))
 
 	g := e.Group(h.base, requestID, h.accessLog, h.recoverPanic, h.securityHeaders, h.limitInFlight,
-		echo.WrapMiddleware(h.sm.LoadAndSave), h.loadUser, h.limitBody, h.csrf, h.deadline)
+		h.sessionOutage, echo.WrapMiddleware(h.sm.LoadAndSave), sessionReached, h.loadUser, h.limitBody, h.csrf, h.deadline)
 
 	// Public routes: an explicit allowlist; everything else requires a user.
 	anon := h.limitAnonymous

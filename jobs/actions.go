@@ -285,6 +285,9 @@ var (
 	ErrAlready = errors.New("jobs: the schedule already has that state")
 	// ErrNotApplicable: the action makes no sense in the job's state (stop while idle, retry after success).
 	ErrNotApplicable = errors.New("jobs: action not applicable now")
+	// ErrLockStore: the job lock could not be taken because the lock store
+	// failed, so the action was not sent.
+	ErrLockStore = errors.New("jobs: lock store unavailable")
 	// ErrAudit: the audit record could not be written, so the action was not sent.
 	ErrAudit = errors.New("jobs: audit record could not be written")
 )
@@ -343,7 +346,7 @@ func (s *Service) ActWith(ctx context.Context, actor Actor, jobID string, a Acti
 	lockKey := "job-action:" + jobID
 	ok, current, err := s.opts.Locker.TryLock(ctx, lockKey, holder, s.opts.LockTTL)
 	if err != nil {
-		return nil, fmt.Errorf("take job lock: %w", err)
+		return nil, fmt.Errorf("take job lock: %w: %w", ErrLockStore, err)
 	}
 	if !ok {
 		by := HolderName(current)
