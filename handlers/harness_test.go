@@ -75,6 +75,9 @@ type portalOptions struct {
 	staleAfter    time.Duration   // handlers.Deps.StaleAfter
 	holdDurations []time.Duration // handlers.Deps.HoldDurations
 	holdInterval  time.Duration   // how often the holds loop runs (default 20ms)
+	// holdsClock, when set, is the holds service's clock and no holds loop
+	// runs: the test moves the clock and calls holds.Tick itself.
+	holdsClock func() time.Time
 
 	// Security.
 	rememberOverage bool   // handlers.Deps.RememberOverageGroups
@@ -238,10 +241,14 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 	if o.holdInterval == 0 {
 		o.holdInterval = 20 * time.Millisecond
 	}
-	hs := holds.New(holds.NewSQLiteStore(db), svc, holds.Options{Interval: o.holdInterval, Logger: log})
+	hs := holds.New(holds.NewSQLiteStore(db), svc, holds.Options{Interval: o.holdInterval, Logger: log, Now: o.holdsClock})
 	holdsCtx, stopHolds := context.WithCancel(ctx)
 	holdsDone := make(chan struct{})
-	go func() { defer close(holdsDone); hs.Run(holdsCtx) }()
+	if o.holdsClock == nil {
+		go func() { defer close(holdsDone); hs.Run(holdsCtx) }()
+	} else {
+		close(holdsDone)
+	}
 
 	pub, _ := url.Parse(portalURL + "/")
 	e, h := handlers.New(handlers.Deps{
