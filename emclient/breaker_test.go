@@ -142,29 +142,57 @@ func TestCircuitOpensWhenEMGone(t *testing.T) {
 
 // TestCircuitHalfOpen: after the cooldown exactly one probe goes out; a failed
 // probe reopens the circuit, a successful one closes it without a restart.
+// The breaker runs on a clock the test moves, and the probe is held at EM
+// until the other callers have been turned away, so nothing depends on how
+// fast the machine is.
 func TestCircuitHalfOpen(t *testing.T) {
-	e := newSim(t)
+	sim := emsim.New(emsim.Config{SessionSpeed: 200 * time.Millisecond, IdleTimeout: time.Minute})
+	var hold atomic.Bool
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hold.Load() && r.URL.Path == "/api/backupServers" {
+			arrived <- struct{}{}
+			<-release
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	var clockMu sync.Mutex
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	advance := func(d time.Duration) { clockMu.Lock(); now = now.Add(d); clockMu.Unlock() }
 	var d dialCounter
-	const cooldown = 100 * time.Millisecond
-	c := breakerClient(t, e.srv.URL, &d, 2, cooldown)
+	const cooldown = 15 * time.Second
+	c, err := emclient.New(emclient.Config{
+		BaseURL: srv.URL, Username: "svc", Password: "secret", Timeout: 5 * time.Second,
+		HTTPClient: d.client(), BreakerThreshold: 2, BreakerCooldown: cooldown,
+		Now: func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
 	ctx := context.Background()
 	if _, err := c.BackupServers(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.sim.SetFaults(emsim.Faults{Status: http.StatusBadGateway})
+	sim.SetFaults(emsim.Faults{Status: http.StatusBadGateway})
 	_, _ = c.BackupServers(ctx)
 	since, down := c.Down()
 	if !down {
 		t.Fatal("not open")
 	}
+	advance(cooldown - time.Second)
+	if _, err := c.BackupServers(ctx); !errors.Is(err, emclient.ErrCircuitOpen) {
+		t.Fatalf("before the cooldown is over: %v, want ErrCircuitOpen", err)
+	}
 
 	// Cooldown over, EM still failing: one probe, then open again.
-	time.Sleep(cooldown + 20*time.Millisecond)
-	e.sim.ResetStats()
+	advance(time.Second)
+	sim.ResetStats()
 	if _, err := c.BackupServers(ctx); !errors.Is(err, emclient.ErrUnavailable) || errors.Is(err, emclient.ErrCircuitOpen) {
 		t.Fatalf("probe: err = %v, want EM's 502", err)
 	}
-	if n := requests(e.sim); n != 1 {
+	if n := requests(sim); n != 1 {
 		t.Fatalf("half-open let %d requests through, want 1 probe (no retries)", n)
 	}
 	if _, err := c.BackupServers(ctx); !errors.Is(err, emclient.ErrCircuitOpen) {
@@ -174,54 +202,33 @@ func TestCircuitHalfOpen(t *testing.T) {
 		t.Fatalf("after failed probe Down() = %v, %t; want still down since %v", s2, down, since)
 	}
 
-	// EM back, slow enough that concurrent callers overlap the probe: only
-	// the probe reaches EM, it succeeds and closes the circuit.
-	e.sim.SetFaults(emsim.Faults{Latency: 200 * time.Millisecond})
-	time.Sleep(cooldown + 20*time.Millisecond)
-	e.sim.ResetStats()
-	var wg sync.WaitGroup
-	var ok, fast atomic.Int64
-	probeSent := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if _, err := c.BackupServers(ctx); err == nil {
-			ok.Add(1)
+	// EM back; the probe is held at EM while 8 more callers come: only the
+	// probe reaches EM, they fail fast, and the probe closes the circuit.
+	sim.SetFaults(emsim.Faults{})
+	hold.Store(true)
+	advance(cooldown)
+	sim.ResetStats()
+	probe := make(chan error, 1)
+	go func() { _, err := c.BackupServers(ctx); probe <- err }()
+	<-arrived
+	for range 8 {
+		if _, err := c.BackupServers(ctx); !errors.Is(err, emclient.ErrCircuitOpen) {
+			t.Errorf("a call while the probe is out: %v, want ErrCircuitOpen", err)
 		}
-	}()
-	go func() {
-		for requests(e.sim) == 0 {
-			time.Sleep(2 * time.Millisecond)
-		}
-		close(probeSent)
-	}()
-	<-probeSent
-	for i := 0; i < 8; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := c.BackupServers(ctx)
-			if errors.Is(err, emclient.ErrCircuitOpen) {
-				fast.Add(1)
-			}
-		}()
 	}
-	wg.Wait()
-	if ok.Load() != 1 || fast.Load() != 8 {
-		t.Fatalf("probe ok %d, fast failures %d; want 1 and 8", ok.Load(), fast.Load())
+	close(release)
+	if err := <-probe; err != nil {
+		t.Fatalf("probe: %v", err)
 	}
-	if n := e.sim.Stats().Requests["GET /backupServers"]; n != 1 {
+	if n := sim.Stats().Requests["GET /backupServers"]; n != 1 {
 		t.Fatalf("EM saw %d requests during half-open, want the probe only", n)
 	}
+	hold.Store(false)
 	if _, down := c.Down(); down {
-		t.Fatal("still down after a successful probe")
+		t.Error("the circuit is still open after a successful probe")
 	}
-	e.sim.SetFaults(emsim.Faults{})
-	if _, err := c.AgentJob(ctx, e.erin(t).ID); err != nil {
-		t.Fatalf("after recovery: %v", err)
-	}
-	if st := c.Status(); st.Circuit != emclient.CircuitClosed || !st.DownSince.IsZero() {
-		t.Errorf("Status() after recovery = %+v", st)
+	if _, err := c.BackupServers(ctx); err != nil {
+		t.Errorf("after the circuit closed: %v", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package emclient_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -235,31 +236,43 @@ func TestEmsimIdleExpiryMidFlight(t *testing.T) {
 	}
 }
 
+// TestEmsimCancelledLogonCaller: the caller that started a logon gives up
+// while EM holds the logon; another caller joins the same logon, which still
+// completes for it. The logon is held at EM until the test lets it go.
 func TestEmsimCancelledLogonCaller(t *testing.T) {
-	e := newSim(t)
-	c := e.client(t)
-	e.sim.SetFaults(emsim.Faults{Latency: 300 * time.Millisecond, Paths: []string{"/sessionMngr"}})
+	sim := emsim.New(emsim.Config{SessionSpeed: 200 * time.Millisecond, IdleTimeout: time.Minute})
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/sessionMngr") {
+			arrived <- struct{}{}
+			<-release
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := emclient.New(emclient.Config{BaseURL: srv.URL, Username: "svc", Password: "secret", Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	ctxA, cancelA := context.WithCancel(context.Background())
 	errA := make(chan error, 1)
 	go func() { _, err := c.AgentJobRefs(ctxA); errA <- err }()
-	for e.sim.Stats().Requests["POST /sessionMngr/"] == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	errB := make(chan error, 1)
-	go func() { _, err := c.AgentJobRefs(context.Background()); errB <- err }()
+	<-arrived
 	cancelA()
 	if err := <-errA; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled caller: %v", err)
 	}
+	errB := make(chan error, 1)
+	go func() { _, err := c.AgentJobRefs(context.Background()); errB <- err }()
+	close(release)
 	if err := <-errB; err != nil {
 		t.Fatalf("other caller: %v", err)
 	}
-	e.sim.SetFaults(emsim.Faults{})
 	if _, err := c.AgentJobRefs(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.sim.Stats().Logons; got != 1 {
+	if got := sim.Stats().Logons; got != 1 {
 		t.Fatalf("logons = %d, want 1", got)
 	}
 }

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,7 +31,14 @@ func TestCacheOneLoadForConcurrentCallers(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(20 * time.Millisecond) // let the callers pile up behind the first load
+	// Let every caller pile up behind the first load: all 50 have missed the
+	// cache while the load is held.
+	for {
+		if _, misses := c.stats(); misses == 50 {
+			break
+		}
+		runtime.Gosched()
+	}
 	close(release)
 	wg.Wait()
 	if n := loads.Load(); n != 1 {
@@ -51,8 +59,9 @@ func TestCacheOneLoadForConcurrentCallers(t *testing.T) {
 
 func TestCacheCancelledCallerDoesNotFailOthers(t *testing.T) {
 	c := newCache(time.Now)
-	release := make(chan struct{})
+	release, started := make(chan struct{}), make(chan struct{}, 1)
 	load := func(ctx context.Context) (any, error) {
+		started <- struct{}{}
 		<-release
 		return "v", ctx.Err()
 	}
@@ -62,13 +71,14 @@ func TestCacheCancelledCallerDoesNotFailOthers(t *testing.T) {
 		_, _, err := c.get(ctx, "k", time.Minute, load)
 		errc <- err
 	}()
-	time.Sleep(10 * time.Millisecond)
+	<-started // the first caller's load is running (and held)
 	done := make(chan error, 1)
 	go func() {
+		// Joins the held load, or finds its result in the cache: either way
+		// it must not see the first caller's cancellation.
 		_, _, err := c.get(context.Background(), "k", time.Minute, load)
 		done <- err
 	}()
-	time.Sleep(10 * time.Millisecond)
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled caller got %v", err)
