@@ -61,6 +61,7 @@ type portalOptions struct {
 	emPassword       string                          // the EM service account's password (default "secret")
 	logonBackoff     time.Duration                   // emclient.Config.LogonBackoff
 	locker           jobs.Locker                     // jobs.Options.Locker (default in-process)
+	emClock          func() time.Time                // emclient.Config.Now (breaker and logon backoff)
 	logTo            io.Writer                       // debug logs of the whole portal (default: testLogger)
 	wrapEM, wrapIdP  func(http.Handler) http.Handler // see what EM and the IdP answer
 	idpLater         bool                            // the IdP is not listening at start: call startIdP
@@ -155,7 +156,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 		Accounts: []emsim.Account{{Name: "svc", Password: o.emPassword, Role: emsim.PortalAdministrator}}})
 	emSrv := httptest.NewServer(wrap(o.wrapEM, sim))
 	em, err := emclient.New(emclient.Config{BaseURL: emSrv.URL, Username: "svc", Password: o.emPassword, Timeout: o.emTimeout, Logger: log,
-		BreakerThreshold: o.breakerThreshold, BreakerCooldown: o.breakerCooldown, LogonBackoff: o.logonBackoff})
+		BreakerThreshold: o.breakerThreshold, BreakerCooldown: o.breakerCooldown, LogonBackoff: o.logonBackoff, Now: o.emClock})
 	if err != nil {
 		t.Fatalf("emclient.New: %v", err)
 	}
@@ -461,28 +462,38 @@ func (c *client) action(jobID, action string) *response {
 		sameOrigin, c.withToken, htmx("status-"+jobID, "/jobs/"+jobID))
 }
 
-// waitAction polls the status fragment, as the page does, until the action is
-// no longer running, and returns the last fragment.
+// waitAction waits until the portal's run of the job's action has ended (its
+// outcome audited), then fetches the status fragment the page's last poll
+// would get.
 func (c *client) waitAction(jobID string) *response {
 	c.t.Helper()
-	var r *response
-	for range 400 {
-		r = c.get("/jobs/"+jobID+"/status", htmx("status-"+jobID, "/jobs/"+jobID), background)
-		if r.StatusCode == http.StatusSeeOther {
-			return r // nothing followed any more: the run has ended and was cleared
-		}
-		if r.StatusCode != http.StatusOK {
-			c.t.Fatalf("status poll: %d %s", r.StatusCode, r.Body)
-		}
-		switch st, _ := r.testid("action-status").Attr("data-state"); st {
-		case "running", "unknown":
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		return r
+	c.p.waitRun(jobID)
+	r := c.get("/jobs/"+jobID+"/status", htmx("status-"+jobID, "/jobs/"+jobID), background)
+	if r.StatusCode == http.StatusSeeOther {
+		return r // nothing followed any more: the run has ended and was cleared
 	}
-	c.t.Fatalf("action on %s still running after the poll limit; last: %s", jobID, r.Body)
-	return nil
+	if r.StatusCode != http.StatusOK {
+		c.t.Fatalf("status poll: %d %s", r.StatusCode, r.Body)
+	}
+	if st, _ := r.testid("action-status").Attr("data-state"); st == "running" {
+		c.t.Fatalf("action on %s still running after its run ended: %s", jobID, r.Body)
+	}
+	return r
+}
+
+// waitRun waits for the end of the job's latest run, an event; the limit only
+// keeps a broken build from hanging the suite.
+func (p *testPortal) waitRun(jobID string) {
+	p.t.Helper()
+	run, ok := p.svc.Run(jobID)
+	if !ok {
+		return
+	}
+	select {
+	case <-run.Done():
+	case <-time.After(2 * time.Minute):
+		p.t.Fatalf("the action on %s did not end", jobID)
+	}
 }
 
 // sessionCookie is the portal's session cookie in the jar.

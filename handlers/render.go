@@ -164,7 +164,7 @@ func (h *Handler) errorView(ctx context.Context, err error) views.ErrorView {
 			"The portal's service account was refused by Enterprise Manager. Tell your administrator."
 	case errors.Is(err, jobs.ErrAudit):
 		ev.Status, ev.Title, ev.Message = http.StatusServiceUnavailable, "The action was not sent",
-			"AgentDesk could not write its audit record, so nothing was sent to Enterprise Manager. Try again in a minute; if it keeps happening, give the reference id to your administrator."
+			"AgentDesk could not write its audit record, so it did not ask Enterprise Manager to do anything: nothing was sent to it. Try again in a minute; if it keeps happening, give the reference id to your administrator."
 	case errors.As(err, &he):
 		ev.Status = he.Code
 		switch he.Code {

@@ -132,14 +132,8 @@ func TestHomePerUserKind(t *testing.T) {
 	if poll, _ := st.testid("action-status").Attr("hx-get"); poll != "/jobs/"+erin.ID+"/status?view=mine" {
 		t.Errorf("status polls %q", poll)
 	}
-	var last *response
-	for range 400 {
-		last = c.get("/jobs/"+erin.ID+"/status?view=mine", htmx("status-"+erin.ID, "/"), background)
-		if s, _ := last.testid("action-status").Attr("data-state"); s != "running" && s != "unknown" {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	p.waitRun(erin.ID)
+	last := c.get("/jobs/"+erin.ID+"/status?view=mine", htmx("status-"+erin.ID, "/"), background)
 	if loader, _ := last.testid("refresh-loader").Attr("hx-get"); loader != "/jobs/"+erin.ID+"/card?view=mine" {
 		t.Errorf("finished status reloads %q, want the self-service card", loader)
 	}
