@@ -186,7 +186,7 @@ func disable(t *testing.T, svc *jobs.Service, hs *holds.Service, jobID string, d
 // waitClosed waits until the hold is no longer pending.
 func waitClosed(t *testing.T, st holds.Store, id int64) holds.Hold {
 	t.Helper()
-	for range 500 {
+	for end := time.Now().Add(time.Minute); time.Now().Before(end); {
 		h, err := st.Get(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
@@ -349,7 +349,14 @@ func TestTwoReplicas(t *testing.T) {
 	if closed := waitClosed(t, st2, h.ID); closed.State != holds.Done {
 		t.Errorf("hold = %s %q", closed.State, closed.Message)
 	}
-	time.Sleep(100 * time.Millisecond) // twenty more ticks of each loop
+	// Twenty more steps of each replica's loop, run here: nothing is due.
+	for range 20 {
+		for _, hs := range []*holds.Service{hs1, hs2} {
+			if n, err := hs.Tick(context.Background()); err != nil || n != 0 {
+				t.Fatalf("a tick after the hold closed: %d, %v", n, err)
+			}
+		}
+	}
 	if n := toggles(sim, job.ID); n != 2 {
 		t.Errorf("EM toggles = %d, want 2 (one disable, one re-enable)", n)
 	}

@@ -61,6 +61,22 @@ go test -count=1 -timeout 15m ./...
 echo "== go test -race (handlers)"
 go test -race -count=1 -timeout 10m -run '^(TestConcurrentUsers|TestEMSessionsDropped|TestConcurrentSignIns|TestSlowBodiesCannotStarve)$' ./handlers/
 
+# 4c. Robustness under load: the packages whose tests wait on clocks, locks,
+# stores and EM run again while two busy loops keep every core busy. Their
+# tests wait for events and injected clocks, never for wall-clock windows, so
+# a slow machine must not fail them. (The binaries are cached from step 4.)
+echo "== go test under CPU load (emclient, jobs, lock, holds, audit, handlers)"
+burners=()
+for _ in 1 2; do
+  bash -c 'while :; do :; done' &
+  burners+=($!)
+done
+stop_burners() { for pid in "${burners[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap stop_burners EXIT
+go test -count=1 -p 2 -timeout 10m ./emclient/ ./jobs/ ./lock/ ./holds/ ./audit/ ./handlers/
+stop_burners
+trap - EXIT
+
 # 5. Fuzz targets for a bounded time each: the seed corpora also run in step 4.
 echo "== fuzz (short)"
 go test -run '^$' -fuzz '^FuzzSafeReturnTo$' -fuzztime 10s ./auth/
