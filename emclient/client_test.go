@@ -659,8 +659,10 @@ func TestTLS(t *testing.T) {
 			if tc.ok != (err == nil) {
 				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
 			}
-			if !tc.ok && !errors.Is(err, ErrUnavailable) {
-				t.Errorf("TLS failure %v is not ErrUnavailable", err)
+			// A certificate that fails verification is a setting to fix, not
+			// an outage: pages must not say EM is "not answering".
+			if !tc.ok && (!errors.Is(err, ErrCertificate) || errors.Is(err, ErrUnavailable)) {
+				t.Errorf("TLS failure %v: want ErrCertificate, not ErrUnavailable", err)
 			}
 			if got := strings.Contains(logs.String(), "level=WARN"); got != tc.warn {
 				t.Errorf("WARN logged = %v, want %v:\n%s", got, tc.warn, logs.String())
