@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -118,6 +119,10 @@ func (l *Log) Finish(ctx context.Context, id string, o jobs.Outcome) error {
 	e, err := l.store.Complete(ctx, n, c)
 	if err != nil {
 		l.failures.Add(1)
+		if errors.Is(err, ErrNoEntry) {
+			l.log.Error("audit write failed", "err", err, "audit_id", id)
+			return err
+		}
 		if !l.keep(n, c) {
 			l.log.Error("audit write failed; too many outcomes already wait, this entry stays pending until reconcile", "err", err, "audit_id", id)
 			return err

@@ -53,7 +53,7 @@ func (s *PostgresStore) Complete(ctx context.Context, id int64, o Completion) (E
 		string(o.Result), o.Message, o.TaskID, o.SessionID, o.Final, o.At.UTC(), id)
 	e, err := scanPostgres(row)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Entry{}, fmt.Errorf("audit: complete entry %d: no such entry", id)
+		return Entry{}, fmt.Errorf("audit: complete entry %d: %w", id, ErrNoEntry)
 	}
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit: complete entry %d: %w", id, err)

@@ -53,7 +53,7 @@ func (s *SQLiteStore) Complete(ctx context.Context, id int64, o Completion) (Ent
 		string(o.Result), o.Message, o.TaskID, o.SessionID, o.Final, o.At.UnixMicro(), id)
 	e, err := scanSQLite(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Entry{}, fmt.Errorf("audit: complete entry %d: no such entry", id)
+		return Entry{}, fmt.Errorf("audit: complete entry %d: %w", id, ErrNoEntry)
 	}
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit: complete entry %d: %w", id, err)

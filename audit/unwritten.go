@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -19,6 +20,10 @@ const (
 	// retryWriteTimeout bounds one write attempt of a kept outcome.
 	retryWriteTimeout = 10 * time.Second
 )
+
+// ErrNoEntry: there is no entry with that id to complete. Such an outcome is
+// not kept: writing it again cannot succeed.
+var ErrNoEntry = errors.New("no such entry")
 
 // unwritten is an outcome waiting to be written; seq tells a newer outcome of
 // the same entry from the one a retry is writing.
@@ -80,14 +85,18 @@ func (l *Log) Flush(ctx context.Context) error {
 		wctx, cancel := context.WithTimeout(ctx, retryWriteTimeout)
 		e, err := l.store.Complete(wctx, id, u.c)
 		cancel()
-		if err != nil {
+		if errors.Is(err, ErrNoEntry) {
+			// Gone (purged?): no later try can succeed.
+			l.log.Error("audit outcome dropped: its entry no longer exists", "audit_id", id, "result", u.c.Result)
+		} else if err != nil {
 			if first == nil {
 				first = fmt.Errorf("audit: outcome of entry %d still not written: %w", id, err)
 			}
 			continue
+		} else {
+			l.toSink(e)
+			l.log.Info("audit outcome written after a retry", "audit_id", id, "result", u.c.Result)
 		}
-		l.toSink(e)
-		l.log.Info("audit outcome written after a retry", "audit_id", id, "result", u.c.Result)
 		l.umu.Lock()
 		if cur, ok := l.unwritten[id]; ok && cur.seq == u.seq {
 			delete(l.unwritten, id)

@@ -74,3 +74,42 @@ func TestOutcomeAfterOutage(t *testing.T) {
 		})
 	}
 }
+
+// TestUnwrittenBounded: at most MaxUnwritten outcomes are kept; past that
+// Finish fails loudly and the entry waits for reconcile.
+func TestUnwrittenBounded(t *testing.T) {
+	db, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	// A retry step far longer than the test: the kept outcome stays kept.
+	l := New(NewSQLiteStore(db), Options{Logger: testLogger(), RetryBackoff: time.Hour, MaxUnwritten: 1})
+	a, err := l.Begin(ctx, attempt(t0, "iss|alice", "Alice", job1, "Erin's laptop", jobs.Start))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := l.Begin(ctx, attempt(t0, "iss|alice", "Alice", job2, "Web server", jobs.Start))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`ALTER TABLE audit_log RENAME TO audit_log_away`); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Finish(ctx, a, jobs.Outcome{Result: "performed"}); err != nil {
+		t.Fatalf("first outcome: %v, want kept", err)
+	}
+	if err := l.Finish(ctx, b, jobs.Outcome{Result: "performed"}); err == nil {
+		t.Fatal("second outcome past MaxUnwritten: no error")
+	}
+	if n := l.Unwritten(); n != 1 {
+		t.Errorf("unwritten = %d, want 1", n)
+	}
+	if _, err := db.Exec(`ALTER TABLE audit_log_away RENAME TO audit_log`); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Flush(ctx); err != nil || l.Unwritten() != 0 {
+		t.Errorf("Flush after the outage: %v, %d left", err, l.Unwritten())
+	}
+}
