@@ -141,7 +141,7 @@ func Load(env Lookup) (*Config, error) {
 		SessionStore:        r.oneOf("AGENTDESK_SESSION_STORE", "sqlite", "sqlite", "postgres", "redis"),
 		LockStore:           r.oneOf("AGENTDESK_LOCK_STORE", "memory", "memory", "postgres", "redis"),
 		LockTTL:             r.duration("AGENTDESK_LOCK_TTL", 30*time.Second),
-		InstanceID:          r.str("AGENTDESK_INSTANCE_ID", defaultInstanceID()),
+		InstanceID:          r.str("AGENTDESK_INSTANCE_ID", ""),
 		DatabaseURL:         r.secret("AGENTDESK_DATABASE_URL"),
 		RedisURL:            r.secret("AGENTDESK_REDIS_URL"),
 		RedisPrefix:         r.str("AGENTDESK_REDIS_PREFIX", "agentdesk:"),

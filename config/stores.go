@@ -33,19 +33,23 @@ func (r *reader) sharedStores(c *Config) {
 	if c.LockTTL < time.Second {
 		r.fail("AGENTDESK_LOCK_TTL", "must be at least 1s")
 	}
-	if c.InstanceID == "" || len(c.InstanceID) > 200 || strings.ContainsFunc(c.InstanceID, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if c.InstanceID == "" {
+		c.InstanceID = defaultInstanceID(c.Addr)
+	}
+	if len(c.InstanceID) > 200 || strings.ContainsFunc(c.InstanceID, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		r.fail("AGENTDESK_INSTANCE_ID", "want a name of this replica (1 to 200 printable characters), e.g. its host name")
 	}
 }
 
-// defaultInstanceID is the host name: unique per replica and stable across
+// defaultInstanceID is the host name and the listen address: unique per
+// replica (two on one host listen on different ports) and stable across
 // restarts of a process on the same host or in the same pod.
-func defaultInstanceID() string {
+func defaultInstanceID(addr string) string {
 	h, err := os.Hostname()
 	if err != nil || h == "" {
-		return "agentdesk"
+		h = "agentdesk"
 	}
-	return h
+	return h + "/" + addr
 }
 
 func validURL(raw string, schemes ...string) bool {
