@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agentdesk/agentdesk/emclient/emsim"
+	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/views"
 )
 
@@ -198,21 +200,21 @@ func TestDoubleClickStart(t *testing.T) {
 // released, backup still running) is refused without calling EM.
 func TestStartWhileRunning(t *testing.T) {
 	t.Parallel()
-	p := newPortal(t, portalOptions{sessionSpeed: 20 * time.Second})
+	locker := &signalLocker{MemoryLocker: jobs.NewMemoryLocker(nil), unlocked: make(chan struct{}, 1)}
+	p := newPortal(t, portalOptions{sessionSpeed: 20 * time.Second, locker: locker})
 	c := p.signIn("alice")
 	erin := p.jobNamed("Erin's laptop")
 	wantStatus(t, "first start", c.action(erin.ID, "start"), http.StatusOK)
-	// Keep posting until the answer is no longer "busy": the lock is released
-	// once EM's task finishes, and the backup is still running then.
-	var r *response
-	for range 200 {
-		r = c.action(erin.ID, "start")
-		if !strings.Contains(r.testid("status-message").Text(), "Already being done") {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+	// The lock is released once EM's task finishes, and the backup is still
+	// running then (for 20 s).
+	select {
+	case <-locker.unlocked:
+	case <-time.After(time.Minute): // only against a hang
+		t.Fatal("the job lock was not released after EM's task finished")
 	}
+	r := c.action(erin.ID, "start")
 	wantStatus(t, "second start", r, http.StatusConflict)
+	mustNotContain(t, "second start", r.testid("status-message").Text(), "Already being done")
 	if n := p.actionCount(erin.ID, "start"); n != 1 {
 		t.Errorf("EM got %d start calls, want 1", n)
 	}
@@ -455,4 +457,19 @@ func TestStartNoSessionYetStatus(t *testing.T) {
 	if msg := fin.testid("status-message").Text(); !strings.Contains(msg, "Backup finished") {
 		t.Fatalf("after EM showed the session: %s", msg)
 	}
+}
+
+// signalLocker is the in-process locker that reports each release.
+type signalLocker struct {
+	*jobs.MemoryLocker
+	unlocked chan struct{}
+}
+
+func (l *signalLocker) Unlock(ctx context.Context, key, holder string) error {
+	err := l.MemoryLocker.Unlock(ctx, key, holder)
+	select {
+	case l.unlocked <- struct{}{}:
+	default:
+	}
+	return err
 }

@@ -105,6 +105,8 @@ type testPortal struct {
 	// the portal was configured with.
 	startIdP func()
 	stopIdP  func()
+	// idpReady waits until the portal has the IdP's discovery document.
+	idpReady func(context.Context) error
 	// audit is the portal's audit log; auditDB its own handle on the portal's
 	// SQLite file, so a test can break the audit store alone.
 	audit   *audit.Log
@@ -282,7 +284,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 		auditDB.Close()
 	})
 	return &testPortal{users: store.Users{DB: db}, holds: hs, audit: auditLog, auditDB: auditDB, t: t, URL: portalURL, issuer: issuer, sim: sim, emSrv: emSrv, h: h, svc: svc, server: e,
-		em: em, startIdP: startIdP, stopIdP: idpSrv.Close}
+		em: em, startIdP: startIdP, stopIdP: idpSrv.Close, idpReady: rp.WaitReady}
 }
 
 // emRequests is the number of requests EM has seen so far, of any kind.

@@ -4,6 +4,7 @@ package handlers_test
 // IdP the way production does and checks what people see.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,26 +30,52 @@ func wantEMTrouble(t *testing.T, r *response) {
 	}
 }
 
-// emGauge counts the requests EM is serving right now.
-type emGauge struct{ n atomic.Int64 }
+// emGauge counts the requests EM is serving right now and tells waiters
+// about every change, so tests wait for the count, not for time.
+type emGauge struct {
+	mu      sync.Mutex
+	n       int64
+	changed chan struct{} // closed and replaced at every change
+}
+
+func (g *emGauge) add(d int64) {
+	g.mu.Lock()
+	g.n += d
+	if g.changed != nil {
+		close(g.changed)
+	}
+	g.changed = make(chan struct{})
+	g.mu.Unlock()
+}
 
 func (g *emGauge) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.n.Add(1)
-		defer g.n.Add(-1)
+		g.add(1)
+		defer g.add(-1)
 		h.ServeHTTP(w, r)
 	})
 }
 
-// waitFor polls cond; limit only guards against hanging the suite.
-func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+// await waits until cond holds for the count; the limit only guards
+// against a hang.
+func (g *emGauge) await(t *testing.T, what string, cond func(n int64) bool) {
 	t.Helper()
-	end := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("%s: still not the case after %v", what, limit)
+	limit := time.After(time.Minute)
+	for {
+		g.mu.Lock()
+		if g.changed == nil {
+			g.changed = make(chan struct{})
 		}
-		time.Sleep(10 * time.Millisecond)
+		n, changed := g.n, g.changed
+		g.mu.Unlock()
+		if cond(n) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-limit:
+			t.Fatalf("%s: still not the case (EM serving %d requests)", what, n)
+		}
 	}
 }
 
@@ -98,7 +125,7 @@ func TestSlowEM(t *testing.T) {
 	}
 	wantRetry(t, r, "/jobs/"+slow.ID) // the page, not the fragment
 
-	waitFor(t, "the EM calls of the timed-out pages to end", 10*time.Second, func() bool { return g.n.Load() == 0 })
+	g.await(t, "the EM calls of the timed-out pages to end", func(n int64) bool { return n == 0 })
 	wantStatus(t, "another job while one is stuck", c.get("/jobs/"+fine.ID), http.StatusOK)
 }
 
@@ -326,9 +353,14 @@ func TestIdPDownAtStart(t *testing.T) {
 	wantStatus(t, "start sign-in without IdP", anon.get("/auth/login?return_to=%2Fjobs"), http.StatusServiceUnavailable)
 
 	p.startIdP()
-	waitFor(t, "sign-in to recover", 30*time.Second, func() bool {
-		return anon.get("/auth/signin").StatusCode == http.StatusOK
-	})
+	// The portal's background discovery finds the IdP (the limit only guards
+	// against a hang).
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := p.idpReady(ctx); err != nil {
+		t.Fatalf("sign-in did not recover: %v", err)
+	}
+	wantStatus(t, "sign-in page with the IdP back", anon.get("/auth/signin"), http.StatusOK)
 	c := p.signIn("alice")
 	wantStatus(t, "jobs after a late IdP", c.get("/jobs"), http.StatusOK)
 }
@@ -405,7 +437,7 @@ func TestInFlightLimit(t *testing.T) {
 		status, _, _ := c.fetch("/jobs/" + slow.ID)
 		done <- status
 	}()
-	waitFor(t, "the slow page to reach EM", 10*time.Second, func() bool { return g.n.Load() > 0 })
+	g.await(t, "the slow page to reach EM", func(n int64) bool { return n > 0 })
 	r := c.get("/jobs")
 	wantStatus(t, "second request over the limit", r, http.StatusServiceUnavailable)
 	if r.Header.Get("Retry-After") == "" {
