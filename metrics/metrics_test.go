@@ -198,3 +198,28 @@ func TestSessionsCountFailureIsNotZero(t *testing.T) {
 		t.Errorf("status %d; a failed count must not read as zero sessions:\n%s", code, grep(body, "agentdesk_sessions"))
 	}
 }
+
+// TestEMAccountRefused: EM refusing the service account shows as a gauge and
+// a counter, from a real client against emsim refusing the logon.
+func TestEMAccountRefused(t *testing.T) {
+	sim := emsim.New(emsim.Config{Jobs: 2})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	em, err := emclient.New(emclient.Config{BaseURL: srv.URL, Username: "svc", Password: "wrong", LogonBackoff: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	m.EMAccount(func() bool { _, _, r := em.AccountRefused(); return r }, em.LogonRefusals)
+	_, body := scrape(t, m.Handler(token), "Bearer "+token)
+	if !strings.Contains(body, "agentdesk_em_account_refused 0") {
+		t.Errorf("before any logon:\n%s", grep(body, "agentdesk_em_"))
+	}
+	if _, err := em.AgentJobRefs(context.Background()); !errors.Is(err, emclient.ErrAccountRefused) {
+		t.Fatalf("logon with a wrong password: %v", err)
+	}
+	_, body = scrape(t, m.Handler(token), "Bearer "+token)
+	if !strings.Contains(body, "agentdesk_em_account_refused 1") || !strings.Contains(body, "agentdesk_em_logon_refusals_total 1") {
+		t.Errorf("after a refused logon:\n%s", grep(body, "agentdesk_em_"))
+	}
+}
