@@ -17,9 +17,9 @@ func htmxReady(sel string) string {
 
 // TestSelfService: erin signs in and lands on "My backups" with only her
 // laptop, backs it up and watches it run to its result; then alice disables
-// the schedule for a (demo-shortened) 2 seconds and sees it come back.
+// the schedule for a (demo-shortened) 10 seconds and sees it come back.
 func TestSelfService(t *testing.T) {
-	base := startDemo(t, "-hold-durations", "2s,4h", "-hold-interval", "500ms")
+	base := startDemo(t, "-hold-durations", "10s,4h", "-hold-interval", "500ms")
 
 	ctx := browser(t)
 	signInAt(t, ctx, base, "/", "erin")
@@ -66,14 +66,15 @@ func TestSelfService(t *testing.T) {
 	}
 	shot(t, ctx, "selfservice-finished")
 
-	// A time-boxed disable, shortened to 2 s by the demo flag.
+	// A time-boxed disable, shortened to 10 s by the demo flag: long enough
+	// that the banner is still up when a loaded machine gets to look at it.
 	admin := browser(t)
 	signInAt(t, admin, base, "/jobs/"+jobID, "alice")
 	do(t, admin, "job page", chromedp.WaitVisible(chromedp.CSS(`[data-testid="job-title"]`)))
 	dis := `[data-testid="job-card"] [data-testid="action-disable"]`
 	waitFor(t, admin, "disable ready", htmxReady(dis), 30*time.Second)
 	do(t, admin, "press disable", chromedp.Click(chromedp.CSS(dis)), chromedp.WaitVisible(chromedp.CSS(`[data-testid="confirm-duration"]`)))
-	do(t, admin, "choose 2 seconds", chromedp.SetValue(chromedp.CSS(`[data-testid="confirm-duration"]`), "2s"))
+	do(t, admin, "choose 10 seconds", chromedp.SetValue(chromedp.CSS(`[data-testid="confirm-duration"]`), "10s"))
 	waitFor(t, admin, "confirmation ready", htmxReady(`[data-testid="confirm-form"]`), 30*time.Second)
 	do(t, admin, "confirm disable", chromedp.Click(chromedp.CSS(`[data-testid="confirm-submit"]`)))
 	waitFor(t, admin, "the hold banner", `!!document.querySelector('[data-testid="hold-banner"]') || !!document.querySelector('[data-testid="action-enable"]')`, 30*time.Second)
@@ -92,7 +93,7 @@ func TestSelfService(t *testing.T) {
 		}
 		if i == 30 {
 			shot(t, admin, "failure-hold-not-ended")
-			t.Fatal("the schedule did not come back within 30 s of a 2 s disable")
+			t.Fatal("the schedule did not come back within 30 s of seeing the banner of a 10 s disable")
 		}
 		time.Sleep(time.Second)
 	}
