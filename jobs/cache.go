@@ -47,6 +47,15 @@ func (c *cache) get(ctx context.Context, key string, ttl time.Duration, load fun
 	c.mu.Unlock()
 
 	ch := c.group.DoChan(key, func() (any, error) {
+		// A caller that missed just before another flight for key stored its
+		// answer starts a flight of its own: it takes that answer instead of
+		// loading again.
+		c.mu.Lock()
+		if e, ok := c.entries[key]; ok && c.now().Sub(e.at) < e.ttl {
+			c.mu.Unlock()
+			return e, nil
+		}
+		c.mu.Unlock()
 		lctx := context.WithoutCancel(ctx)
 		if d, ok := ctx.Deadline(); ok {
 			var cancel context.CancelFunc

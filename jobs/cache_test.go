@@ -32,7 +32,8 @@ func TestCacheOneLoadForConcurrentCallers(t *testing.T) {
 		}()
 	}
 	// Let every caller pile up behind the first load: all 50 have missed the
-	// cache while the load is held.
+	// cache while the load is held. One that reaches the flight only after the
+	// load finished finds its answer there and does not load again.
 	for {
 		if _, misses := c.stats(); misses == 50 {
 			break
