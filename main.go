@@ -314,7 +314,7 @@ func servePortal(ctx context.Context, ln net.Listener, p portal) error {
 	sm := auth.NewSessionManager(backends.sessionStore(db), p.life, "", secure)
 	sessions := auth.NewSessions(sm, p.idle)
 	oidcRP := auth.NewOIDC(ctx, p.oidc)
-	svc := jobs.NewService(p.em, jobs.Options{Logger: log.With("component", "jobs"), Locker: backends.locker(), LockTTL: p.shared.lockTTL,
+	svc := jobs.NewService(p.em, jobs.Options{Logger: log.With("component", "jobs"), Locker: backends.locker(), Runs: backends.runs(), LockTTL: p.shared.lockTTL,
 		ClockSkew: p.emClockSkew, InstanceID: p.shared.instanceID,
 		Recorder: &metrics.Recorder{Next: auditLog, Metrics: p.metrics}})
 	defer svc.Close()

@@ -19,6 +19,7 @@ import (
 	"github.com/agentdesk/agentdesk/handlers"
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/lock"
+	"github.com/agentdesk/agentdesk/runs"
 	"github.com/agentdesk/agentdesk/store"
 )
 
@@ -108,6 +109,19 @@ func (b *backends) locker() jobs.Locker {
 		return lock.NewPostgres(b.pg, lock.DefaultPrefix)
 	case "redis":
 		return lock.NewRedis(b.redis, b.cfg.redisPrefix+"lock:")
+	}
+	return nil
+}
+
+// runs is where replicas share the state of the actions they follow: the
+// same store as the job locks, since both exist only when several replicas
+// serve; nil (this replica only) with in-process locks.
+func (b *backends) runs() jobs.RunStore {
+	switch b.cfg.lockStore {
+	case "postgres":
+		return runs.NewPostgres(b.pg)
+	case "redis":
+		return runs.NewRedis(b.redis, b.cfg.redisPrefix)
 	}
 	return nil
 }

@@ -104,7 +104,8 @@ func waitFor(t *testing.T, ctx context.Context, what, js string, timeout time.Du
 	t.Helper()
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if _, err := chromedp.Run(cctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+	// Poll's own timeout (30 s by default) must not cut a longer wait short.
+	if _, err := chromedp.Run(cctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(timeout))); err != nil {
 		shot(t, ctx, "failure-"+slug(what))
 		t.Fatalf("waiting for %s: %v", what, err)
 	}

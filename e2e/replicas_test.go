@@ -257,12 +257,13 @@ func startReplica(t *testing.T, name, port string, env []string) *replica {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(binary, "serve")
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Env = append(cmd.Env,
+	// env comes last: it may name another public URL (a proxy in front).
+	cmd.Env = append(os.Environ(),
 		"AGENTDESK_ADDR=127.0.0.1:"+port,
 		"AGENTDESK_PUBLIC_URL=http://127.0.0.1:"+port+"/",
 		"AGENTDESK_DATA_DIR="+filepath.Join(dir, "data"),
 	)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start replica %s: %v", name, err)
@@ -334,7 +335,13 @@ func (r *replica) stop(t *testing.T) {
 // startEMSim runs `agentdesk emsim` over plain HTTP and returns its base URL.
 func startEMSim(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command(binary, "emsim", "-addr", "127.0.0.1:0", "-tls=false", "-jobs", "30", "-speed", "3s")
+	return startEMSimSpeed(t, "3s")
+}
+
+// startEMSimSpeed is startEMSim whose backups run for speed.
+func startEMSimSpeed(t *testing.T, speed string) string {
+	t.Helper()
+	cmd := exec.Command(binary, "emsim", "-addr", "127.0.0.1:0", "-tls=false", "-jobs", "30", "-speed", speed)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

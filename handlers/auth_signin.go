@@ -58,27 +58,58 @@ func (h *Handler) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 		if h.currentUser(c) != nil {
 			return next(c)
 		}
-		r := c.Request()
-		if h.fromEmbed(c) {
-			// A framed card never navigates to the identity provider.
-			return h.embedSignedOut(c)
-		}
-		target := h.base + "/auth/signin?return_to=" + url.QueryEscape(returnPath(r, h.base))
-		if r.Header.Get("HX-Request") == "true" {
-			// Return to the page the fragment belongs to, not to the fragment.
-			if cur := r.Header.Get("HX-Current-URL"); cur != "" {
-				if u, err := url.Parse(cur); err == nil {
-					target = h.base + "/auth/signin?return_to=" + url.QueryEscape(strings.TrimPrefix(u.RequestURI(), h.base))
-				}
-			}
-			c.Response().Header().Set("HX-Redirect", target)
-			return c.NoContent(http.StatusUnauthorized)
-		}
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			return c.Redirect(http.StatusSeeOther, target)
-		}
-		return echo.NewHTTPError(http.StatusUnauthorized, "Your session has ended. Sign in again.")
+		return h.signedOut(c)
 	}
+}
+
+// signedOut answers a request that needs a session it does not have (never
+// signed in, signed out in another tab, idle or lifetime expiry): it leads to
+// the sign-in page and from there back to the page the person was on.
+//   - htmx request (a poll or a button, GET or POST): 401 with HX-Redirect, so
+//     the whole tab goes to the sign-in, returning to HX-Current-URL;
+//   - plain GET: a redirect to the sign-in, returning to this address;
+//   - plain POST (a form without JavaScript): the sign-in page itself, with
+//     401, returning to the page the form was on (its Referer, same origin
+//     only). The action was not carried out and must be repeated.
+func (h *Handler) signedOut(c echo.Context) error {
+	r := c.Request()
+	if h.fromEmbed(c) {
+		// A framed card never navigates to the identity provider.
+		return h.embedSignedOut(c)
+	}
+	target := h.base + "/auth/signin?return_to=" + url.QueryEscape(returnPath(r, h.base))
+	if r.Header.Get("HX-Request") == "true" {
+		// Return to the page the fragment belongs to, not to the fragment.
+		if p, ok := h.samePagePath(r.Header.Get("HX-Current-URL")); ok {
+			target = h.base + "/auth/signin?return_to=" + url.QueryEscape(p)
+		}
+		c.Response().Header().Set("HX-Redirect", target)
+		return c.NoContent(http.StatusUnauthorized)
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return c.Redirect(http.StatusSeeOther, target)
+	}
+	back, _ := h.samePagePath(r.Referer())
+	return h.renderSignIn(c, http.StatusUnauthorized, back,
+		"Your session has ended, so nothing was done. Sign in again, then repeat what you were doing.")
+}
+
+// samePagePath is the path and query of a URL the browser reported (HX-Current-URL,
+// Referer) below the base path, when it is a safe place to return to.
+func (h *Handler) samePagePath(raw string) (string, bool) {
+	if raw == "" {
+		return "", false
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", false
+	}
+	p := strings.TrimPrefix(u.RequestURI(), h.base)
+	if p == "" {
+		p = "/"
+	}
+	safe, ok := auth.SafeReturnTo(p)
+	return safe, ok && safe != ""
 }
 
 // returnPath is the request's path and query below the base path.

@@ -124,11 +124,12 @@ func (h *Handler) embedDetail(m *views.JobDetail) {
 // showEmbedJob is /embed/jobs/{id}: the job's card for an iframe, with the
 // same policy checks, actions and live status as the job page.
 func (h *Handler) showEmbedJob(c echo.Context) error {
-	j, asOf, err := h.visibleJob(c)
+	l, err := h.liveJob(c)
 	if err != nil {
 		return err
 	}
-	m, err := h.jobDetail(c, j, asOf)
+	j := l.Job
+	m, err := h.jobDetail(c, l)
 	if err != nil {
 		return err
 	}
@@ -162,7 +163,7 @@ func (h *Handler) showEmbedMine(c echo.Context) error {
 		mine = mine[:embedMineMax]
 	}
 	for _, j := range mine {
-		r := h.jobRow(g, j)
+		r := h.jobRow(g, jobs.Live{Job: j, AsOf: snap.AsOf})
 		r.URL = h.base + "/embed/jobs/" + j.ID
 		r.Actions = nil
 		m.Rows = append(m.Rows, r)

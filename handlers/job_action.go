@@ -17,18 +17,22 @@ import (
 
 // buttons are the actions both EM (the job's links and state) and the policy
 // allow. What is not shown here is refused by postAction too.
-func (h *Handler) buttons(g *policy.Grant, j *jobs.Job) []views.ActionButton {
+func (h *Handler) buttons(g *policy.Grant, l jobs.Live) []views.ActionButton {
 	// While an action the portal sent is still with EM (its task not finished),
-	// the job's state is about to change: offer nothing but what EM says now
-	// about stopping, so nobody presses Start twice while the card catches up.
-	busy := false
-	if run, ok := h.jobs.Run(j.ID); ok {
-		st := run.Snapshot()
-		busy = st.State == jobs.RunStarting || (st.State == jobs.RunRunning && st.SessionID == "")
+	// the job's state is about to change and the job's lock is held: offer
+	// nothing, so nobody presses Start twice while the views catch up. Stop
+	// too would only be refused as "already being done"; it comes with the
+	// next refresh, once EM has confirmed (Live: within about PollEvery).
+	// The run may be followed by another replica: Live has it either way.
+	// Once EM has accepted it and while its session is looked for, only Stop.
+	j := l.Job
+	if l.HasRun && l.Run.Awaiting() {
+		return nil
 	}
+	onlyStop := l.HasRun && l.Run.Active() && l.Run.SessionID == ""
 	var out []views.ActionButton
 	for _, a := range []jobs.Action{jobs.Start, jobs.Stop, jobs.Retry, jobs.Enable, jobs.Disable} {
-		if busy && a != jobs.Stop {
+		if onlyStop && a != jobs.Stop {
 			continue
 		}
 		if h.applicable(j, a) == nil && g.Can(policyJob(j), policyAction(a)) {
@@ -212,7 +216,26 @@ func (h *Handler) confirmAction(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusConflict, err.Error())
 	}
 	m := h.confirmModel(c, j, h.button(j, a))
+	if st, ok := h.jobs.RunState(c.Request().Context(), j.ID); ok && st.Action == a {
+		// Back to the confirmation of an action already sent (or a second
+		// person about to repeat it): say so before anyone sends it again.
+		m.Already = alreadyText(st)
+	}
 	return h.render(c, http.StatusOK, views.ConfirmPage(h.layout(c, actionLabels[a]+": "+j.Name), m), views.ConfirmPanel(m))
+}
+
+// alreadyText says that an action was sent a moment ago, and how it went.
+func alreadyText(st jobs.RunState) string {
+	s := fmt.Sprintf("%s was already sent by %s at %s", actionLabels[st.Action], orSomeone(st.By), st.StartedAt.UTC().Format("15:04 MST"))
+	switch {
+	case st.Active():
+		s += " and is still in progress."
+	case st.Message != "":
+		s += ": " + strings.TrimSuffix(st.Message, ".") + "."
+	default:
+		s += "."
+	}
+	return s + " Confirm only if it should be done again."
 }
 
 // postAction runs the action: policy, then the job's lock, the audit record, and
@@ -299,7 +322,9 @@ func (h *Handler) showActionStatus(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	run, ok := h.jobs.Run(j.ID)
+	// Whichever replica follows the action (shared run state), any replica
+	// answers this poll.
+	run, ok := h.jobs.RunState(c.Request().Context(), j.ID)
 	if !ok {
 		// Nothing to follow any more (the outcome has aged out): an empty region
 		// stops the polling; the card refreshes itself while the job runs.
@@ -308,7 +333,7 @@ func (h *Handler) showActionStatus(c echo.Context) error {
 		}
 		return h.write(c, http.StatusOK, views.EmptyStatus(j.ID))
 	}
-	st := h.actionState(run.Snapshot(), c.QueryParam("view") == "row")
+	st := h.actionState(run, c.QueryParam("view") == "row")
 	if c.QueryParam("view") == "mine" {
 		st = h.mineState(st)
 	}
@@ -340,6 +365,10 @@ func (h *Handler) actionState(s jobs.RunState, row bool) views.ActionState {
 		}
 	case jobs.RunUnknown:
 		st.State = views.StateUnknown
+		if !s.Active() {
+			// Followed to the end without EM saying what became of it.
+			st.State = views.StateUndetermined
+		}
 	case jobs.RunFailed:
 		st.State = views.StateFailed
 	default:

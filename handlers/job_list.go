@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"sort"
@@ -53,8 +54,9 @@ func (h *Handler) listJobs(c echo.Context) error {
 	lo := (m.Filter.Page - 1) * size
 	hi := min(lo+size, len(matched))
 	m.Rows = make([]views.JobRow, 0, hi-lo)
+	runs := h.jobs.RunStates(ctx)
 	for _, j := range matched[lo:hi] {
-		m.Rows = append(m.Rows, h.jobRow(g, j))
+		m.Rows = append(m.Rows, h.jobRow(g, h.liveRow(ctx, snap.AsOf, j, runs)))
 	}
 	if isHTMX(c) {
 		// The address bar shows the canonical URL of what is on screen.
@@ -153,8 +155,25 @@ func lastRun(j *jobs.Job) time.Time {
 	return j.Last.Start
 }
 
+// liveRow is a job of the list snapshot with the portal's action on it. A job
+// an action changed after the snapshot was taken is read on its own (cached
+// per job), so the row does not show the state from before the action.
+func (h *Handler) liveRow(ctx context.Context, asOf time.Time, j *jobs.Job, runs map[string]jobs.RunState) jobs.Live {
+	st, ok := runs[j.ID]
+	if !ok {
+		return jobs.Live{Job: j, AsOf: asOf}
+	}
+	if st.Changed.After(asOf) {
+		if l, err := h.jobs.Live(ctx, j.ID); err == nil {
+			return l
+		}
+	}
+	return jobs.Live{Job: j, AsOf: asOf, Run: st, HasRun: true}
+}
+
 // jobRow maps a job onto a list row with the buttons this user may press.
-func (h *Handler) jobRow(g *policy.Grant, j *jobs.Job) views.JobRow {
+func (h *Handler) jobRow(g *policy.Grant, l jobs.Live) views.JobRow {
+	j := l.Job
 	r := views.JobRow{
 		ID:                 j.ID,
 		Name:               j.Name,
@@ -166,13 +185,18 @@ func (h *Handler) jobRow(g *policy.Grant, j *jobs.Job) views.JobRow {
 		ScheduleEnabled:    j.ScheduleEnabled,
 		NextRun:            j.NextRun,
 		Running:            j.Running(),
-		Actions:            h.buttons(g, j),
+		Actions:            h.buttons(g, l),
+		Poll:               pollEvery(l),
+		Live:               l.HasRun || l.Expecting || !l.Settled(),
+	}
+	if r.Poll != "" {
+		r.RowURL = h.base + "/jobs/" + j.ID + "/row"
 	}
 	if j.Last != nil {
 		r.LastRunAt = j.Last.Start
 		r.LastResult = lastResult(j)
 		if r.Running {
-			r.Progress = j.Last.Progress
+			r.Progress = l.Progress()
 		}
 	}
 	return r

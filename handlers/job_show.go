@@ -31,13 +31,66 @@ func (h *Handler) visibleJob(c echo.Context) (*jobs.Job, time.Time, error) {
 	return j, asOf, nil
 }
 
+// liveJob loads a job the user may see, as its live views show it: EM's job
+// and the portal's action on it (jobs.Live).
+func (h *Handler) liveJob(c echo.Context) (jobs.Live, error) {
+	l, err := h.jobs.Live(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return jobs.Live{}, err
+	}
+	if !h.grant(c).Visible(policyJob(l.Job)) {
+		return jobs.Live{}, jobs.ErrNotFound
+	}
+	l.Expecting = c.Request().Header.Get(actionSentHeader) == "1"
+	return l, nil
+}
+
+// actionSentHeader marks the refresh app.js sends for every view of a job
+// right after an action on it was sent (views.liveRefresh).
+const actionSentHeader = "X-Action-Sent"
+
+// Poll intervals of the live views: quicker while an action awaits EM, so a
+// Start turns into Running (with Stop) within about a second, and every 2 s
+// while a backup runs. The EM cost does not depend on them (jobs.Live).
+const (
+	pollAwaiting = "1s"
+	pollRunning  = "2s"
+)
+
+// pollEvery is how often a view of the job refreshes itself; "" once the job
+// has settled, which stops the polling.
+func pollEvery(l jobs.Live) string {
+	switch {
+	case l.HasRun && l.Run.Awaiting(), l.Expecting && !l.HasRun:
+		return pollAwaiting
+	case !l.Settled():
+		return pollRunning
+	}
+	return ""
+}
+
+// holdPoll is how often a settled card with a time-boxed disable refreshes
+// itself, so its banner ("comes back at 11:41, in less than a minute") gives
+// way to the enabled schedule when the hold ends: each minute, and every few
+// seconds once the end is near or past.
+func holdPoll(b *views.HoldBanner) string {
+	if b == nil {
+		return ""
+	}
+	if b.ReenableAt.Sub(b.Now) < 2*time.Minute {
+		return "5s"
+	}
+	return "60s"
+}
+
 // showJob is the job page: everything EM says about the job.
 func (h *Handler) showJob(c echo.Context) error {
-	j, asOf, err := h.visibleJob(c)
+	l, err := h.liveJob(c)
 	if err != nil {
 		return err
 	}
-	m, err := h.jobDetail(c, j, asOf)
+	j := l.Job
+	m, err := h.jobDetail(c, l)
 	if err != nil {
 		return err
 	}
@@ -60,24 +113,25 @@ func (h *Handler) showJob(c echo.Context) error {
 // showJobRow is one row of the list, swapped in after an action started from
 // the list finishes.
 func (h *Handler) showJobRow(c echo.Context) error {
-	j, _, err := h.visibleJob(c)
+	l, err := h.liveJob(c)
 	if err != nil {
 		return err
 	}
-	return h.write(c, http.StatusOK, views.JobRowView(h.jobRow(h.grant(c), j)))
+	return h.write(c, http.StatusOK, views.JobRowView(h.jobRow(h.grant(c), l)))
 }
 
 // showJobCard is the fragment swapped in after an action and polled while the
 // job runs.
 func (h *Handler) showJobCard(c echo.Context) error {
-	j, asOf, err := h.visibleJob(c)
+	l, err := h.liveJob(c)
 	if err != nil {
 		return err
 	}
+	j := l.Job
 	if c.QueryParam("view") == "mine" {
-		return h.showMyBackupCard(c, j)
+		return h.showMyBackupCard(c, l)
 	}
-	m, err := h.jobDetail(c, j, asOf)
+	m, err := h.jobDetail(c, l)
 	if err != nil {
 		return err
 	}
@@ -122,7 +176,8 @@ func (h *Handler) showSessionComputers(c echo.Context) error {
 		views.SessionComputers(rows))
 }
 
-func (h *Handler) jobDetail(c echo.Context, j *jobs.Job, asOf time.Time) (views.JobDetail, error) {
+func (h *Handler) jobDetail(c echo.Context, l jobs.Live) (views.JobDetail, error) {
+	j, asOf := l.Job, l.AsOf
 	ctx := c.Request().Context()
 	g := h.grant(c)
 	spage, _ := strconv.Atoi(c.QueryParam("spage"))
@@ -158,8 +213,9 @@ func (h *Handler) jobDetail(c echo.Context, j *jobs.Job, asOf time.Time) (views.
 		Schedule:           jobs.DescribeSchedule(j.ScheduleConfigured, j.ScheduleEnabled, e.JobScheduleOptions),
 		ScheduleRaw:        scheduleRaw(e.JobScheduleOptions),
 		Running:            j.Running(),
-		Actions:            h.buttons(g, j),
+		Actions:            h.buttons(g, l),
 		AsOf:               asOf,
+		Poll:               pollEvery(l),
 		SessionsPage:       page.Page,
 		SessionsPages:      page.Pages,
 	}
@@ -167,7 +223,7 @@ func (h *Handler) jobDetail(c echo.Context, j *jobs.Job, asOf time.Time) (views.
 		m.LastResult = lastResult(j)
 		m.LastRunAt = j.Last.Start
 		if m.Running {
-			m.Progress = j.Last.Progress
+			m.Progress = l.Progress()
 		}
 	}
 	for _, l := range e.Links {
@@ -198,13 +254,16 @@ func (h *Handler) jobDetail(c echo.Context, j *jobs.Job, asOf time.Time) (views.
 	if m.Hold, err = h.holdBanner(ctx, g, j); err != nil {
 		return views.JobDetail{}, err
 	}
+	if m.Poll == "" {
+		m.Poll = holdPoll(m.Hold)
+	}
 	if h.mayAudit(c) {
 		if m.History, m.HistoryURL, err = h.jobHistory(ctx, j); err != nil {
 			return views.JobDetail{}, err
 		}
 	}
-	if run, ok := h.jobs.Run(j.ID); ok {
-		st := h.actionState(run.Snapshot(), false)
+	if l.HasRun {
+		st := h.actionState(l.Run, false)
 		if st.State == views.StateRunning || st.State == views.StateUnknown {
 			m.Status = &st
 		}

@@ -176,6 +176,15 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 			h.log.Warn("cross-origin request refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 			return echo.NewHTTPError(http.StatusForbidden, errCSRF.Error())
 		}
+		if h.currentUser(c) == nil && !strings.HasPrefix(r.URL.Path, h.base+"/auth/") && r.URL.Path != h.base+"/embed/handoff" {
+			// Nobody is signed in (signed out in another tab, expired): the
+			// session's token is gone with it. That is a sign-in question,
+			// not a forgery, and the same-origin check above has passed; the
+			// request needs a user, so it does nothing either way. (The
+			// public POSTs, sign-in steps and a card's hand-off, are checked
+			// below.)
+			return h.signedOut(c)
+		}
 		want := h.expectedCSRF(c)
 		got := r.Header.Get(csrfHeader)
 		if got == "" {

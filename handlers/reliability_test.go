@@ -319,7 +319,7 @@ func TestActionConnectionReset(t *testing.T) {
 	if st, _ := r.testid("action-status").Attr("data-state"); st != "unknown" {
 		t.Fatalf("state %q, want unknown\n%s", st, r.Body)
 	}
-	mustContain(t, "status fragment", r.Body, "State unknown", "answer was lost")
+	mustContain(t, "status fragment", r.Body, "State unknown", "answer was lost", "The action may still happen; AgentDesk keeps checking.")
 	r = c.get("/jobs/"+erin.ID+"/status", htmx("status-"+erin.ID, "/jobs/"+erin.ID), background)
 	if st, _ := r.testid("action-status").Attr("data-state"); st != "unknown" {
 		t.Fatalf("poll while EM cannot tell: state %q, want unknown", st)

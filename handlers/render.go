@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -60,11 +61,21 @@ func (h *Handler) render(c echo.Context, status int, full, fragment templ.Compon
 	return h.write(c, status, comp)
 }
 
+// renderGrace bounds how long an answer may still be rendered after the
+// request's deadline has passed.
+const renderGrace = 5 * time.Second
+
+// write renders comp as the answer. Rendering does not stop at the request's
+// deadline: an action whose EM call used up the deadline still answers with
+// its fragment ("EM did not answer in time…"), never with an empty 200. The
+// context keeps the request's values and gets a short deadline of its own.
 func (h *Handler) write(c echo.Context, status int, comp templ.Component) error {
 	w := c.Response()
 	w.Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	w.WriteHeader(status)
-	return comp.Render(c.Request().Context(), w)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), renderGrace)
+	defer cancel()
+	return comp.Render(ctx, w)
 }
 
 func (h *Handler) renderSignIn(c echo.Context, status int, returnTo, msg string) error {
@@ -106,8 +117,9 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 		werr = c.NoContent(ev.Status)
 	} else if isHTMX(c) {
 		// htmx does not swap error responses by default; these headers make it
-		// show the message where the request was going.
-		c.Response().Header().Set("HX-Retarget", "#flash")
+		// show the message in the notification region every page and card
+		// has (views.notifications).
+		c.Response().Header().Set("HX-Retarget", "#messages")
 		c.Response().Header().Set("HX-Reswap", "innerHTML")
 		werr = h.write(c, ev.Status, views.ErrorFragment(ev))
 	} else {

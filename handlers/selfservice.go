@@ -69,12 +69,12 @@ func (h *Handler) showMyBackups(c echo.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			j, _, err := h.jobs.Job(ctx, id)
+			l, err := h.jobs.Live(ctx, id)
 			if err != nil {
 				errs[i] = err
 				return
 			}
-			cards[i], errs[i] = h.backupCard(ctx, g, j)
+			cards[i], errs[i] = h.backupCard(ctx, g, l)
 		}()
 	}
 	wg.Wait()
@@ -89,8 +89,8 @@ func (h *Handler) showMyBackups(c echo.Context) error {
 
 // showMyBackupCard is /jobs/{id}/card?view=mine: one card of "My backups",
 // swapped in after an action and polled while the backup runs.
-func (h *Handler) showMyBackupCard(c echo.Context, j *jobs.Job) error {
-	card, err := h.backupCard(c.Request().Context(), h.grant(c), j)
+func (h *Handler) showMyBackupCard(c echo.Context, l jobs.Live) error {
+	card, err := h.backupCard(c.Request().Context(), h.grant(c), l)
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,8 @@ func (h *Handler) showMyBackupCard(c echo.Context, j *jobs.Job) error {
 
 // backupCard maps a job onto an end user's card. It takes no echo.Context:
 // "My backups" builds its cards in parallel.
-func (h *Handler) backupCard(ctx context.Context, g *policy.Grant, j *jobs.Job) (views.BackupCard, error) {
+func (h *Handler) backupCard(ctx context.Context, g *policy.Grant, l jobs.Live) (views.BackupCard, error) {
+	j := l.Job
 	page, err := h.jobs.Sessions(ctx, j.ID, 1, sessionPageSize)
 	if err != nil {
 		return views.BackupCard{}, err
@@ -108,10 +109,10 @@ func (h *Handler) backupCard(ctx context.Context, g *policy.Grant, j *jobs.Job) 
 	base := h.base + "/jobs/" + j.ID
 	card := views.BackupCard{
 		JobID: j.ID, Name: j.Name, URL: base, CardURL: base + "/card?view=mine",
-		Computers: j.Computers, Covers: coversText(j), Now: now, Running: j.Running(),
+		Computers: j.Computers, Covers: coversText(j), Now: now, Running: j.Running(), Poll: pollEvery(l),
 	}
 	if card.Running {
-		card.Progress = j.Last.Progress
+		card.Progress = l.Progress()
 	}
 	if good := jobs.LastGood(page.Sessions); good != nil {
 		card.LastGood = good.End
@@ -137,6 +138,8 @@ func (h *Handler) backupCard(ctx context.Context, g *policy.Grant, j *jobs.Job) 
 		card.BackUpNote = "You may not start this backup yourself; ask the helpdesk."
 	case j.Running():
 		// The running indicator says it.
+	case l.HasRun && l.Run.Awaiting():
+		// The action in progress (its status) says it.
 	case err != nil:
 		card.BackUpNote = err.Error()
 	default:
@@ -153,8 +156,11 @@ func (h *Handler) backupCard(ctx context.Context, g *policy.Grant, j *jobs.Job) 
 		hold.Enable = mineButton(hold.Enable)
 	}
 	card.Hold = hold
-	if run, ok := h.jobs.Run(j.ID); ok {
-		st := h.mineState(h.actionState(run.Snapshot(), false))
+	if card.Poll == "" {
+		card.Poll = holdPoll(hold)
+	}
+	if l.HasRun {
+		st := h.mineState(h.actionState(l.Run, false))
 		if st.State == views.StateRunning || st.State == views.StateUnknown {
 			card.Status = &st
 		}

@@ -392,10 +392,18 @@ func TestEnableNowEndsHold(t *testing.T) {
 	if !regexp.MustCompile(`^Schedule disabled by Alice Admin at \d\d:\d\d UTC; it comes back at (\d{4}-\d\d-\d\d )?\d\d:\d\d UTC \(in (3 hours 59 minutes|4 hours)\)\.$`).MatchString(banner) {
 		t.Errorf("banner %q", banner)
 	}
+	// The card refreshes itself while the hold lasts, so the banner does not
+	// outlive the hold (it said "comes back at 11:41" after it came back).
+	if !strings.Contains(page.testid("card-poller").AttrOr("hx-trigger", ""), "every 60s") {
+		t.Error("a card with a hold banner does not refresh itself")
+	}
 	// The end user sees it on her card, without the button she may not use.
 	home := p.signIn("erin").get("/")
 	if home.testid("hold-banner").Length() != 1 {
 		t.Error("erin's card has no hold banner")
+	}
+	if home.testid("card-poller").Length() != 1 {
+		t.Error("erin's card with a hold banner does not refresh itself")
 	}
 	if home.testid("hold-enable").Length() != 0 {
 		t.Error("erin, who may not enable, is offered enable-now")

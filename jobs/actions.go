@@ -228,8 +228,10 @@ const (
 // Snapshot, because the follower goroutine updates them.
 type Run struct {
 	mu        sync.Mutex
-	note      string   // ActOptions.Note, added to the audited outcome
-	known     []string // the job's sessions before the action: never taken for the one it created
+	now       func() time.Time
+	publish   func(RunState) // shares every change with the other replicas
+	note      string         // ActOptions.Note, added to the audited outcome
+	known     []string       // the job's sessions before the action: never taken for the one it created
 	JobID     string
 	JobName   string
 	Action    Action
@@ -240,9 +242,11 @@ type Run struct {
 	endedAt   time.Time
 }
 
-// RunState is a copy of a Run's progress at one moment.
+// RunState is a copy of a Run's progress at one moment. It is what replicas
+// share (JSON in the RunStore), so every field is plain data.
 type RunState struct {
 	JobID     string
+	JobName   string
 	Action    Action
 	By        string
 	State     string
@@ -250,15 +254,38 @@ type RunState struct {
 	TaskID    string
 	SessionID string
 	Progress  int
-	Result    string // the session's result when it ended
+	Result    string    // the session's result when it ended
+	StartedAt time.Time // when the action was sent
+	// Changed is when the run last changed the job as EM shows it: the backup
+	// session was found (the job runs) or the run ended. A copy of the job
+	// read before it is stale.
+	Changed time.Time
+	EndedAt time.Time // zero while the run is followed
+	// Unlocked: the job's action lock is released (EM accepted the action;
+	// a Stop may be sent while the backup runs or its session is looked for).
+	Unlocked bool
+}
+
+// Active reports a run still followed: its outcome is not known yet.
+func (st RunState) Active() bool { return st.EndedAt.IsZero() }
+
+// Awaiting reports an action EM has not confirmed yet (its task, or the
+// session of an action whose answer was lost) while the job's lock is held
+// for it: the job's state is about to change.
+func (st RunState) Awaiting() bool {
+	return st.Active() && !st.Unlocked && (st.State == RunStarting || st.State == RunUnknown || (st.State == RunRunning && st.SessionID == ""))
 }
 
 // Snapshot returns the run's current state.
 func (r *Run) Snapshot() RunState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.snapshotLocked()
+}
+
+func (r *Run) snapshotLocked() RunState {
 	st := r.state
-	st.JobID, st.Action, st.By = r.JobID, r.Action, r.By
+	st.JobID, st.JobName, st.Action, st.By, st.StartedAt, st.EndedAt = r.JobID, r.JobName, r.Action, r.By, r.StartedAt, r.endedAt
 	return st
 }
 
@@ -267,14 +294,29 @@ func (r *Run) Done() <-chan struct{} { return r.done }
 
 func (r *Run) update(f func(*RunState)) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	old := r.state
 	f(&r.state)
+	if r.now != nil && (old.State != r.state.State || old.SessionID != r.state.SessionID || old.Unlocked != r.state.Unlocked) {
+		r.state.Changed = r.now()
+	}
+	st := r.snapshotLocked()
+	r.mu.Unlock()
+	if r.publish != nil {
+		r.publish(st)
+	}
 }
 
 func (r *Run) doneAt(now time.Time, keep time.Duration) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return !r.endedAt.IsZero() && now.Sub(r.endedAt) > keep
+}
+
+// mayStillHappen is what a run says while EM's answer to the action is
+// missing (a timeout, a lost connection): it was sent, so it may be carried
+// out, and the portal looks for its backup session.
+func mayStillHappen(a Action) string {
+	return "The " + string(a) + " was sent, but Enterprise Manager's answer was lost or did not come in time. The action may still happen; AgentDesk keeps checking."
 }
 
 // Errors of Act.
@@ -406,8 +448,18 @@ func (s *Service) ActWith(ctx context.Context, actor Actor, jobID string, a Acti
 		return nil, fmt.Errorf("%w: %v", ErrAudit, err)
 	}
 
-	run := &Run{JobID: jobID, JobName: job.Name, Action: a, By: name, StartedAt: attempt.At, done: make(chan struct{}), note: opts.Note, known: known}
+	run := &Run{JobID: jobID, JobName: job.Name, Action: a, By: name, StartedAt: attempt.At, done: make(chan struct{}), note: opts.Note, known: known,
+		now: s.opts.Now, publish: s.publishRun}
 	run.state.State = RunStarting
+	run.state.Changed = attempt.At
+	s.publishRun(run.Snapshot())
+	// Views offer no button while the job's lock is held for this action:
+	// say when it is released (EM accepted it, or it ended).
+	unlock := release
+	release = func() {
+		unlock()
+		run.update(func(st *RunState) { st.Unlocked = true })
+	}
 	s.mu.Lock()
 	s.runs[jobID] = run
 	s.mu.Unlock()
@@ -416,13 +468,15 @@ func (s *Service) ActWith(ctx context.Context, actor Actor, jobID string, a Acti
 	if err != nil {
 		outcome := Outcome{Result: "failed", Message: emMessage(err)}
 		state := RunFailed
+		shown := outcome.Message
 		if errors.Is(err, emclient.ErrOutcomeUnknown) {
 			// The request reached EM but the answer did not reach us: never resend;
 			// find out from the job's sessions instead.
 			outcome.Result, state = "unknown", RunUnknown
 			outcome.Message = "The " + string(a) + " was sent, but Enterprise Manager's answer was lost; looking at the job's sessions to find out."
+			shown = mayStillHappen(a)
 		}
-		run.update(func(st *RunState) { st.State, st.Message = state, outcome.Message })
+		run.update(func(st *RunState) { st.State, st.Message = state, shown })
 		if state == RunUnknown {
 			s.follow(run, job, nil, auditID, release)
 			return run, nil
@@ -641,7 +695,10 @@ func (s *Service) end(run *Run, auditID string, o Outcome, release func()) {
 	})
 	run.mu.Lock()
 	run.endedAt = s.opts.Now()
+	run.state.Changed = run.endedAt
+	st := run.snapshotLocked()
 	run.mu.Unlock()
+	s.publishRun(st)
 	release()
 	close(run.done)
 }

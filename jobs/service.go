@@ -142,6 +142,7 @@ type Options struct {
 	SessionSearch time.Duration
 	LockTTL       time.Duration // how long a job lock outlives a holder that died, default 30s; a live holder renews it
 	Locker        Locker        // default: in-process
+	Runs          RunStore      // shares run states between replicas; nil: this replica only
 	Recorder      Recorder      // default: log only
 	Logger        *slog.Logger
 	Now           func() time.Time

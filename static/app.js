@@ -105,23 +105,88 @@
     }
   });
 
+  // --- notifications: every failure is said in words -----------------------
+  // #messages (views.notifications) is the notification region of every page
+  // and card. A failure of a background poll is marked as such and cleared by
+  // the poll's next success, so a passing hiccup does not stay on screen.
+  function showMessage(messages, text, fromPoll) {
+    var p = document.createElement('p');
+    p.className = 'alert alert-error';
+    p.setAttribute('role', 'alert');
+    p.setAttribute('data-testid', 'notification');
+    p.textContent = text;
+    messages.textContent = '';
+    if (fromPoll) messages.setAttribute('data-from-poll', '');
+    else messages.removeAttribute('data-from-poll');
+    messages.appendChild(p);
+  }
+
+  function notify(elt, text) {
+    var messages = document.getElementById('messages');
+    if (messages) showMessage(messages, text, isPoller(elt));
+  }
+
+  var statusWords = {
+    400: 'The portal did not understand the request.',
+    403: 'You may not do this, or the page is out of date. Reload the page and try again.',
+    404: 'This job or page no longer exists, or you may not see it.',
+    409: 'Not possible now: the job\'s state has changed. Reload the page to see it.',
+    413: 'The request was too large.',
+    429: 'Too many requests. Wait a moment and try again.',
+    502: 'Enterprise Manager reported an error. Nothing was changed; try again.',
+    503: 'The portal or Enterprise Manager is not available right now. Try again in a moment.',
+    504: 'Enterprise Manager did not answer in time. Try again in a moment.'
+  };
+
+  function statusText(status) {
+    return statusWords[status] ||
+      'The portal could not complete the request (error ' + status + '). Please try again.';
+  }
+
+  // A disabled button (hx-disabled-elt) is normally re-enabled by htmx when
+  // its request ends; when showing the answer failed, htmx skips that.
+  function reenable(elt) {
+    if (!(elt instanceof Element)) return;
+    var list = elt.matches('button, input') ? [elt] : [];
+    list = list.concat(Array.prototype.slice.call(elt.querySelectorAll('button[disabled], input[disabled]')));
+    for (var i = 0; i < list.length; i++) list[i].disabled = false;
+  }
+
   // Error responses (4xx/5xx) are not swapped by htmx by default. Ours
   // carry human words, so show them:
+  //  - 401: the session ended. The portal answers with HX-Redirect (htmx
+  //    follows it: sign-in, then back to this page) or, in an embedded
+  //    card, with the sign-in card (HX-Retarget); anything else reloads the
+  //    page, which leads to the sign-in and back;
   //  - the server chose a place (HX-Retarget/HX-Reswap): swap as told;
   //  - an ErrorFragment (data-error-fragment): into #messages, so the region
   //    the user was working with (a table, a card) stays intact;
   //  - any other HTML (e.g. a refused ActionStatus sent with 409): into the
   //    original target, as for a success;
-  //  - anything else (plain text, JSON): a generic sentence in #messages.
+  //  - anything else (plain text from a proxy, JSON): words in #messages.
   document.addEventListener('htmx:beforeSwap', function (evt) {
     var d = evt.detail;
-    if (!d || !d.xhr || d.xhr.status < 400) return;
+    if (!d || !d.xhr) return;
     var xhr = d.xhr;
     var messages = document.getElementById('messages');
+    if (xhr.status < 400) {
+      if (isPoller(d.elt) && messages && messages.hasAttribute('data-from-poll')) {
+        messages.textContent = '';
+        messages.removeAttribute('data-from-poll');
+      }
+      return;
+    }
+    xhr.agentdeskShown = true;
     var body = xhr.responseText || '';
     var html = (xhr.getResponseHeader('Content-Type') || '').indexOf('text/html') === 0;
     if (xhr.getResponseHeader('HX-Retarget') || xhr.getResponseHeader('HX-Reswap')) {
       d.shouldSwap = true;
+      return;
+    }
+    if (xhr.status === 401) {
+      d.shouldSwap = false;
+      notify(d.elt, 'Your session has ended. Taking you to the sign-in…');
+      window.location.reload();
       return;
     }
     if (html && body.indexOf('data-error-fragment') >= 0 && messages) {
@@ -129,33 +194,125 @@
       d.target = messages;
       d.swapOverride = 'innerHTML';
       d.selectOverride = 'unset';
+      if (isPoller(d.elt)) messages.setAttribute('data-from-poll', '');
+      else messages.removeAttribute('data-from-poll');
       return;
     }
-    if (html && body.trim() !== '') {
+    if (html && body.trim() !== '' && !isPoller(d.elt)) {
       d.shouldSwap = true;
       return;
     }
-    if (messages && !isPoller(d.elt)) {
-      showMessage(messages, 'The portal could not complete the request (error ' + xhr.status + '). Please try again.');
-    }
+    notify(d.elt, statusText(xhr.status));
   });
 
-  function showMessage(messages, text) {
-    var p = document.createElement('p');
-    p.className = 'alert alert-error';
-    p.setAttribute('role', 'alert');
-    p.textContent = text;
-    messages.textContent = '';
-    messages.appendChild(p);
+  // Whatever the swap above did not cover still gets words.
+  document.addEventListener('htmx:responseError', function (evt) {
+    var d = evt.detail || {};
+    if (d.xhr && !d.xhr.agentdeskShown) notify(d.elt, statusText(d.xhr.status));
+  });
+
+  // Network failure: no response to show, so say it in words. A poll says it
+  // too (it goes on trying by itself and clears the message when it works).
+  document.addEventListener('htmx:sendError', function (evt) {
+    notify(evt.detail && evt.detail.elt, 'The portal could not be reached. Check the connection; AgentDesk tries again when you retry.');
+  });
+
+  document.addEventListener('htmx:timeout', function (evt) {
+    notify(evt.detail && evt.detail.elt, 'The portal did not answer in time. What you asked for may still happen; reload the page to see the current state.');
+  });
+
+  // The answer arrived but could not be shown (a missing target, a broken
+  // fragment): say so and give the buttons back.
+  ['htmx:onLoadError', 'htmx:targetError', 'htmx:swapError'].forEach(function (name) {
+    document.addEventListener(name, function (evt) {
+      var elt = evt.detail && evt.detail.elt;
+      reenable(elt || evt.target);
+      notify(elt, 'The answer could not be shown on this page. Reload the page to see the current state.');
+    });
+  });
+
+  // --- loading indicator: after ~300 ms, for what the person asked for -------
+  // htmx repeats htmx:afterRequest on an ancestor when the element was
+  // swapped away, so requests are counted by their XMLHttpRequest.
+  var busyTimer = null;
+  var busyCount = 0;
+  var pending = new WeakSet();
+  document.addEventListener('htmx:beforeSend', function (evt) {
+    var elt = evt.detail && evt.detail.elt;
+    if (isPoller(elt) || !evt.detail.xhr) return;
+    pending.add(evt.detail.xhr);
+    busyCount++;
+    if (elt instanceof Element) elt.setAttribute('aria-busy', 'true');
+    if (busyTimer) return;
+    busyTimer = window.setTimeout(function () {
+      var b = document.getElementById('busy');
+      if (b && busyCount > 0) b.hidden = false;
+    }, 300);
+  });
+
+  document.addEventListener('htmx:afterRequest', function (evt) {
+    var d = evt.detail || {};
+    if (!d.xhr || !pending.has(d.xhr)) return;
+    pending.delete(d.xhr);
+    if (d.elt instanceof Element) d.elt.removeAttribute('aria-busy');
+    busyCount = Math.max(0, busyCount - 1);
+    if (busyCount > 0) return;
+    if (busyTimer) { window.clearTimeout(busyTimer); busyTimer = null; }
+    var b = document.getElementById('busy');
+    if (b) b.hidden = true;
+  });
+
+  // --- live views: an action sent from any tab refreshes every view of its job
+  // A card or row that is settled does not poll. When an action is sent, its
+  // views (here and in the browser's other tabs of the portal) load
+  // themselves once; the fresh view polls by itself while the action is in
+  // progress and the job runs, and stops when it has settled.
+  var ACTION_PATH = /\/jobs\/([0-9a-fA-F-]{36})\/actions\/[a-z]+$/;
+  var liveChannel = null;
+  try { liveChannel = new BroadcastChannel('agentdesk-live'); } catch (e) { /* one tab only */ }
+
+  // A card names its address (data-refresh-url); a list row is its job
+  // link's address + "/row" (fifty rows need not carry it).
+  function refreshURL(v) {
+    var u = v.getAttribute('data-refresh-url');
+    if (u) return u;
+    var link = v.matches('tr[data-testid="job-row"]') && v.querySelector('[data-testid="job-name"] a');
+    return link ? link.getAttribute('href') + '/row' : '';
   }
 
-  // Network failure: no response to show, so say it in words.
-  document.addEventListener('htmx:sendError', function (evt) {
-    if (isPoller(evt.detail && evt.detail.elt)) return; // pollers retry by themselves
-    var messages = document.getElementById('messages');
-    if (!messages) return;
-    showMessage(messages, 'The portal could not be reached. Check the connection and try again.');
+  function refreshJobViews(jobID) {
+    if (!window.htmx) return;
+    var views = document.querySelectorAll('[data-job-id="' + jobID + '"]');
+    for (var i = 0; i < views.length; i++) {
+      var v = views[i];
+      var u = refreshURL(v);
+      if (!v.id || !u) continue;
+      window.htmx.ajax('GET', u, {
+        // X-Action-Sent: the answering replica may not have read the new
+        // run yet; it then has the view look again a second later.
+        target: '#' + v.id, swap: 'outerHTML', headers: { 'X-Background': '1', 'X-Action-Sent': '1' }
+      });
+    }
+  }
+
+  document.addEventListener('htmx:afterRequest', function (evt) {
+    var d = evt.detail || {};
+    if (!d.xhr || !d.successful || !d.requestConfig || d.requestConfig.verb !== 'post') return;
+    var m = ACTION_PATH.exec((d.pathInfo && d.pathInfo.requestPath || '').split('?')[0]);
+    if (!m) return;
+    var jobID = m[1].toLowerCase();
+    refreshJobViews(jobID);
+    if (liveChannel) liveChannel.postMessage({ type: 'agentdesk:job-changed', job: jobID });
   });
+
+  if (liveChannel) {
+    liveChannel.onmessage = function (evt) {
+      var d = evt.data;
+      if (d && d.type === 'agentdesk:job-changed' && typeof d.job === 'string' && /^[0-9a-f-]{36}$/.test(d.job)) {
+        refreshJobViews(d.job);
+      }
+    };
+  }
 
   // Focus: htmx restores focus to an element that has the same id after a
   // swap, and honours [autofocus]. When neither applies and the focused

@@ -101,6 +101,14 @@ var postgresMigrations = []Migration{
 	);
 	CREATE INDEX schedule_holds_due_idx ON schedule_holds(reenable_at) WHERE state = 'pending';
 	CREATE INDEX schedule_holds_job_idx ON schedule_holds(job_id, state);`},
+	// The state of actions in progress (package runs), so that any replica
+	// answers a status poll about an action another replica follows.
+	{6, `CREATE TABLE job_runs (
+		job_id TEXT PRIMARY KEY,
+		state BYTEA NOT NULL,
+		updated_at TIMESTAMPTZ NOT NULL
+	);
+	CREATE INDEX job_runs_updated_idx ON job_runs(updated_at);`},
 }
 
 // PostgresMigrations returns a copy of the PostgreSQL schema steps, for tests

@@ -20,8 +20,10 @@ const (
 // no injected <style>, no eval (hx-on, js: values, trigger filters) and no
 // executed <script> in swapped content. History is not cached in
 // localStorage (job data on shared helpdesk PCs); back/forward reloads.
+// A request gets 30 s (longer than the portal's own deadline, whose answer
+// says more) before htmx gives up with htmx:timeout, which app.js reports.
 const htmxConfig = `{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,` +
-	`"historyCacheSize":0,"refreshOnHistoryMiss":true,"selfRequestsOnly":true}`
+	`"historyCacheSize":0,"refreshOnHistoryMiss":true,"selfRequestsOnly":true,"timeout":30000}`
 
 // backgroundHeaders marks polling requests so handlers can tell them from
 // user activity (e.g. not extend an idle session).

@@ -51,6 +51,9 @@ const (
 	StateFailed   = "failed"   // EM refused or the task failed
 	StateUnknown  = "unknown"  // EM not reachable right now: keep polling
 	StateRefused  = "refused"  // the portal refused (lock held, already in desired state, ...)
+	// StateUndetermined: followed to the end without learning what became of
+	// the action (EM never answered, no session appeared); Message says so.
+	StateUndetermined = "undetermined"
 )
 
 // Layout is what every full page needs.
@@ -139,6 +142,15 @@ type JobRow struct {
 	Running            bool
 	Progress           int // 0..100, meaningful while Running
 	Actions            []ActionButton
+	// RowURL returns this row again (JobRowView); with Poll ("2s") set, the
+	// row refreshes itself that often while the job runs or an action is in
+	// progress. Both are "" when the job has settled. (app.js refreshes a
+	// settled row after an action from the job link's address + "/row".)
+	RowURL string
+	Poll   string
+	// Live: the job runs, or the portal acted on it a moment ago. The row's
+	// action regions then survive its refreshes (hx-preserve).
+	Live bool
 }
 
 // JobDetail is the job page.
@@ -152,7 +164,10 @@ type JobDetail struct {
 	Description string
 
 	URL     string // this page, e.g. "/jobs/<id>"; sessions paging appends "?spage=N"
-	CardURL string // GET returns JobCard; polled every 5 s while Running (omit to disable)
+	CardURL string // GET returns JobCard; polled every Poll while the job is live (omit to disable)
+	// Poll is how often the card refreshes itself ("1s") while the job runs or
+	// an action is in progress; "" when it has settled.
+	Poll    string
 	JobsURL string // the list, for the breadcrumb; "" means no breadcrumb link
 
 	ScheduleConfigured bool
@@ -241,6 +256,10 @@ type Confirm struct {
 	// Durations, for a disable, offers "for how long" (posted as field
 	// "duration"; the first option is the default). Empty: no choice.
 	Durations []KV
+	// Already says that this action was sent a moment ago (Back to an old
+	// confirmation): "Start was already sent by Alice Admin at 14:02 UTC:
+	// Backup finished: Success." Empty: nothing recent.
+	Already string
 }
 
 // ActionState is the progress of an action the portal started.

@@ -236,6 +236,7 @@ func (c jobRowHTML) write(h *htmlBuf) {
 	h.raw(`" data-testid="job-row" data-job-id="`)
 	h.text(r.ID)
 	h.raw(`"`)
+
 	if r.Running {
 		h.raw(` class="is-running"`)
 	}
@@ -268,10 +269,34 @@ func (c jobRowHTML) write(h *htmlBuf) {
 	}
 	h.raw(`</td><td data-label="" class="row-actions" data-testid="job-actions">`)
 	h.actionList(r.ID, r.Name, r.Actions)
-	// actionRegions(r.ID, nil, nil): the empty swap targets.
+	// actionRegions(r.ID, nil, nil): the empty swap targets. A row that is
+	// live keeps the ones on the page when it is swapped in (hx-preserve), so
+	// an open confirmation or an action's status survives the row's polling.
+	preserve := `" data-testid="`
+	if r.Live {
+		preserve = `" hx-preserve data-testid="`
+	}
 	h.raw(`<div id="`)
 	h.id("confirm-", r.ID)
-	h.raw(`" class="confirm-region" data-confirm-region data-testid="confirm-region"></div><div id="`)
+	h.raw(`" class="confirm-region" data-confirm-region`)
+	h.raw(preserve)
+	h.raw(`confirm-region"></div><div id="`)
 	h.id("status-", r.ID)
-	h.raw(`" class="action-status" data-testid="action-status-empty"></div></td></tr>`)
+	h.raw(`" class="action-status`)
+	h.raw(preserve)
+	h.raw(`action-status-empty"></div>`)
+	if r.Poll != "" && r.RowURL != "" {
+		// The row refreshes itself while the job is live, through a hidden
+		// child so that the row's links inherit nothing (X-Background).
+		h.raw(`<div hidden hx-get="`)
+		h.url(r.RowURL)
+		h.raw(`" hx-trigger="every `)
+		h.text(r.Poll)
+		h.raw(`, wake" hx-target="#`)
+		h.id("job-row-", r.ID)
+		h.raw(`" hx-swap="outerHTML" hx-headers="`)
+		h.text(backgroundHeaders)
+		h.raw(`" data-poll data-testid="row-poller"></div>`)
+	}
+	h.raw(`</td></tr>`)
 }

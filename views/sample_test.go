@@ -82,6 +82,7 @@ func sampleRow(id, name string, i int) JobRow {
 	}
 	if i == 2 {
 		r.Running, r.Progress = true, 42
+		r.RowURL, r.Poll, r.Live = r.URL+"/row", "2s", true
 	}
 	return r
 }
@@ -139,6 +140,7 @@ func sampleDetail(name, desc string) JobDetail {
 			{ID: "s3", Name: name, State: "Finished", Result: ResultWarning, IsRetry: true, Start: sampleAt.Add(-23 * time.Hour), End: sampleAt.Add(-23*time.Hour + 83*time.Second), Duration: 83 * time.Second},
 		},
 		Running:    true,
+		Poll:       "2s",
 		Progress:   42,
 		LastResult: ResultFailed,
 		LastRunAt:  sampleAt.Add(-24 * time.Hour),

@@ -21,6 +21,9 @@ type BackupCard struct {
 	Name    string
 	URL     string // the job page
 	CardURL string // GET returns this card again (polled while running)
+	// Poll is how often the card refreshes itself ("1s"): while the backup
+	// runs or an action is in progress; "" when the job has settled.
+	Poll string
 
 	Computers []string // what the job protects
 	// Covers, when set, says that backing up now reaches other computers too:

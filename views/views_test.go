@@ -672,8 +672,30 @@ func TestActionStatus(t *testing.T) {
 		if s.AttrOr("hx-get", "") != m.PollURL || !strings.Contains(s.AttrOr("hx-trigger", ""), "every 1s") {
 			t.Error("unknown state must keep polling")
 		}
-		if !strings.Contains(s.Text(), "State unknown, refreshing…") {
+		if !strings.Contains(s.Text(), "State unknown") || !strings.Contains(s.Text(), "Refreshing…") {
 			t.Errorf("text = %q", s.Text())
+		}
+		// A timed-out action says that it may still happen.
+		m.Message = "Enterprise Manager did not answer in time. The action may still happen; AgentDesk keeps checking."
+		doc = parse(t, render(t, ActionStatus(m)))
+		if got := byTestID(doc, "status-message").Text(); !strings.Contains(got, "may still happen") {
+			t.Errorf("text = %q", got)
+		}
+	})
+
+	t.Run("undetermined stops and reloads card", func(t *testing.T) {
+		m := base
+		m.State, m.Message = StateUndetermined, "EM did not confirm the action; check the job's sessions"
+		doc := parse(t, render(t, ActionStatus(m)))
+		s := byTestID(doc, "action-status")
+		if _, ok := s.Attr("hx-get"); ok {
+			t.Error("an undetermined outcome must stop polling")
+		}
+		if !strings.Contains(s.Text(), "outcome unknown") || !strings.Contains(s.Text(), m.Message) {
+			t.Errorf("text = %q", s.Text())
+		}
+		if byTestID(doc, "refresh-loader").AttrOr("hx-get", "") != m.CardURL {
+			t.Error("an undetermined outcome must reload the card")
 		}
 	})
 
@@ -718,8 +740,12 @@ func TestActionStatus(t *testing.T) {
 		m := base
 		m.State, m.By = StateRefused, "Hanna Helpdesk"
 		doc := parse(t, render(t, ActionStatus(m)))
-		if doc.Find("[hx-get]").Length() != 0 {
-			t.Error("refused must not poll or reload")
+		if doc.Find("[hx-trigger*=every]").Length() != 0 {
+			t.Error("refused must not poll")
+		}
+		// It says the job's state changed: the card is refreshed to show it.
+		if byTestID(doc, "refresh-loader").AttrOr("hx-get", "") != m.CardURL {
+			t.Error("refused must reload the card")
 		}
 		if got := byTestID(doc, "status-by").Text(); got != "Started by Hanna Helpdesk." {
 			t.Errorf("by = %q", got)
@@ -822,8 +848,20 @@ func TestJobPage(t *testing.T) {
 	d.Status = &ActionState{JobID: jobID, State: StateRunning, PollURL: "/poll", Label: "Start"}
 	d.Running = false
 	doc = parse(t, render(t, JobPage(sampleLayout(), d)))
-	if byTestID(doc, "action-status").AttrOr("hx-get", "") != "/poll" || byTestID(doc, "card-poller").Length() != 0 {
-		t.Error("Status must render a polling status; an idle card must not poll")
+	if byTestID(doc, "action-status").AttrOr("hx-get", "") != "/poll" {
+		t.Error("Status must render a polling status")
+	}
+	// ...and the card polls while the action is in progress, so it shows
+	// Running and Stop as soon as EM reports them; a settled card does not.
+	d.Poll = "1s"
+	doc = parse(t, render(t, JobPage(sampleLayout(), d)))
+	if !strings.Contains(byTestID(doc, "card-poller").AttrOr("hx-trigger", ""), "every 1s") {
+		t.Error("a card with an action in progress must poll")
+	}
+	d.Poll, d.Status = "", nil
+	doc = parse(t, render(t, JobPage(sampleLayout(), d)))
+	if byTestID(doc, "card-poller").Length() != 0 {
+		t.Error("a settled card must not poll")
 	}
 }
 

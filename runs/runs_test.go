@@ -1,0 +1,82 @@
+package runs_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/agentdesk/agentdesk/runs"
+	"github.com/agentdesk/agentdesk/store"
+	"github.com/agentdesk/agentdesk/store/pgtest"
+)
+
+type runStore interface {
+	Put(ctx context.Context, jobID string, state []byte, at time.Time) error
+	Recent(ctx context.Context, since time.Time) ([]runs.Entry, error)
+}
+
+// stores are the shared stores a deployment can use, on the real servers.
+func stores(t *testing.T) map[string]func(t *testing.T) runStore {
+	return map[string]func(t *testing.T) runStore{
+		"redis": func(t *testing.T) runStore {
+			raw := os.Getenv("AGENTDESK_TEST_REDIS")
+			if raw == "" {
+				t.Skip("AGENTDESK_TEST_REDIS is not set")
+			}
+			opt, err := redis.ParseURL(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := redis.NewClient(opt)
+			prefix := fmt.Sprintf("agentdesk-runs-test-%d-%d:", os.Getpid(), time.Now().UnixNano())
+			t.Cleanup(func() {
+				client.Del(context.Background(), prefix+"runs")
+				client.Close()
+			})
+			return runs.NewRedis(client, prefix)
+		},
+		"postgres": func(t *testing.T) runStore {
+			pool, err := store.OpenPostgres(context.Background(), pgtest.NewDatabase(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(pool.Close)
+			return runs.NewPostgres(pool)
+		},
+	}
+}
+
+// TestStores: the newest state per job is kept, and only recent ones are
+// answered.
+func TestStores(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			ctx := context.Background()
+			now := time.Date(2026, 12, 5, 14, 0, 0, 0, time.UTC)
+			for _, p := range []struct {
+				job, state string
+				at         time.Time
+			}{
+				{"a", `{"n":1}`, now.Add(-time.Hour)},
+				{"a", `{"n":2}`, now},
+				{"b", `{"n":3}`, now.Add(-time.Hour)},
+			} {
+				if err := s.Put(ctx, p.job, []byte(p.state), p.at); err != nil {
+					t.Fatalf("put %s: %v", p.job, err)
+				}
+			}
+			got, err := s.Recent(ctx, now.Add(-time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0].JobID != "a" || string(got[0].State) != `{"n":2}` || !got[0].At.Equal(now) {
+				t.Fatalf("recent = %+v, want a's newest state only", got)
+			}
+		})
+	}
+}
