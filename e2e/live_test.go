@@ -279,7 +279,8 @@ func TestLiveAcrossReplicas(t *testing.T) {
 // pressInRow opens an action's confirmation in a list row and confirms it.
 func pressInRow(t *testing.T, ctx context.Context, row, action string) {
 	t.Helper()
-	pressAndConfirm(t, ctx, fmt.Sprintf(`%s [data-testid="action-%s"]`, row, action), row, action)
+	// The confirmation of a row opens in a dialog (ui.js).
+	pressAndConfirm(t, ctx, fmt.Sprintf(`%s [data-testid="action-%s"]`, row, action), "dialog[open]", action)
 }
 
 // pressAndConfirm presses an action button of a live view (a row or a card

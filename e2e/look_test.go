@@ -262,8 +262,11 @@ func TestDensity(t *testing.T) {
 	waitFor(t, ctx, "start button ready again", fmt.Sprintf(`(() => { const b = document.getElementById(%q); return !!(b && b['htmx-internal-data'] && !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')); })()`, opener), 30*time.Second)
 	do(t, ctx, "press start again", chromedp.Click(chromedp.CSS("#"+opener)))
 	waitFor(t, ctx, "the dialog", `(() => { const d = document.querySelector('dialog[data-testid="confirm-dialog"]'); const f = d && d.querySelector('[data-testid="confirm-form"]'); return !!(f && f['htmx-internal-data']); })()`, 30*time.Second)
+	// The row, not the button: while EM confirms the start, the refreshed
+	// row offers no button at all.
+	rowID := eval[string](t, ctx, fmt.Sprintf(`document.getElementById(%q).closest('tr').id`, opener))
 	do(t, ctx, "confirm start", chromedp.Click(chromedp.CSS(`dialog [data-testid="confirm-submit"]`)))
-	rowSel := fmt.Sprintf(`document.getElementById(%q).closest('tr')`, opener)
+	rowSel := fmt.Sprintf(`document.getElementById(%q)`, rowID)
 	waitFor(t, ctx, "the dialog to close and the row to show the action", fmt.Sprintf(`!document.querySelector('dialog[data-testid="confirm-dialog"]') && !!%s.querySelector('[data-testid="action-status"]')`, rowSel), 30*time.Second)
 	shot(t, ctx, "density-row-action")
 	if h := eval[float64](t, ctx, rowSel+`.getBoundingClientRect().height`); h > 64 {

@@ -78,8 +78,11 @@
   // --- htmx integration ---------------------------------------------------
   // Polling pauses while the tab is hidden: the request is cancelled, htmx
   // keeps its timer, so polling resumes by itself.
+  // A live row or card does not refresh itself either while a confirmation
+  // dialog is open (ui.js moves a row's confirmation into it): the refresh
+  // would take the confirmation back into the row.
   document.addEventListener('htmx:beforeRequest', function (evt) {
-    if (document.hidden && isPoller(evt.detail && evt.detail.elt)) {
+    if (isPoller(evt.detail && evt.detail.elt) && (document.hidden || document.querySelector('dialog[open]'))) {
       evt.preventDefault();
     }
   });

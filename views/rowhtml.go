@@ -272,9 +272,9 @@ func (c jobRowHTML) write(h *htmlBuf) {
 	// actionRegions(r.ID, nil, nil): the empty swap targets. A row that is
 	// live keeps the ones on the page when it is swapped in (hx-preserve), so
 	// an open confirmation or an action's status survives the row's polling.
-	preserve := `" data-testid="`
+	preserve := ` data-testid="`
 	if r.Live {
-		preserve = `" hx-preserve data-testid="`
+		preserve = ` hx-preserve data-testid="`
 	}
 	h.raw(`<div id="`)
 	h.id("confirm-", r.ID)
@@ -282,7 +282,7 @@ func (c jobRowHTML) write(h *htmlBuf) {
 	h.raw(preserve)
 	h.raw(`confirm-region"></div><div id="`)
 	h.id("status-", r.ID)
-	h.raw(`" class="action-status`)
+	h.raw(`" class="action-status"`)
 	h.raw(preserve)
 	h.raw(`action-status-empty"></div>`)
 	if r.Poll != "" && r.RowURL != "" {
