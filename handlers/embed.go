@@ -162,11 +162,20 @@ func (h *Handler) showEmbedMine(c echo.Context) error {
 		m.More = len(mine) - embedMineMax
 		mine = mine[:embedMineMax]
 	}
+	runs := h.jobs.RunStates(c.Request().Context())
 	for _, j := range mine {
-		r := h.jobRow(g, jobs.Live{Job: j, AsOf: snap.AsOf})
+		r := h.jobRow(g, h.liveRow(c.Request().Context(), snap.AsOf, j, runs))
 		r.URL = h.base + "/embed/jobs/" + j.ID
 		r.Actions = nil
 		m.Rows = append(m.Rows, r)
+		// Live like every other view of these jobs: the list refreshes itself
+		// while one of them runs or has an action in progress.
+		if r.Poll != "" && (m.Poll == "" || r.Poll == pollAwaiting) {
+			m.Poll = r.Poll
+		}
+	}
+	if m.Poll != "" {
+		m.SelfURL = h.base + "/embed/my-backups"
 	}
 	return h.write(c, http.StatusOK, views.EmbedMinePage(h.embedLayout(c, "My backups", h.base+"/"), m))
 }

@@ -155,3 +155,30 @@ func TestViewRefreshedAfterActionKeepsWatching(t *testing.T) {
 		t.Errorf("the row refreshed after an action does not look again:\n%s", truncate(row.Body, 3000))
 	}
 }
+
+// TestEmbeddedMineListPollsWhileLive: the embedded "My backups" list is a view
+// of its jobs like any other: it refreshes itself (the whole list, the page
+// selecting its own section) while one of them has an action in progress, and
+// not once all have settled.
+func TestEmbeddedMineListPollsWhileLive(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t, portalOptions{sessionSpeed: 60 * time.Second})
+	erin := p.signIn("erin")
+	job := p.jobNamed("Erin's laptop")
+	r := erin.get("/embed/my-backups")
+	wantStatus(t, "embedded list", r, http.StatusOK)
+	if r.Doc().Find(`[data-testid="embed-mine-row"][data-job-id="` + job.ID + `"]`).Length() != 1 {
+		t.Fatalf("Erin's job is not in her embedded list:\n%s", truncate(r.Body, 3000))
+	}
+	if r.testid("embed-mine-poller").Length() != 0 {
+		t.Fatal("a settled embedded list polls")
+	}
+	alice := p.signIn("alice")
+	wantStatus(t, "start", alice.action(job.ID, "start"), http.StatusOK)
+	r = erin.get("/embed/my-backups")
+	poller := r.testid("embed-mine-poller")
+	if poller.AttrOr("hx-get", "") != "/embed/my-backups" || poller.AttrOr("hx-select", "") != "#embed-mine" ||
+		!strings.Contains(poller.AttrOr("hx-trigger", ""), "every") {
+		t.Errorf("the embedded list does not refresh itself while a start is in progress:\n%s", truncate(r.Body, 3000))
+	}
+}

@@ -41,4 +41,8 @@ type EmbedMine struct {
 	Rows   []JobRow // at most a handful; URL is the embedded job card
 	More   int      // further jobs not listed
 	AllURL string   // the portal's own page for all of them, opened in a new tab
+	// Poll is how often the list refreshes itself ("2s") while one of its jobs
+	// is live; "" once all have settled. SelfURL is this list again.
+	Poll    string
+	SelfURL string
 }
