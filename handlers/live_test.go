@@ -167,7 +167,7 @@ func TestEmbeddedMineListPollsWhileLive(t *testing.T) {
 	job := p.jobNamed("Erin's laptop")
 	r := erin.get("/embed/my-backups")
 	wantStatus(t, "embedded list", r, http.StatusOK)
-	if r.Doc().Find(`[data-testid="embed-mine-row"][data-job-id="` + job.ID + `"]`).Length() != 1 {
+	if r.Doc().Find(`[data-testid="embed-mine-row"][data-job-id="`+job.ID+`"]`).Length() != 1 {
 		t.Fatalf("Erin's job is not in her embedded list:\n%s", truncate(r.Body, 3000))
 	}
 	if r.testid("embed-mine-poller").Length() != 0 {
