@@ -334,19 +334,7 @@ func (s *Sessions) readRecord(ctx context.Context, key string, v any) (bool, err
 	if err != nil || !found {
 		return false, err
 	}
-	codec := s.sm.Codec
-	if codec == nil {
-		codec = scs.GobCodec{}
-	}
-	_, vals, err := codec.Decode(enc)
-	if err != nil {
-		return false, err
-	}
-	b, _ := vals[recordValue].([]byte)
-	if b == nil {
-		return false, nil
-	}
-	return true, json.Unmarshal(b, v)
+	return s.decodeRecord(enc, v)
 }
 
 // takeRecord reads the record under key into v and deletes it.
@@ -360,6 +348,12 @@ func (s *Sessions) takeRecord(ctx context.Context, key string, v any) (bool, err
 	if err := s.storeDelete(ctx, key); err != nil {
 		return false, err
 	}
+	return s.decodeRecord(enc, v)
+}
+
+// decodeRecord unpacks a record stored in the session store's encoding into
+// v; false when the encoding holds no record value.
+func (s *Sessions) decodeRecord(enc []byte, v any) (bool, error) {
 	codec := s.sm.Codec
 	if codec == nil {
 		codec = scs.GobCodec{}
