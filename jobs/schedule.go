@@ -16,12 +16,24 @@ func DescribeSchedule(configured, enabled bool, o *emclient.JobScheduleOptions) 
 		return []string{"No schedule: runs only when started by hand"}
 	}
 	s := o.Standart
-	var lines []string
+	// EM gives each time of day with its own offset. When they agree (the
+	// usual case) the zone is said once, after the times, instead of on
+	// every line.
+	var times []emclient.TimeOfDay
 	if d := s.OptionsDaily; d != nil && d.Enabled {
-		lines = append(lines, describeDaily(d))
+		times = append(times, d.Time)
 	}
 	if m := s.OptionsMonthly; m != nil && m.Enabled {
-		lines = append(lines, describeMonthly(m))
+		times = append(times, m.Time)
+	}
+	zone, shared := sharedZone(times)
+	at := func(t emclient.TimeOfDay) string { return clock(t, !shared) }
+	var lines []string
+	if d := s.OptionsDaily; d != nil && d.Enabled {
+		lines = append(lines, describeDaily(d, at))
+	}
+	if m := s.OptionsMonthly; m != nil && m.Enabled {
+		lines = append(lines, describeMonthly(m, at))
 	}
 	if p := s.OptionsPeriodically; p != nil && p.Enabled {
 		lines = append(lines, describePeriodically(p))
@@ -38,6 +50,9 @@ func DescribeSchedule(configured, enabled bool, o *emclient.JobScheduleOptions) 
 	}
 	if len(lines) == 0 {
 		lines = append(lines, "Scheduled, but no schedule option is enabled")
+	}
+	if shared {
+		lines = append(lines, "Times are in "+zone+", as Enterprise Manager gives them")
 	}
 	if w := s.OptionsBackupWindow; w != nil && w.Enabled {
 		if d := describeHours(w.TimePeriods, "window"); d != "" {
@@ -60,8 +75,8 @@ func describeRetry(r *emclient.RetryOptions) string {
 	return fmt.Sprintf("Retries: %s every %s", plural(r.RetryTimes, "time", "times"), plural(r.RetryTimeout, "minute", "minutes"))
 }
 
-func describeDaily(d *emclient.OptionsDaily) string {
-	at := clock(d.Time)
+func describeDaily(d *emclient.OptionsDaily, clockOf func(emclient.TimeOfDay) string) string {
+	at := clockOf(d.Time)
 	switch d.Kind {
 	case "Everyday":
 		return "Every day at " + at
@@ -75,8 +90,8 @@ func describeDaily(d *emclient.OptionsDaily) string {
 	}
 }
 
-func describeMonthly(m *emclient.OptionsMonthly) string {
-	at := clock(m.Time)
+func describeMonthly(m *emclient.OptionsMonthly, clockOf func(emclient.TimeOfDay) string) string {
+	at := clockOf(m.Time)
 	var when string
 	if m.DayNumberInMonth == "OnDay" || (m.DayNumberInMonth == "" && m.DayOfMonth > 0) {
 		when = "on day " + strconv.Itoa(m.DayOfMonth)
@@ -196,7 +211,9 @@ func hourRanges(h [24]bool) string {
 	return strings.Join(out, ", ")
 }
 
-func clock(t emclient.TimeOfDay) string {
+// clock is a time of day as "16:00", followed by its zone ("16:00 (UTC+1)")
+// when withZone is set and EM gave one.
+func clock(t emclient.TimeOfDay, withZone bool) string {
 	h, m, _, off, hasOff, err := t.Clock()
 	if err != nil {
 		if t.Raw == "" {
@@ -205,10 +222,28 @@ func clock(t emclient.TimeOfDay) string {
 		return t.Raw
 	}
 	s := fmt.Sprintf("%02d:%02d", h, m)
-	if hasOff {
+	if hasOff && withZone {
 		s += " (" + utcOffset(off) + ")"
 	}
 	return s
+}
+
+// sharedZone is the one zone all of times carry ("UTC+1"); false when there
+// is none, when one has no zone or cannot be read, or when they differ.
+func sharedZone(times []emclient.TimeOfDay) (string, bool) {
+	zone := ""
+	for _, t := range times {
+		_, _, _, off, hasOff, err := t.Clock()
+		if err != nil || !hasOff {
+			return "", false
+		}
+		z := utcOffset(off)
+		if zone != "" && z != zone {
+			return "", false
+		}
+		zone = z
+	}
+	return zone, zone != ""
 }
 
 func utcOffset(sec int) string {

@@ -54,13 +54,13 @@ func TestDescribeSchedule(t *testing.T) {
 		{"daily everyday with retries (the documented example)", true, true, &emclient.ScheduleOptions{
 			RetryOptions: &emclient.RetryOptions{RetryTimes: 3, RetryTimeout: 10, RetrySpecified: true},
 			OptionsDaily: &emclient.OptionsDaily{Enabled: true, Kind: "Everyday", Time: emclient.TimeOfDay{Raw: "16:00:00.0000000+01:00"}},
-		}, []string{"Every day at 16:00 (UTC+1)", "Retries: 3 times every 10 minutes"}},
+		}, []string{"Every day at 16:00", "Times are in UTC+1, as Enterprise Manager gives them", "Retries: 3 times every 10 minutes"}},
 		{"weekdays", true, true, &emclient.ScheduleOptions{
 			OptionsDaily: &emclient.OptionsDaily{Enabled: true, Kind: "WeekDays", Time: emclient.TimeOfDay{Raw: "22:30:00"}},
 		}, []string{"On weekdays at 22:30"}},
 		{"selected days", true, true, &emclient.ScheduleOptions{
 			OptionsDaily: &emclient.OptionsDaily{Enabled: true, Kind: "SelectedDays", Days: []string{"Monday", "Thursday"}, Time: emclient.TimeOfDay{Raw: "02:00:00.0000000Z"}},
-		}, []string{"Every Monday and Thursday at 02:00 (UTC)"}},
+		}, []string{"Every Monday and Thursday at 02:00", "Times are in UTC, as Enterprise Manager gives them"}},
 		{"every 4 hours on weekdays", true, true, &emclient.ScheduleOptions{
 			OptionsPeriodically: &emclient.OptionsPeriodically{Enabled: true, Kind: "Hours", FullPeriod: 4, Schedule: grid(weekDays, always)},
 		}, []string{"Every 4 hours on weekdays"}},
@@ -69,7 +69,11 @@ func TestDescribeSchedule(t *testing.T) {
 		}, []string{"Every 30 minutes 08:00–18:00"}},
 		{"monthly on the last Friday", true, true, &emclient.ScheduleOptions{
 			OptionsMonthly: &emclient.OptionsMonthly{Enabled: true, Time: emclient.TimeOfDay{Raw: "22:00:00.0000000+02:00"}, DayNumberInMonth: "Last", DayOfWeek: "Friday", Months: []string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}},
-		}, []string{"Every month on the last Friday at 22:00 (UTC+2)"}},
+		}, []string{"Every month on the last Friday at 22:00", "Times are in UTC+2, as Enterprise Manager gives them"}},
+		{"daily and monthly in different zones keep theirs", true, true, &emclient.ScheduleOptions{
+			OptionsDaily:   &emclient.OptionsDaily{Enabled: true, Kind: "Everyday", Time: emclient.TimeOfDay{Raw: "16:00:00+01:00"}},
+			OptionsMonthly: &emclient.OptionsMonthly{Enabled: true, Time: emclient.TimeOfDay{Raw: "22:00:00+02:00"}, DayNumberInMonth: "OnDay", DayOfMonth: 1},
+		}, []string{"Every day at 16:00 (UTC+1)", "Every month on day 1 at 22:00 (UTC+2)"}},
 		{"monthly on day 15 in some months", true, true, &emclient.ScheduleOptions{
 			OptionsMonthly: &emclient.OptionsMonthly{Enabled: true, Time: emclient.TimeOfDay{Raw: "01:00:00"}, DayNumberInMonth: "OnDay", DayOfMonth: 15, Months: []string{"March", "June"}},
 		}, []string{"In March and June, on day 15 at 01:00"}},

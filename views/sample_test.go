@@ -117,7 +117,7 @@ func sampleDetail(name, desc string) JobDetail {
 		ScheduleConfigured: true,
 		ScheduleEnabled:    true,
 		NextRun:            sampleAt.Add(7 * time.Hour),
-		Schedule:           []string{"Every day at 16:00 (UTC+1)", "Retries: 3 times every 10 minutes"},
+		Schedule:           []string{"Every day at 16:00", "Times are in UTC+1, as Enterprise Manager gives them", "Retries: 3 times every 10 minutes"},
 		ScheduleRaw:        []KV{{"Daily.Time", "16:00:00"}, {"RetryTimes", "3"}},
 		Includes: []Include{
 			{Name: "erin-laptop.corp.example", DisplayName: "Erin's laptop", Kind: "Computer"},

@@ -793,7 +793,7 @@ func TestJobPage(t *testing.T) {
 	if byTestID(doc, "why").Text() != d.Why[0] {
 		t.Error("why missing")
 	}
-	if got := byTestID(doc, "schedule-lines").Find("li").Length(); got != 2 {
+	if got := byTestID(doc, "schedule-lines").Find("li").Length(); got != len(d.Schedule) {
 		t.Errorf("%d schedule lines", got)
 	}
 	if byTestID(doc, "schedule-raw").Is("details") == false {
