@@ -3,8 +3,10 @@ package emsim
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -123,6 +125,22 @@ type fleet struct {
 	jobs     []*job
 	jobByID  map[string]*job
 	sessByID map[string]*jobSession
+	// jobByUID finds a job by the JobUid its sessions carry: its own id for
+	// parent sessions, a member's child job id for per-computer sessions.
+	jobByUID map[string]*job
+}
+
+// jobsByUID returns the jobs whose sessions carry one of the JobUid GUIDs
+// (lower case), in fleet order.
+func (f *fleet) jobsByUID(uids map[string]bool) []*job {
+	var out []*job
+	for id := range uids {
+		if j := f.jobByUID[id]; j != nil && !slices.Contains(out, j) {
+			out = append(out, j)
+		}
+	}
+	slices.SortFunc(out, func(a, b *job) int { return a.idx - b.idx })
+	return out
 }
 
 // names of generated jobs; several carry characters that must be escaped in XML
@@ -173,6 +191,7 @@ func buildFleet(seed int64, n int, now time.Time) *fleet {
 	r := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
 	f := &fleet{
 		jobByID:  make(map[string]*job, n),
+		jobByUID: make(map[string]*job, n*3),
 		sessByID: make(map[string]*jobSession, n*8),
 	}
 	f.servers = []*backupServer{
@@ -291,6 +310,10 @@ func buildFleet(seed int64, n int, now time.Time) *fleet {
 func (f *fleet) add(j *job) {
 	f.jobs = append(f.jobs, j)
 	f.jobByID[j.id] = j
+	f.jobByUID[strings.ToLower(j.id)] = j
+	for _, m := range j.members() {
+		f.jobByUID[strings.ToLower(m.childJobID)] = j
+	}
 }
 
 func randomSchedule(r *rand.Rand) schedule {

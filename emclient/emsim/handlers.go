@@ -125,9 +125,17 @@ func (s *Server) getJobSessions(w http.ResponseWriter, r *http.Request, c *call)
 // allSessions returns the views of every parent and child session of the last
 // 30 days, newest first. The caller must hold s.mu.
 func (s *Server) allSessions(now time.Time) []sessionView {
+	return sessionsOf(s.fleet.jobs, now)
+}
+
+// sessionsOf returns the views of the jobs' parent and child sessions of the
+// last 30 days, newest first; sessions created at the same instant keep the
+// order of jobs (fleet order), parents before their children. For any subset
+// of the fleet in fleet order this is the same order the full list has.
+func sessionsOf(jobs []*job, now time.Time) []sessionView {
 	from := windowStart(now)
 	var out []sessionView
-	for _, j := range s.fleet.jobs {
+	for _, j := range jobs {
 		for i := len(j.sessions) - 1; i >= 0; i-- {
 			p := j.sessions[i]
 			if p.created.Before(from) {

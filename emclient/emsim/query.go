@@ -41,7 +41,10 @@ type field struct {
 type queryType struct {
 	name   string
 	fields map[string]*field // by lower-case name
-	items  func(s *Server, c *call, now time.Time) []any
+	// items lists the candidates in their documented order; filter is the
+	// parsed filter (nil for none), which a type may use to skip items that
+	// cannot match. getQuery applies the whole filter to what is returned.
+	items  func(s *Server, c *call, filter node, now time.Time) []any
 	render func(b base, items []any, entities bool, now time.Time) queryResult
 }
 
@@ -115,7 +118,7 @@ func init() {
 				jobField("BackupServerUid", kUID, func(j *job) value { return uidValue(j.srv.id) }),
 				jobField("BackupServerName", kString, func(j *job) value { return str(j.srv.name) }),
 			),
-			items: func(s *Server, c *call, now time.Time) []any {
+			items: func(s *Server, c *call, filter node, now time.Time) []any {
 				out := make([]any, len(s.fleet.jobs))
 				for i, j := range s.fleet.jobs {
 					out[i] = j
@@ -163,8 +166,15 @@ func init() {
 				sessField("BackupServerUid", kUID, nil, func(v sessionView) value { return uidValue(v.s.job.srv.id) }),
 				sessField("BackupServerName", kString, nil, func(v sessionView) value { return str(v.s.job.srv.name) }),
 			),
-			items: func(s *Server, c *call, now time.Time) []any {
-				views := s.allSessions(now)
+			items: func(s *Server, c *call, filter node, now time.Time) []any {
+				var views []sessionView
+				if uids, ok := jobUIDs(filter); ok {
+					// The portal's per-job query: read only the sessions of
+					// the jobs the filter names, not the whole fleet.
+					views = sessionsOf(s.fleet.jobsByUID(uids), now)
+				} else {
+					views = s.allSessions(now)
+				}
 				out := make([]any, len(views))
 				for i, v := range views {
 					out[i] = v
@@ -196,7 +206,7 @@ func init() {
 				serverField("Port", kInt, func(s *backupServer) value { return value{n: 9392} }),
 				serverField("Version", kString, func(s *backupServer) value { return str(s.version) }),
 			),
-			items: func(s *Server, c *call, now time.Time) []any {
+			items: func(s *Server, c *call, filter node, now time.Time) []any {
 				out := make([]any, len(s.fleet.servers))
 				for i, sv := range s.fleet.servers {
 					out[i] = sv
@@ -225,7 +235,7 @@ func init() {
 				taskField("State", kEnum, taskStates, func(t taskItem) value { return enumValue(taskStates, t.body.State) }),
 				taskField("Operation", kString, nil, func(t taskItem) value { return str(t.t.op) }),
 			),
-			items: func(s *Server, c *call, now time.Time) []any {
+			items: func(s *Server, c *call, filter node, now time.Time) []any {
 				out := make([]any, 0, len(c.logon.taskOrder))
 				for _, t := range c.logon.taskOrder {
 					out = append(out, taskItem{t: t, body: s.taskBody(c.b, t, now)})
@@ -530,6 +540,37 @@ func literal(f *field, raw string) (value, error) {
 	return str(raw), nil
 }
 
+// jobUIDs returns the lower-cased GUIDs a session must have as JobUid to
+// match n, and false when n does not restrict JobUid to a finite set. The set
+// may be larger than what matches: the caller still applies n.
+func jobUIDs(n node) (map[string]bool, bool) {
+	switch n := n.(type) {
+	case cmpNode:
+		if n.op == "==" && n.f.name == "JobUid" {
+			return map[string]bool{n.lit.s: true}, true
+		}
+	case andNode:
+		for _, c := range n {
+			if ids, ok := jobUIDs(c); ok {
+				return ids, true
+			}
+		}
+	case orNode:
+		all := map[string]bool{}
+		for _, c := range n {
+			ids, ok := jobUIDs(c)
+			if !ok {
+				return nil, false
+			}
+			for id := range ids {
+				all[id] = true
+			}
+		}
+		return all, true
+	}
+	return nil, false
+}
+
 // ---- the query handler ----
 
 const defaultPageSize = 100
@@ -584,7 +625,7 @@ func (s *Server) getQuery(w http.ResponseWriter, r *http.Request, c *call) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	items := qt.items(s, c, now)
+	items := qt.items(s, c, filter, now)
 	if filter != nil {
 		kept := items[:0]
 		for _, it := range items {
