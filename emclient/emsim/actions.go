@@ -229,8 +229,8 @@ func (s *Server) stopSessionLocked(p *jobSession, now time.Time, user string) {
 
 func (s *Server) getTasks(w http.ResponseWriter, r *http.Request, c *call) {
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	body := tasksBody{}
 	for _, t := range c.logon.taskOrder {
 		body.Tasks = append(body.Tasks, s.taskBody(c.b, t, now))
@@ -240,8 +240,8 @@ func (s *Server) getTasks(w http.ResponseWriter, r *http.Request, c *call) {
 
 func (s *Server) getTask(w http.ResponseWriter, r *http.Request, c *call) {
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	t := c.logon.tasks[r.PathValue("id")]
 	if t == nil {
 		writeError(w, http.StatusNotFound, "Task "+r.PathValue("id")+" was not found.")

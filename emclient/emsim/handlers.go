@@ -19,8 +19,8 @@ func (s *Server) getAgents(w http.ResponseWriter, r *http.Request, c *call) {
 
 func (s *Server) getAgentJobs(w http.ResponseWriter, r *http.Request, c *call) {
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if entityFormat(c) {
 		body := agentBackupJobs{Jobs: make([]agentBackupJob, 0, len(s.fleet.jobs))}
 		for _, j := range s.fleet.jobs {
@@ -52,8 +52,8 @@ func (s *Server) lookupJob(w http.ResponseWriter, r *http.Request) *job {
 
 func (s *Server) getAgentJob(w http.ResponseWriter, r *http.Request, c *call) {
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	j := s.lookupJob(w, r)
 	if j == nil {
 		return
@@ -66,8 +66,8 @@ func (s *Server) getAgentJob(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 func (s *Server) getIncludes(w http.ResponseWriter, r *http.Request, c *call) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	j := s.lookupJob(w, r)
 	if j == nil {
 		return
@@ -80,8 +80,8 @@ func (s *Server) getIncludes(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 func (s *Server) getInclude(w http.ResponseWriter, r *http.Request, c *call) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	j := s.lookupJob(w, r)
 	if j == nil {
 		return
@@ -104,8 +104,8 @@ func windowStart(now time.Time) time.Time { return now.Add(-historyWindow) }
 
 func (s *Server) getJobSessions(w http.ResponseWriter, r *http.Request, c *call) {
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	j := s.lookupJob(w, r)
 	if j == nil {
 		return
@@ -153,8 +153,8 @@ func sessionsOf(jobs []*job, now time.Time) []sessionView {
 
 func (s *Server) getAgentSessions(w http.ResponseWriter, r *http.Request, c *call) {
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	views := s.allSessions(now)
 	if entityFormat(c) {
 		body := backupJobSessions{Sessions: make([]backupJobSession, 0, len(views))}
@@ -185,8 +185,8 @@ func (s *Server) lookupSession(w http.ResponseWriter, r *http.Request) *jobSessi
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request, c *call) {
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	ss := s.lookupSession(w, r)
 	if ss == nil {
 		return
@@ -200,8 +200,8 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request, c *call) {
 
 func (s *Server) getChildSessions(w http.ResponseWriter, r *http.Request, c *call) {
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	ss := s.lookupSession(w, r)
 	if ss == nil {
 		return

@@ -623,8 +623,8 @@ func (s *Server) getQuery(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	items := qt.items(s, c, filter, now)
 	if filter != nil {
 		kept := items[:0]

@@ -95,7 +95,10 @@ type Server struct {
 	log *slog.Logger
 	mux *http.ServeMux
 
-	mu       sync.Mutex
+	// mu guards everything below. Reads (GET handlers, Jobs, Stats) take it
+	// shared, so concurrent clients are not serialized behind one another;
+	// logons, counters, faults and actions take it exclusively.
+	mu       sync.RWMutex
 	fleet    *fleet
 	logons   map[string]*logon // by token
 	nextTask int64
@@ -157,8 +160,8 @@ func (s *Server) taskDelay() time.Duration { return max(s.cfg.SessionSpeed/20, t
 
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	out := Stats{Logons: s.stats.Logons, Requests: map[string]int64{}, ActionCalls: map[string]int64{}}
 	for k, v := range s.stats.Requests {
 		out.Requests[k] = v
@@ -205,8 +208,8 @@ func (s *Server) SetRefusal(r Refusal) {
 
 // Jobs lists the fleet in its fixed order.
 func (s *Server) Jobs() []JobSummary {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	out := make([]JobSummary, 0, len(s.fleet.jobs))
 	for _, j := range s.fleet.jobs {
 		out = append(out, summary(j))
@@ -216,8 +219,8 @@ func (s *Server) Jobs() []JobSummary {
 
 // JobState returns the current summary of one job.
 func (s *Server) JobState(id string) (JobSummary, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	j, ok := s.fleet.jobByID[strings.ToLower(id)]
 	if !ok {
 		return JobSummary{}, false
