@@ -111,7 +111,9 @@ func (s *Server) postJobAction(w http.ResponseWriter, r *http.Request, c *call) 
 		writeError(w, s.refusal.Status, refusal)
 		return
 	}
+	s.statsMu.Lock()
 	s.stats.ActionCalls[ActionKey(j.id, a[0])]++
+	s.statsMu.Unlock()
 	t := s.newTaskLocked(c.logon, a[1], now)
 	switch {
 	case refusal != "":

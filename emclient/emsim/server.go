@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -104,15 +105,19 @@ type Server struct {
 	nextTask int64
 	rng      *mrand.Rand
 	faults   Faults
-	stats    Stats
 	refusal  Refusal
+
+	// statsMu guards stats alone, so that counting a request does not take
+	// mu exclusively. Lock order: mu before statsMu.
+	statsMu sync.Mutex
+	stats   Stats
 }
 
 type logon struct {
 	id, token string
 	userName  string
 	account   Account
-	lastSeen  time.Time
+	lastSeen  atomic.Int64 // Unix nanoseconds; updated under mu held shared
 	tasks     map[string]*task
 	taskOrder []*task
 }
@@ -160,8 +165,8 @@ func (s *Server) taskDelay() time.Duration { return max(s.cfg.SessionSpeed/20, t
 
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
 	out := Stats{Logons: s.stats.Logons, Requests: map[string]int64{}, ActionCalls: map[string]int64{}}
 	for k, v := range s.stats.Requests {
 		out.Requests[k] = v
@@ -174,8 +179,8 @@ func (s *Server) Stats() Stats {
 
 // ResetStats zeroes the counters.
 func (s *Server) ResetStats() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
 	s.resetStatsLocked()
 }
 
@@ -300,10 +305,12 @@ func statsKey(method, pattern string) string {
 // ServeHTTP counts the request, applies faults and dispatches it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, pattern := s.mux.Handler(r)
-	s.mu.Lock()
+	s.statsMu.Lock()
 	s.stats.Requests[statsKey(r.Method, pattern)]++
+	s.statsMu.Unlock()
+	s.mu.RLock()
 	f := s.faults
-	s.mu.Unlock()
+	s.mu.RUnlock()
 	if s.applyFaults(w, r, f) {
 		return
 	}
@@ -378,24 +385,31 @@ func (s *Server) authenticate(r *http.Request) (*logon, string) {
 		return nil, "Authorization header has been expected but not found."
 	}
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
 	l, ok := s.logons[tok]
+	s.mu.RUnlock()
 	if !ok {
 		return nil, "The session is not found or has expired. Log on again."
 	}
-	if now.Sub(l.lastSeen) > s.cfg.IdleTimeout {
-		delete(s.logons, tok)
+	if now.Sub(l.seen()) > s.cfg.IdleTimeout {
+		s.mu.Lock()
+		if s.logons[tok] == l {
+			delete(s.logons, tok)
+		}
+		s.mu.Unlock()
 		return nil, "The session has expired. Log on again."
 	}
-	l.lastSeen = now
+	l.lastSeen.Store(now.UnixNano())
 	return l, ""
 }
+
+// seen is when the logon session was last used.
+func (l *logon) seen() time.Time { return time.Unix(0, l.lastSeen.Load()) }
 
 // sweepLocked drops idle sessions so that the map does not grow forever.
 func (s *Server) sweepLocked(now time.Time) {
 	for tok, l := range s.logons {
-		if now.Sub(l.lastSeen) > s.cfg.IdleTimeout {
+		if now.Sub(l.seen()) > s.cfg.IdleTimeout {
 			delete(s.logons, tok)
 		}
 	}
@@ -492,12 +506,14 @@ func (s *Server) postLogon(w http.ResponseWriter, r *http.Request, c *call) {
 		userName: userName(acct.Name), tasks: map[string]*task{},
 	}
 	now := s.now()
-	l.lastSeen = now
+	l.lastSeen.Store(now.UnixNano())
 	s.mu.Lock()
 	s.sweepLocked(now)
 	s.logons[l.token] = l
-	s.stats.Logons++
 	s.mu.Unlock()
+	s.statsMu.Lock()
+	s.stats.Logons++
+	s.statsMu.Unlock()
 	w.Header().Set(tokenName, l.token)
 	w.Header().Set("Set-Cookie", tokenName+"="+l.token+"; Path=/api")
 	w.Header().Set("Location", c.b.url("/logonSessions/"+id))
