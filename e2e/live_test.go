@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/agentdesk/agentdesk/store/pgtest"
+	"github.com/agentdesk/agentdesk/store/redistest"
 )
 
 // roundRobin is the load balancer of the live test: every request goes to the
@@ -83,7 +84,7 @@ func startLiveStack(t *testing.T) *liveStack {
 		t.Skip("AGENTDESK_TEST_REDIS and AGENTDESK_TEST_POSTGRES must be set")
 	}
 	dbURL := pgtest.NewDatabase(t)
-	redisPrefix := cleanRedisPrefix(t, redisURL)
+	_, redisPrefix := redistest.NewClient(t)
 	// Backups run long enough to watch progress rise over several polls.
 	em := startEMSimSpeed(t, "15s")
 

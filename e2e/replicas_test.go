@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -23,11 +22,11 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/jackc/pgx/v5"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/agentdesk/agentdesk/auth/demoidp"
 	"github.com/agentdesk/agentdesk/emclient/emsim"
 	"github.com/agentdesk/agentdesk/store/pgtest"
+	"github.com/agentdesk/agentdesk/store/redistest"
 )
 
 // TestReplicas runs two portal processes that share PostgreSQL and Redis in
@@ -52,7 +51,7 @@ func TestReplicas(t *testing.T) {
 
 func testReplicas(t *testing.T, redisURL, sessionStore, lockStore string) {
 	dbURL := pgtest.NewDatabase(t)
-	redisPrefix := cleanRedisPrefix(t, redisURL)
+	_, redisPrefix := redistest.NewClient(t)
 
 	em := startEMSim(t)
 	portA, portB := freePort(t), freePort(t)
@@ -448,29 +447,6 @@ func freePort(t *testing.T) string {
 	defer ln.Close()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
-}
-
-// cleanRedisPrefix gives the test a Redis key prefix of its own and removes its
-// keys afterwards.
-func cleanRedisPrefix(t *testing.T, raw string) string {
-	t.Helper()
-	opt, err := redis.ParseURL(raw)
-	if err != nil {
-		t.Fatalf("AGENTDESK_TEST_REDIS: %v", err)
-	}
-	client := redis.NewClient(opt)
-	if err := client.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("redis at %s: %v", raw, err)
-	}
-	prefix := fmt.Sprintf("agentdesk-e2e-%d-%d:", os.Getpid(), time.Now().UnixNano())
-	t.Cleanup(func() {
-		ctx := context.Background()
-		if keys, err := client.Keys(ctx, prefix+"*").Result(); err == nil && len(keys) > 0 {
-			client.Del(ctx, keys...)
-		}
-		client.Close()
-	})
-	return prefix
 }
 
 // httpBrowser is an HTTP client with a cookie jar that does not follow redirects,

@@ -11,58 +11,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/agentdesk/agentdesk/emclient/emexamples"
 )
-
-// examplesDir finds shared/em-api/examples by walking up from the package directory.
-func examplesDir(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "em-api", "examples")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			// CI has ../shared beside the checkout: there a missing copy is a
-			// broken setup, not a reason to pass without checking anything.
-			if os.Getenv("CI") == "true" {
-				tb.Fatal("shared/em-api/examples not found above the package directory (CI=true)")
-			}
-			tb.Skip("shared/em-api/examples not found above the package directory")
-		}
-		dir = parent
-	}
-}
-
-// ampFix escapes bare '&' the way examples/README.md prescribes:
-// s/&(?!amp;|lt;|gt;|quot;|apos;|#)/&amp;/g. Harmless on well-formed files.
-func ampFix(b []byte) []byte {
-	var out bytes.Buffer
-	for i := 0; i < len(b); i++ {
-		if b[i] != '&' {
-			out.WriteByte(b[i])
-			continue
-		}
-		rest := b[i+1:]
-		ok := false
-		for _, p := range []string{"amp;", "lt;", "gt;", "quot;", "apos;", "#"} {
-			if bytes.HasPrefix(rest, []byte(p)) {
-				ok = true
-				break
-			}
-		}
-		if ok {
-			out.WriteByte('&')
-		} else {
-			out.WriteString("&amp;")
-		}
-	}
-	return out.Bytes()
-}
 
 // templatePlaceholders fills job_edit_schedule_daily_request_template.xml with
 // the example values its .src sidecar documents, so that the ints decode.
@@ -124,7 +75,7 @@ func loadExample(t *testing.T, dir, name string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b = ampFix(b)
+	b = emexamples.AmpFix(b)
 	if strings.Contains(name, "_template") {
 		b = []byte(templatePlaceholders.Replace(string(b)))
 	}
@@ -134,7 +85,7 @@ func loadExample(t *testing.T, dir, name string) []byte {
 // TestExamplesDecode decodes every documented XML body into its type and checks
 // that nothing the types model is lost.
 func TestExamplesDecode(t *testing.T) {
-	dir := examplesDir(t)
+	dir := emexamples.Dir(t)
 	files, err := filepath.Glob(filepath.Join(dir, "*.xml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no examples in %s (%v)", dir, err)

@@ -9,14 +9,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentdesk/agentdesk/emclient/emexamples"
 )
 
 func FuzzDecode(f *testing.F) {
-	if dir := examplesDirOrEmpty(); dir != "" {
+	if dir := emexamples.Find(); dir != "" {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.xml"))
 		for _, p := range files {
 			if b, err := os.ReadFile(p); err == nil {
-				f.Add(ampFix(b))
+				f.Add(emexamples.AmpFix(b))
 			}
 		}
 	}
@@ -37,25 +39,6 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
-}
-
-// examplesDirOrEmpty is examplesDir without testing.TB, for seeding.
-func examplesDirOrEmpty() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		p := filepath.Join(dir, "shared", "em-api", "examples")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
 }
 
 type leaf struct{ field, op, value string }

@@ -23,31 +23,8 @@ import (
 	"time"
 
 	"github.com/agentdesk/agentdesk/audit"
+	"github.com/agentdesk/agentdesk/emclient/emexamples"
 )
-
-// examplesDir finds shared/em-api/examples above the package directory. Under
-// CI=true a missing copy fails the test: CI has ../shared beside the checkout.
-func examplesDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "em-api", "examples")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("shared/em-api/examples not found above the package directory (CI=true)")
-			}
-			t.Skip("shared/em-api/examples not found")
-		}
-		dir = parent
-	}
-}
 
 const (
 	docJobID     = "a6deb158-b26c-4140-8b26-5a3cc344e8ec" // agent_job_entity.xml
@@ -235,7 +212,7 @@ func slicesContains(xs []string, x string) bool {
 // session found by query, its end, the audit entry with the session and its
 // result, and the per-computer sessions through agentManagementSessions.
 func TestDocumentedEM(t *testing.T) {
-	d := &docEM{t: t, dir: examplesDir(t)}
+	d := &docEM{t: t, dir: emexamples.Dir(t)}
 	p := newPortal(t, portalOptions{wrapEM: func(http.Handler) http.Handler { return d }})
 	c := p.signIn("alice")
 

@@ -2,39 +2,23 @@ package jobs
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/agentdesk/agentdesk/emclient"
 	"github.com/agentdesk/agentdesk/emclient/emsim"
 	"github.com/agentdesk/agentdesk/runs"
 	"github.com/agentdesk/agentdesk/store"
 	"github.com/agentdesk/agentdesk/store/pgtest"
+	"github.com/agentdesk/agentdesk/store/redistest"
 )
 
 // sharedRunStores open the run stores replicas can share, on real servers.
 var sharedRunStores = map[string]func(t *testing.T) RunStore{
 	"redis": func(t *testing.T) RunStore {
-		raw := os.Getenv("AGENTDESK_TEST_REDIS")
-		if raw == "" {
-			t.Skip("AGENTDESK_TEST_REDIS is not set")
-		}
-		opt, err := redis.ParseURL(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		client := redis.NewClient(opt)
-		prefix := fmt.Sprintf("agentdesk-jobs-test-%d-%d:", os.Getpid(), time.Now().UnixNano())
-		t.Cleanup(func() {
-			client.Del(context.Background(), prefix+"runs")
-			client.Close()
-		})
+		client, prefix := redistest.NewClient(t)
 		return runs.NewRedis(client, prefix)
 	},
 	"postgres": func(t *testing.T) RunStore {

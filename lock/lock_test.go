@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/store"
 	"github.com/agentdesk/agentdesk/store/pgtest"
+	"github.com/agentdesk/agentdesk/store/redistest"
 )
 
 // Both lockers are what jobs.Service takes.
@@ -32,30 +32,10 @@ func randomID() string {
 }
 
 // newRedisLocker connects to AGENTDESK_TEST_REDIS with a key prefix of its own,
-// and removes every key under it afterwards.
+// whose keys are removed afterwards.
 func newRedisLocker(t *testing.T) (*Redis, *redis.Client, string) {
 	t.Helper()
-	raw := os.Getenv("AGENTDESK_TEST_REDIS")
-	if raw == "" {
-		t.Skip("AGENTDESK_TEST_REDIS is not set")
-	}
-	opt, err := redis.ParseURL(raw)
-	if err != nil {
-		t.Fatalf("AGENTDESK_TEST_REDIS: %v", err)
-	}
-	client := redis.NewClient(opt)
-	prefix := "agentdesk-test:" + randomID() + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, err := client.Keys(ctx, prefix+"*").Result()
-		if err == nil && len(keys) > 0 {
-			client.Del(ctx, keys...)
-		}
-		client.Close()
-	})
-	if err := client.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("redis at %s: %v", raw, err)
-	}
+	client, prefix := redistest.NewClient(t)
 	return NewRedis(client, prefix), client, prefix
 }
 

@@ -2,16 +2,13 @@ package runs_test
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/agentdesk/agentdesk/runs"
 	"github.com/agentdesk/agentdesk/store"
 	"github.com/agentdesk/agentdesk/store/pgtest"
+	"github.com/agentdesk/agentdesk/store/redistest"
 )
 
 type runStore interface {
@@ -23,20 +20,7 @@ type runStore interface {
 func stores(t *testing.T) map[string]func(t *testing.T) runStore {
 	return map[string]func(t *testing.T) runStore{
 		"redis": func(t *testing.T) runStore {
-			raw := os.Getenv("AGENTDESK_TEST_REDIS")
-			if raw == "" {
-				t.Skip("AGENTDESK_TEST_REDIS is not set")
-			}
-			opt, err := redis.ParseURL(raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			client := redis.NewClient(opt)
-			prefix := fmt.Sprintf("agentdesk-runs-test-%d-%d:", os.Getpid(), time.Now().UnixNano())
-			t.Cleanup(func() {
-				client.Del(context.Background(), prefix+"runs")
-				client.Close()
-			})
+			client, prefix := redistest.NewClient(t)
 			return runs.NewRedis(client, prefix)
 		},
 		"postgres": func(t *testing.T) runStore {

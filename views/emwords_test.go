@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentdesk/agentdesk/emclient/emexamples"
 	"github.com/agentdesk/agentdesk/emclient/emsim"
 )
 
@@ -48,7 +49,7 @@ func TestEMWordsCoverEM(t *testing.T) {
 	}
 
 	// 2. The EM documentation's examples (../shared/em-api/examples).
-	if dir := examplesDir(); dir != "" {
+	if dir := emexamples.Lookup(t); dir != "" {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.xml"))
 		for _, f := range files {
 			b, err := os.ReadFile(f)
@@ -173,19 +174,6 @@ func collectXML(t *testing.T, b []byte, where string, add func(field, value, whe
 			}
 			stack = stack[:len(stack)-1]
 			text.Reset()
-		}
-	}
-}
-
-func examplesDir() string {
-	dir, _ := filepath.Abs(".")
-	for ; ; dir = filepath.Dir(dir) {
-		p := filepath.Join(dir, "shared", "em-api", "examples")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		if dir == filepath.Dir(dir) {
-			return ""
 		}
 	}
 }

@@ -10,20 +10,22 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentdesk/agentdesk/emclient/emexamples"
 )
 
 // The tests in this file pin emsim to what EM documents, link by link, so the
 // portal cannot come to rely on anything the documented examples do not show.
 
 // readExample reads one documented example; missing is fatal (the examples
-// directory itself is found or the test skipped/failed by examplesDir).
+// directory itself is found or the test skipped/failed by emexamples.Dir).
 func readExample(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(examplesDir(t), name))
+	b, err := os.ReadFile(filepath.Join(emexamples.Dir(t), name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ampFix(b)
+	return emexamples.AmpFix(b)
 }
 
 // linkSig is "Rel:Type" per link, in order.

@@ -12,57 +12,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/agentdesk/agentdesk/emclient/emexamples"
 )
-
-// examplesDir walks up from the package directory to the folder that holds
-// shared/em-api/examples.
-func examplesDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "em-api", "examples")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			// CI has ../shared beside the checkout: there a missing copy is a
-			// broken setup, not a reason to pass without checking anything.
-			if os.Getenv("CI") == "true" {
-				t.Fatal("shared/em-api/examples not found above the package directory (CI=true)")
-			}
-			t.Skip("shared/em-api/examples not found")
-		}
-		dir = parent
-	}
-}
-
-// ampFix escapes the bare '&' the docs renderer leaves in Href values
-// (examples/README.md, "needs-amp-fix").
-func ampFix(b []byte) []byte {
-	var out bytes.Buffer
-	for i := 0; i < len(b); i++ {
-		if b[i] == '&' {
-			rest := b[i+1:]
-			ok := false
-			for _, p := range []string{"amp;", "lt;", "gt;", "quot;", "apos;", "#"} {
-				if bytes.HasPrefix(rest, []byte(p)) {
-					ok = true
-					break
-				}
-			}
-			if !ok {
-				out.WriteString("&amp;")
-				continue
-			}
-		}
-		out.WriteByte(b[i])
-	}
-	return out.Bytes()
-}
 
 // shape is the set of element paths of a document, each with the set of its
 // attribute names (namespace declarations left out).
@@ -158,7 +110,7 @@ func compareShapes(t *testing.T, got, want shape, rule shapeRule) {
 }
 
 func TestStructureMatchesExamples(t *testing.T) {
-	dir := examplesDir(t)
+	dir := emexamples.Dir(t)
 	e := newEnv(t, Config{})
 	tok := e.logon("svc", "secret")
 
@@ -216,7 +168,7 @@ func TestStructureMatchesExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := shapeOf(t, ampFix(raw))
+			want := shapeOf(t, emexamples.AmpFix(raw))
 			body := tc.body
 			if body == nil {
 				r := e.get(tc.path, tok)
