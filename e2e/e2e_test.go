@@ -86,7 +86,9 @@ func browser(t *testing.T) context.Context {
 	)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	// Only a guard against a hung browser: a loaded CI machine may take
+	// minutes over a long test, and each wait has its own limit.
+	ctx, cancelT := context.WithTimeout(ctx, 10*time.Minute)
 	t.Cleanup(func() { cancelT(); cancelB(); cancelA() })
 	return ctx
 }

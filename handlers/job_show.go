@@ -61,7 +61,7 @@ const (
 // has settled, which stops the polling.
 func pollEvery(l jobs.Live) string {
 	switch {
-	case l.HasRun && l.Run.Awaiting(), l.Expecting && !l.HasRun:
+	case l.HasRun && l.Run.Awaiting(), l.Expecting && !(l.HasRun && l.Run.Active()):
 		return pollAwaiting
 	case !l.Settled():
 		return pollRunning

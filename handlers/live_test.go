@@ -156,6 +156,32 @@ func TestViewRefreshedAfterActionKeepsWatching(t *testing.T) {
 	}
 }
 
+// TestViewKeepsWatchingForSecondAction: a second action on a job whose
+// first one ended moments ago (its outcome still shown) must not be hidden
+// by it: the view refreshed after the new action was sent keeps watching
+// until the replica reads the new run. (The browser suite saw the job page
+// settle on the old run, never offering Stop for the new backup.)
+func TestViewKeepsWatchingForSecondAction(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t)
+	c := p.signIn("alice")
+	erin := p.jobNamed("Erin's laptop")
+	wantStatus(t, "start", c.action(erin.ID, "start"), http.StatusOK)
+	c.waitAction(erin.ID)
+	card := c.get("/jobs/"+erin.ID+"/card", htmx("job-card-"+erin.ID, "/jobs/"+erin.ID), background)
+	if card.testid("card-poller").Length() != 0 {
+		t.Fatalf("the card polls once the first action has ended:\n%s", truncate(card.Body, 3000))
+	}
+	card = c.get("/jobs/"+erin.ID+"/card", htmx("job-card-"+erin.ID, "/jobs/"+erin.ID), background, header("X-Action-Sent", "1"))
+	if !strings.Contains(card.testid("card-poller").AttrOr("hx-trigger", ""), "every 1s") {
+		t.Errorf("the card refreshed after a second action settles on the first one:\n%s", truncate(card.Body, 3000))
+	}
+	row := c.get("/jobs/"+erin.ID+"/row", htmx("job-row-"+erin.ID, "/jobs"), background, header("X-Action-Sent", "1"))
+	if !strings.Contains(row.testid("row-poller").AttrOr("hx-trigger", ""), "every 1s") {
+		t.Errorf("the row refreshed after a second action settles on the first one:\n%s", truncate(row.Body, 3000))
+	}
+}
+
 // TestEmbeddedMineListPollsWhileLive: the embedded "My backups" list is a view
 // of its jobs like any other: it refreshes itself (the whole list, the page
 // selecting its own section) while one of them has an action in progress, and

@@ -133,8 +133,8 @@ type Live struct {
 	HasRun bool
 	// Expecting: the viewer has just sent an action on the job (possibly to
 	// another replica, whose run state this replica reads up to PollEvery
-	// late), so the view keeps watching for one more interval even if no
-	// run is known yet.
+	// late; the browser says so for a few seconds, app.js), so the view
+	// keeps watching even if no run, or only an ended earlier one, is known.
 	Expecting bool
 }
 

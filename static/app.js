@@ -283,8 +283,28 @@
     return link ? link.getAttribute('href') + '/row' : '';
   }
 
+  // expecting[job] is when an action on the job was last sent, from this tab
+  // or another. For EXPECT_MS the job's pollers say so (X-Action-Sent), so
+  // a replica that has not read the new run yet (its view of the shared run
+  // state is up to one interval late, and under load more) keeps the view
+  // watching instead of letting it settle on the state before the action.
+  var EXPECT_MS = 15000;
+  var expecting = {};
+
+  function expected(elt) {
+    var v = elt && elt.closest && elt.closest('[data-job-id]');
+    var at = v && expecting[v.getAttribute('data-job-id')];
+    return !!at && Date.now() - at < EXPECT_MS;
+  }
+
+  document.addEventListener('htmx:configRequest', function (evt) {
+    var elt = evt.detail && evt.detail.elt;
+    if (isPoller(elt) && expected(elt)) evt.detail.headers['X-Action-Sent'] = '1';
+  });
+
   function refreshJobViews(jobID) {
     if (!window.htmx) return;
+    expecting[jobID] = Date.now();
     var views = document.querySelectorAll('[data-job-id="' + jobID + '"]');
     for (var i = 0; i < views.length; i++) {
       var v = views[i];
