@@ -427,7 +427,9 @@ func TestIdPDownLater(t *testing.T) {
 func TestInFlightLimit(t *testing.T) {
 	t.Parallel()
 	var g emGauge
-	p := newPortal(t, portalOptions{maxInFlight: 1, requestTimeout: 2 * time.Second, emTimeout: time.Hour, wrapEM: g.wrap})
+	// The slow page holds the only slot until its deadline: long enough for
+	// the two requests below to come while it does, even on a loaded machine.
+	p := newPortal(t, portalOptions{maxInFlight: 1, requestTimeout: 10 * time.Second, emTimeout: time.Hour, wrapEM: g.wrap})
 	c := p.signIn("alice")
 	slow := p.sim.Jobs()[0]
 	p.sim.SetFaults(emsim.Faults{BlackHole: true, Paths: []string{slow.ID}})
@@ -662,7 +664,10 @@ func (c *client) send(method, path string, form url.Values, opts ...reqOpt) (int
 // No answer may show one of them a job of the other's that they may not see.
 func TestConcurrentUsers(t *testing.T) {
 	t.Parallel()
-	p := newPortal(t, portalOptions{sessionSpeed: 200 * time.Millisecond})
+	// Deadlines far beyond any request: under -race on a loaded machine a
+	// page may take seconds, and a 503 from a deadline is not what this
+	// test looks for.
+	p := newPortal(t, portalOptions{sessionSpeed: 200 * time.Millisecond, requestTimeout: 2 * time.Minute, emTimeout: 2 * time.Minute})
 	type user struct {
 		name    string
 		c       *client
@@ -723,7 +728,7 @@ func TestConcurrentUsers(t *testing.T) {
 						case err != nil:
 							problems <- fmt.Sprintf("%s %s %s: %v", u.name, s.method, s.path, err)
 						case status >= 500:
-							problems <- fmt.Sprintf("%s %s %s: %d", u.name, s.method, s.path, status)
+							problems <- fmt.Sprintf("%s %s %s: %d %s", u.name, s.method, s.path, status, truncate(body, 400))
 						case strings.Contains(s.path, theirs) && status != http.StatusNotFound && status != http.StatusForbidden:
 							problems <- fmt.Sprintf("%s %s %s (not theirs): %d", u.name, s.method, s.path, status)
 						}
