@@ -148,7 +148,9 @@ func (c *Client) readAnswer(ctx context.Context, method, route string, resp *htt
 		return apiError(method, route, resp.StatusCode, b)
 	}
 	var err error
-	if out == nil {
+	if td, ok := out.(tokenDecoder); ok {
+		err = td.decodeTokens(newDecoder(a))
+	} else if out == nil {
 		_, err = io.Copy(io.Discard, a)
 	} else {
 		err = decodeReader(a, out)

@@ -1,0 +1,402 @@
+package emclient
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The job list needs a dozen fields of each job, while EM's entity carries its
+// whole schedule and options (~8.8 KB of XML each). The rows below are what the
+// list shows; their decoders walk the query answer token by token and skip every
+// subtree they do not use, so an answer of 10,000 jobs never becomes 10,000 full
+// models. The full model (AgentBackupJob) stays for the job page.
+
+// JobRow is what the job list reads of an AgentBackupJob entity.
+type JobRow struct {
+	UID                string
+	Name               string
+	Platform           string
+	Description        string
+	ScheduleConfigured bool
+	ScheduleEnabled    bool
+	NextRun            time.Time // zero when EM names none
+	// Links keeps each link's Rel and Type, and Name and Href only for the
+	// backup server's (Rel=Up, Type=BackupServerReference): the list asks
+	// which actions EM offers (Links.Has) and names the server, nothing more.
+	Links    Links
+	Includes []IncludeRow
+}
+
+// IncludeRow is what the list reads of one ObjectInAgentBackupJob.
+type IncludeRow struct {
+	Name            string
+	DisplayName     string
+	HierarchyObjRef string
+}
+
+// SessionRow is what the job list reads of a BackupJobSession entity.
+type SessionRow struct {
+	UID            string
+	Name           string
+	JobUID         string
+	JobName        string
+	JobType        string
+	Created        time.Time
+	Ended          time.Time // zero while running
+	State          string
+	Result         string
+	Progress       int
+	FailureMessage string
+	IsRetry        bool
+	// ParentHref is the Up BackupJobSessionReference link of a per-computer
+	// session ("" for a parent session).
+	ParentHref string
+}
+
+// JobRows runs an AgentBackupJob entities query page by page (PageSize
+// default 100) and calls fn with each job's list fields as they are read.
+// fn must copy the row, not keep the pointer: the next row is read into it.
+// An error from fn stops the walk and is returned unchanged.
+func (c *Client) JobRows(ctx context.Context, q Query, fn func(*JobRow) error) error {
+	q.Type, q.Entities = "AgentBackupJob", true
+	return rowPages(ctx, c, q, &rowQuery[JobRow]{plural: "AgentBackupJobs", entity: "AgentBackupJob", decode: decodeJobRow, fn: fn})
+}
+
+// SessionRows runs a BackupJobSession entities query page by page and calls fn
+// with each session's list fields as they are read; fn must copy the row.
+func (c *Client) SessionRows(ctx context.Context, q Query, fn func(*SessionRow) error) error {
+	q.Type, q.Entities = "BackupJobSession", true
+	return rowPages(ctx, c, q, &rowQuery[SessionRow]{plural: "BackupJobSessions", entity: "BackupJobSession", decode: decodeSessionRow, fn: fn})
+}
+
+// rowPages walks the pages of q as QueryPages does (page=N+1, never EM's Next
+// href), decoding each page as it arrives.
+func rowPages[T any](ctx context.Context, c *Client, q Query, rq *rowQuery[T]) error {
+	if q.PageSize == 0 {
+		q.PageSize = 100
+	}
+	if q.Page == 0 {
+		q.Page = 1
+	}
+	for n := 0; n < maxQueryPages; n++ {
+		v, err := q.values()
+		if err != nil {
+			return err
+		}
+		rq.paging = PagingInfo{}
+		rq.fnErr = nil
+		if err := c.exec(ctx, &call{method: "GET", route: "/query", path: "/query", query: v, list: true, out: rq}); err != nil {
+			if rq.fnErr != nil {
+				return rq.fnErr
+			}
+			return err
+		}
+		pi := rq.paging
+		if pi.PagesCount > 0 {
+			if q.Page >= pi.PagesCount {
+				return nil
+			}
+		} else if !pi.Links.Has("Next") {
+			return nil
+		}
+		q.Page++
+	}
+	return fmt.Errorf("emclient: query %s: more than %d pages", q.Type, maxQueryPages)
+}
+
+// tokenDecoder is a decoding target that reads the answer's tokens itself
+// (readAnswer hands it the decoder instead of calling Decode).
+type tokenDecoder interface {
+	decodeTokens(d *xml.Decoder) error
+}
+
+// rowQuery decodes one page of a query answer into rows of T, calling fn for
+// each. Everything but QueryResult/Entities/<plural>/<entity> and PagingInfo is
+// skipped unread, in any namespace, as encoding/xml does for the full model.
+type rowQuery[T any] struct {
+	plural string // the collection element under Entities
+	entity string
+	decode func(d *xml.Decoder, start xml.StartElement, row *T) error
+	fn     func(*T) error
+
+	row    T
+	paging PagingInfo
+	fnErr  error // fn's error: the caller's, returned unchanged
+}
+
+func (rq *rowQuery[T]) decodeTokens(d *xml.Decoder) error {
+	root, err := firstStart(d)
+	if err != nil {
+		return err
+	}
+	if root.Name.Local != "QueryResult" {
+		return fmt.Errorf("expected element type <QueryResult> but have <%s>", root.Name.Local)
+	}
+	return eachChild(d, func(se xml.StartElement) error {
+		switch se.Name.Local {
+		case "PagingInfo":
+			return d.DecodeElement(&rq.paging, &se)
+		case "Entities":
+			return eachChild(d, func(se xml.StartElement) error {
+				if se.Name.Local != rq.plural {
+					return d.Skip()
+				}
+				return eachChild(d, func(se xml.StartElement) error {
+					if se.Name.Local != rq.entity {
+						return d.Skip()
+					}
+					var zero T
+					rq.row = zero
+					if err := rq.decode(d, se, &rq.row); err != nil {
+						return err
+					}
+					if err := rq.fn(&rq.row); err != nil {
+						rq.fnErr = err
+						return err
+					}
+					return nil
+				})
+			})
+		}
+		return d.Skip()
+	})
+}
+
+// firstStart returns the document's root element.
+func firstStart(d *xml.Decoder) (xml.StartElement, error) {
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return xml.StartElement{}, err
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			return se, nil
+		}
+	}
+}
+
+// eachChild calls fn for each child element of the element just started, up to
+// its end. fn must consume the child up to and including its end element.
+func eachChild(d *xml.Decoder, fn func(xml.StartElement) error) error {
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if err := fn(t); err != nil {
+				return err
+			}
+		case xml.EndElement:
+			return nil
+		}
+	}
+}
+
+// text reads the character data of the element just started, up to its end;
+// nested elements are skipped.
+func text(d *xml.Decoder) (string, error) {
+	var b []byte
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return "", err
+		}
+		switch t := tok.(type) {
+		case xml.CharData:
+			b = append(b, t...)
+		case xml.StartElement:
+			if err := d.Skip(); err != nil {
+				return "", err
+			}
+		case xml.EndElement:
+			return string(b), nil
+		}
+	}
+}
+
+// The scalar readers parse as encoding/xml does for the full model, so a value
+// the full model rejects is rejected here too.
+
+func boolText(d *xml.Decoder, name string) (bool, error) {
+	s, err := text(d)
+	if err != nil {
+		return false, err
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return false, nil
+	}
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", name, err)
+	}
+	return v, nil
+}
+
+func intText(d *xml.Decoder, name string) (int, error) {
+	s, err := text(d)
+	if err != nil {
+		return 0, err
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(s, 10, strconv.IntSize)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
+	}
+	return int(v), nil
+}
+
+func timeText(d *xml.Decoder) (time.Time, error) {
+	s, err := text(d)
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, err := ParseTime(s)
+	return t.Time, err
+}
+
+func attr(se xml.StartElement, name string) string {
+	for _, a := range se.Attr {
+		if a.Name.Local == name {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// linkWords interns the Rel and Type values EM documents, so 10,000 jobs of
+// eight links each do not hold 160,000 copies of "Alternate".
+var linkWords = func() map[string]string {
+	m := map[string]string{}
+	for _, w := range []string{
+		"Up", "Down", "Alternate", "Related", "Start", "Stop", "Retry", "ToggleScheduleEnabled", "Delete", "Edit",
+		"BackupServerReference", "JobReference", "ObjectInJobList", "BackupJobSessionReferenceList",
+		"BackupJobSessionReference", "BackupJobSession", "BackupTaskSessionReferenceList", "RestorePointReference",
+	} {
+		m[w] = w
+	}
+	return m
+}()
+
+func intern(s string) string {
+	if w, ok := linkWords[s]; ok {
+		return w
+	}
+	return s
+}
+
+// links reads a Links element: each Link's Rel and Type, and keep(rel, typ)
+// says whether its Name and Href are kept too.
+func links(d *xml.Decoder, keep func(rel, typ string) bool) (Links, error) {
+	var out Links
+	err := eachChild(d, func(se xml.StartElement) error {
+		if se.Name.Local == "Link" {
+			l := Link{Rel: intern(attr(se, "Rel")), Type: intern(attr(se, "Type"))}
+			if keep(l.Rel, l.Type) {
+				l.Name, l.Href = attr(se, "Name"), attr(se, "Href")
+			}
+			out = append(out, l)
+		}
+		return d.Skip()
+	})
+	return out, err
+}
+
+func decodeJobRow(d *xml.Decoder, start xml.StartElement, r *JobRow) error {
+	r.UID, r.Name = attr(start, "UID"), attr(start, "Name")
+	return eachChild(d, func(se xml.StartElement) error {
+		var err error
+		switch se.Name.Local {
+		case "Links":
+			r.Links, err = links(d, func(rel, typ string) bool { return rel == "Up" && typ == "BackupServerReference" })
+		case "Platform":
+			r.Platform, err = text(d)
+		case "Description":
+			r.Description, err = text(d)
+		case "ScheduleConfigured":
+			r.ScheduleConfigured, err = boolText(d, "ScheduleConfigured")
+		case "ScheduleEnabled":
+			r.ScheduleEnabled, err = boolText(d, "ScheduleEnabled")
+		case "NextRun":
+			r.NextRun, err = timeText(d)
+		case "JobInfo":
+			err = eachChild(d, func(se xml.StartElement) error {
+				if se.Name.Local != "Includes" {
+					return d.Skip()
+				}
+				return eachChild(d, func(se xml.StartElement) error {
+					if se.Name.Local != "ObjectInAgentBackupJob" {
+						return d.Skip()
+					}
+					var inc IncludeRow
+					err := eachChild(d, func(se xml.StartElement) error {
+						var err error
+						switch se.Name.Local {
+						case "Name":
+							inc.Name, err = text(d)
+						case "DisplayName":
+							inc.DisplayName, err = text(d)
+						case "HierarchyObjRef":
+							inc.HierarchyObjRef, err = text(d)
+						default:
+							err = d.Skip()
+						}
+						return err
+					})
+					r.Includes = append(r.Includes, inc)
+					return err
+				})
+			})
+		default:
+			err = d.Skip()
+		}
+		return err
+	})
+}
+
+func decodeSessionRow(d *xml.Decoder, start xml.StartElement, r *SessionRow) error {
+	r.UID, r.Name = attr(start, "UID"), attr(start, "Name")
+	return eachChild(d, func(se xml.StartElement) error {
+		var err error
+		switch se.Name.Local {
+		case "Links":
+			var ls Links
+			ls, err = links(d, func(rel, typ string) bool { return rel == "Up" && typ == "BackupJobSessionReference" })
+			if l, ok := ls.Find("Up", "BackupJobSessionReference"); ok {
+				r.ParentHref = l.Href
+			}
+		case "JobUid":
+			r.JobUID, err = text(d)
+		case "JobName":
+			r.JobName, err = text(d)
+		case "JobType":
+			r.JobType, err = text(d)
+		case "CreationTimeUTC":
+			r.Created, err = timeText(d)
+		case "EndTimeUTC":
+			r.Ended, err = timeText(d)
+		case "State":
+			r.State, err = text(d)
+		case "Result":
+			r.Result, err = text(d)
+		case "Progress":
+			r.Progress, err = intText(d, "Progress")
+		case "FailureMessage":
+			r.FailureMessage, err = text(d)
+		case "IsRetry":
+			r.IsRetry, err = boolText(d, "IsRetry")
+		default:
+			err = d.Skip()
+		}
+		return err
+	})
+}

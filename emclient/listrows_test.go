@@ -1,0 +1,175 @@
+package emclient
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/agentdesk/agentdesk/emclient/emexamples"
+)
+
+// decodeRows runs a row decoder over a document held in memory.
+func decodeRows[T any](t *testing.T, body []byte, plural, entity string, decode func(*xml.Decoder, xml.StartElement, *T) error) ([]T, PagingInfo) {
+	t.Helper()
+	var rows []T
+	rq := &rowQuery[T]{plural: plural, entity: entity, decode: decode, fn: func(r *T) error { rows = append(rows, *r); return nil }}
+	if err := rq.decodeTokens(newDecoder(bytes.NewReader(body))); err != nil {
+		t.Fatalf("row decode: %v", err)
+	}
+	return rows, rq.paging
+}
+
+var xmlDecl = regexp.MustCompile(`(?s)^.*?(<[A-Za-z])`)
+
+// inQueryResult wraps a documented entity (its comment and declaration cut) in
+// a query answer of one page, with elements no EM version documents at every
+// level the row decoder walks.
+func inQueryResult(entity []byte, plural string) []byte {
+	e := xmlDecl.ReplaceAll(entity, []byte("$1"))
+	// Unknown elements inside the entity, before its end tag.
+	i := bytes.LastIndex(e, []byte("</"))
+	e = append(e[:i:i], append([]byte(`<FutureField><Deep a="1">x<Deeper/></Deep></FutureField>`), e[i:]...)...)
+	var b bytes.Buffer
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?><QueryResult xmlns="http://www.veeam.com/ent/v1.0"><Unknown><X/></Unknown><Entities><Other><AgentBackupJob Name="not in the plural asked"/></Other><`)
+	b.WriteString(plural + `><Stray>text</Stray>`)
+	b.Write(e)
+	b.WriteString(`</` + plural + `></Entities><PagingInfo PageNum="1" PageSize="100" PagesCount="1"><Links><Link Rel="First" Href="x"/></Links></PagingInfo><Trailing/></QueryResult>`)
+	return b.Bytes()
+}
+
+// TestJobRowExample reads the documented agent job through the list decoder
+// and checks every field against the full model's decode of the same bytes.
+func TestJobRowExample(t *testing.T) {
+	dir := emexamples.Dir(t)
+	b := loadExample(t, dir, "agent_job_entity.xml")
+	var full AgentBackupJob
+	if err := decode(b, &full); err != nil {
+		t.Fatal(err)
+	}
+	body := inQueryResult(b, "AgentBackupJobs")
+	rows, paging := decodeRows(t, body, "AgentBackupJobs", "AgentBackupJob", decodeJobRow)
+	if len(rows) != 1 {
+		t.Fatalf("%d rows, want 1 (the job in another wrapper must not count)", len(rows))
+	}
+	r := rows[0]
+	if paging.PagesCount != 1 || paging.PageNum != 1 || !paging.Links.Has("First") {
+		t.Errorf("paging = %+v", paging)
+	}
+	eqs := []struct{ name, got, want string }{
+		{"UID", r.UID, full.UID}, {"Name", r.Name, full.Name}, {"Platform", r.Platform, full.Platform},
+		{"Description", r.Description, full.Description},
+	}
+	for _, e := range eqs {
+		if e.got != e.want || e.want == "" {
+			t.Errorf("%s = %q, want %q", e.name, e.got, e.want)
+		}
+	}
+	if r.ScheduleConfigured != full.ScheduleConfigured || r.ScheduleEnabled != full.ScheduleEnabled {
+		t.Errorf("schedule = %v/%v, want %v/%v", r.ScheduleConfigured, r.ScheduleEnabled, full.ScheduleConfigured, full.ScheduleEnabled)
+	}
+	if full.NextRun == nil || !r.NextRun.Equal(full.NextRun.Time) {
+		t.Errorf("NextRun = %v, want %v", r.NextRun, full.NextRun)
+	}
+	if len(r.Links) != len(full.Links) {
+		t.Fatalf("%d links, want %d", len(r.Links), len(full.Links))
+	}
+	for i, l := range full.Links {
+		if r.Links[i].Rel != l.Rel || r.Links[i].Type != l.Type {
+			t.Errorf("link %d = %+v, want %+v", i, r.Links[i], l)
+		}
+	}
+	want, _ := full.Links.Find("Up", "BackupServerReference")
+	if got, _ := r.Links.Find("Up", "BackupServerReference"); got != want || want.Name == "" {
+		t.Errorf("server link = %+v, want %+v", got, want)
+	}
+	for _, rel := range []string{"Start", "Stop", "Retry", "ToggleScheduleEnabled"} {
+		if !r.Links.Has(rel) {
+			t.Errorf("the row lost the %s link", rel)
+		}
+	}
+	if full.JobInfo == nil || len(r.Includes) != len(full.JobInfo.Includes) || len(r.Includes) == 0 {
+		t.Fatalf("includes = %+v, want those of %+v", r.Includes, full.JobInfo)
+	}
+	for i, inc := range full.JobInfo.Includes {
+		if w := (IncludeRow{Name: inc.Name, DisplayName: inc.DisplayName, HierarchyObjRef: inc.HierarchyObjRef}); r.Includes[i] != w {
+			t.Errorf("include %d = %+v, want %+v", i, r.Includes[i], w)
+		}
+	}
+}
+
+// TestSessionRowExample does the same for the documented session entity.
+func TestSessionRowExample(t *testing.T) {
+	dir := emexamples.Dir(t)
+	b := loadExample(t, dir, "backup_job_session_entity_docs.xml")
+	var full BackupJobSession
+	if err := decode(b, &full); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := decodeRows(t, inQueryResult(b, "BackupJobSessions"), "BackupJobSessions", "BackupJobSession", decodeSessionRow)
+	if len(rows) != 1 {
+		t.Fatalf("%d rows, want 1", len(rows))
+	}
+	r := rows[0]
+	want := SessionRow{
+		UID: full.UID, Name: full.Name, JobUID: full.JobUID, JobName: full.JobName, JobType: full.JobType,
+		Created: full.CreationTimeUTC.Time, State: full.State, Result: full.Result, Progress: full.Progress,
+		FailureMessage: full.FailureMessage, IsRetry: full.IsRetry,
+	}
+	if full.EndTimeUTC != nil {
+		want.Ended = full.EndTimeUTC.Time
+	}
+	if l, ok := full.Links.Find("Up", "BackupJobSessionReference"); ok {
+		want.ParentHref = l.Href
+	}
+	if r != want || want.UID == "" || want.Created.IsZero() {
+		t.Errorf("row = %+v\nwant  %+v", r, want)
+	}
+}
+
+// TestRowsOfDocumentedQueryAnswers: every documented query answer (other
+// types, references, resources) reads without error, yields no job rows and
+// the same paging as the full model.
+func TestRowsOfDocumentedQueryAnswers(t *testing.T) {
+	dir := emexamples.Dir(t)
+	for _, name := range []string{"query_agentprotectiongroups.xml", "query_backuptasksession_paged.xml", "query_tasks_resources.xml"} {
+		t.Run(name, func(t *testing.T) {
+			b := loadExample(t, dir, name)
+			var full QueryResult
+			if err := decode(b, &full); err != nil {
+				t.Fatal(err)
+			}
+			rows, paging := decodeRows(t, b, "AgentBackupJobs", "AgentBackupJob", decodeJobRow)
+			if len(rows) != 0 {
+				t.Errorf("%d job rows from a %s answer", len(rows), name)
+			}
+			if paging.PageNum != full.PagingInfo.PageNum || paging.PagesCount != full.PagingInfo.PagesCount || len(paging.Links) != len(full.PagingInfo.Links) {
+				t.Errorf("paging = %+v, want %+v", paging, full.PagingInfo)
+			}
+		})
+	}
+}
+
+func TestRowsRejectWhatTheFullModelRejects(t *testing.T) {
+	for _, tc := range []struct{ name, body string }{
+		{"wrong root", `<EntityReferences/>`},
+		{"bad bool", `<QueryResult><Entities><AgentBackupJobs><AgentBackupJob><ScheduleEnabled>yes please</ScheduleEnabled></AgentBackupJob></AgentBackupJobs></Entities></QueryResult>`},
+		{"bad time", `<QueryResult><Entities><AgentBackupJobs><AgentBackupJob><NextRun>soon</NextRun></AgentBackupJob></AgentBackupJobs></Entities></QueryResult>`},
+		{"cut short", `<QueryResult><Entities><AgentBackupJobs><AgentBackupJob Name="a"><Links>`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rq := &rowQuery[JobRow]{plural: "AgentBackupJobs", entity: "AgentBackupJob", decode: decodeJobRow, fn: func(*JobRow) error { return nil }}
+			if err := rq.decodeTokens(newDecoder(strings.NewReader(tc.body))); err == nil {
+				t.Fatal("decoded without error")
+			}
+		})
+	}
+	stop := errors.New("stop")
+	rq := &rowQuery[JobRow]{plural: "AgentBackupJobs", entity: "AgentBackupJob", decode: decodeJobRow, fn: func(*JobRow) error { return stop }}
+	err := rq.decodeTokens(newDecoder(strings.NewReader(`<QueryResult><Entities><AgentBackupJobs><AgentBackupJob/><AgentBackupJob/></AgentBackupJobs></Entities></QueryResult>`)))
+	if !errors.Is(err, stop) || rq.fnErr != stop {
+		t.Fatalf("fn's error: got %v", err)
+	}
+}
