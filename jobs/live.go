@@ -46,7 +46,7 @@ func (s *Service) sharedRuns(ctx context.Context) map[string]RunState {
 	if s.opts.Runs == nil {
 		return nil
 	}
-	v, _, err := s.cache.get(ctx, "runs", s.opts.PollEvery, func(ctx context.Context) (any, error) {
+	out, _, err := s.cache.runs.get(ctx, struct{}{}, func(ctx context.Context) (map[string]RunState, error) {
 		now := s.opts.Now()
 		entries, err := s.opts.Runs.Recent(ctx, now.Add(-max(staleRun, s.opts.KeepResult)))
 		if err != nil {
@@ -70,7 +70,7 @@ func (s *Service) sharedRuns(ctx context.Context) map[string]RunState {
 		s.log.Warn("read shared run states", "err", err)
 		return nil
 	}
-	return v.(map[string]RunState)
+	return out
 }
 
 // newer picks the more recent of two runs of one job.
@@ -169,7 +169,7 @@ func (s *Service) Live(ctx context.Context, jobID string) (Live, error) {
 	}
 	st, ok := s.RunState(ctx, jobID)
 	if ok && (st.Changed.After(asOf) || st.Awaiting() && s.opts.Now().Sub(asOf) >= s.opts.PollEvery) {
-		s.cache.invalidate("job:" + j.ID)
+		s.cache.jobs.invalidate(j.ID)
 		if j, asOf, err = s.Job(ctx, jobID); err != nil {
 			return Live{}, err
 		}

@@ -20,7 +20,8 @@ import (
 // EM is the part of the Enterprise Manager client the service uses.
 type EM interface {
 	Query(ctx context.Context, q emclient.Query) (*emclient.QueryResult, error)
-	QueryPages(ctx context.Context, q emclient.Query, fn func(*emclient.QueryResult) error) error
+	JobRows(ctx context.Context, q emclient.Query, fn func(*emclient.JobRow) error) error
+	SessionRows(ctx context.Context, q emclient.Query, fn func(*emclient.SessionRow) error) error
 	AgentJob(ctx context.Context, id string) (*emclient.AgentBackupJob, error)
 	BackupServers(ctx context.Context) ([]emclient.BackupServer, error)
 	BackupSession(ctx context.Context, id string) (*emclient.BackupJobSession, error)
@@ -53,7 +54,11 @@ type Job struct {
 	ScheduleEnabled    bool
 	NextRun            time.Time
 	Computers          []string // names of the computers and protection groups it includes
-	Entity             *emclient.AgentBackupJob
+	// Entity is EM's entity. For a job of the list snapshot it holds only
+	// what the list reads (see emclient.JobRow): the fields above, the links'
+	// Rel and Type (which actions EM offers) and the includes' names and
+	// HierarchyObjRef; no schedule or options. Job reads the whole entity.
+	Entity *emclient.AgentBackupJob
 	Last               *Session // latest parent session, nil when none in EM's 30-day window
 }
 
@@ -98,8 +103,23 @@ func (s *Session) Duration(now time.Time) time.Duration {
 // Snapshot is every agent job at one moment.
 type Snapshot struct {
 	Jobs []*Job // sorted by name
+	// AsOf is when the load of this snapshot began: EM's state is at least
+	// this fresh.
 	AsOf time.Time
-	byID map[string]*Job
+	// Refreshing: a newer snapshot is being read from EM in the background.
+	Refreshing bool
+	// RefreshFailed: the last refresh failed at FailedAt (EM did not answer,
+	// or answered with an error); this is the last snapshot that succeeded.
+	RefreshFailed bool
+	FailedAt      time.Time
+	byID          map[string]*Job
+
+	// What the next refresh builds on: the newest parent session of each job
+	// (the 30-day window), the moment the session query that last succeeded
+	// began, and when the window was last read whole.
+	latest     map[string]*Session
+	sessionsAt time.Time
+	fullAt     time.Time
 }
 
 // Find returns the job with the given id.
@@ -124,7 +144,14 @@ func (s *Snapshot) Servers() []string {
 
 // Options tunes the service; the zero value is usable.
 type Options struct {
-	ListTTL     time.Duration // default 15s
+	ListTTL     time.Duration // default 15s; after it the list is refreshed in the background
+	// ListWait bounds how long a request waits for the first list ever (no
+	// snapshot yet) before ErrListLoading; the load goes on. Default 20s.
+	ListWait time.Duration
+	// ListRefreshTimeout is a list refresh's own deadline (default 2m).
+	ListRefreshTimeout time.Duration
+	// ListPageSize is the page size of the jobs query (default 1000).
+	ListPageSize int
 	JobTTL      time.Duration // default 5s
 	ServerTTL   time.Duration // default 5m
 	PollEvery   time.Duration // EM task/session polling while an action runs, default 1s
@@ -157,7 +184,7 @@ type Options struct {
 type Service struct {
 	em    EM
 	opts  Options
-	cache *cache
+	cache *caches
 	log   *slog.Logger
 
 	ctx      context.Context // lives as long as the service; actions are followed on it
@@ -174,6 +201,15 @@ type Service struct {
 func NewService(em EM, opts Options) *Service {
 	if opts.ListTTL == 0 {
 		opts.ListTTL = 15 * time.Second
+	}
+	if opts.ListWait == 0 {
+		opts.ListWait = 20 * time.Second
+	}
+	if opts.ListRefreshTimeout == 0 {
+		opts.ListRefreshTimeout = 2 * time.Minute
+	}
+	if opts.ListPageSize == 0 {
+		opts.ListPageSize = 1000
 	}
 	if opts.JobTTL == 0 {
 		opts.JobTTL = 5 * time.Second
@@ -216,9 +252,13 @@ func NewService(em EM, opts Options) *Service {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
-		em: em, opts: opts, cache: newCache(opts.Now), log: opts.Logger,
+		em: em, opts: opts, log: opts.Logger,
 		ctx: ctx, cancel: cancel, runs: make(map[string]*Run), draining: make(chan struct{}),
 	}
+	s.cache = newCaches(opts, &snapshots{
+		now: opts.Now, ttl: opts.ListTTL, firstWait: opts.ListWait, timeout: opts.ListRefreshTimeout,
+		load: s.loadList, log: opts.Logger, ctx: ctx, wg: &s.wg,
+	})
 	s.wg.Add(1)
 	go s.janitor()
 	return s
@@ -264,7 +304,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 }
 
 // CacheStats reports cache hits and misses since start.
-func (s *Service) CacheStats() (hits, misses int64) { return s.cache.stats() }
+func (s *Service) CacheStats() (hits, misses int64) { return s.cache.counts() }
 
 func (s *Service) janitor() {
 	defer s.wg.Done()
@@ -294,86 +334,125 @@ var ErrNotFound = errors.New("jobs: no such job")
 // ErrInvalidID means the id is not a GUID; no EM call was made.
 var ErrInvalidID = errors.New("jobs: job id is not a valid id")
 
-// List returns every agent job, from two queries sent in parallel: the job
-// entities and the agent sessions of EM's 30-day window, newest first.
+// List returns every agent job with its newest session, from the snapshot
+// (see snapshots): at once whenever a snapshot exists, however old, with its
+// age and whether a refresh runs or failed; only the first list ever is waited
+// for, up to ListWait (ErrListLoading after that).
 func (s *Service) List(ctx context.Context) (*Snapshot, error) {
-	v, at, err := s.cache.get(ctx, "list", s.opts.ListTTL, func(ctx context.Context) (any, error) {
-		return s.loadList(ctx)
-	})
-	if err != nil {
-		return nil, err
-	}
-	snap := *v.(*Snapshot)
-	snap.AsOf = at
-	return &snap, nil
+	return s.cache.list.get(ctx)
 }
 
-func (s *Service) loadList(ctx context.Context) (*Snapshot, error) {
+// sessionWindow is how far back EM keeps agent sessions (and the list looks).
+const sessionWindow = 30 * 24 * time.Hour
+
+// fullSessionsEvery is how often a refresh reads the whole 30-day session
+// window instead of only what changed: the incremental query cannot see a
+// session EM deleted, so the window is read whole now and then.
+const fullSessionsEvery = 30 * time.Minute
+
+// loadList reads a new snapshot: the jobs query paged and decoded into list
+// rows (EM has no field that tells which jobs changed, so every job is read,
+// ListPageSize at a time), and in parallel the agent sessions. The sessions are
+// read whole the first time and every fullSessionsEvery; in between only
+// those created or ended since the last read, or still running (EM's query
+// service filters on CreationTime, EndTime and State), merged into prev's.
+func (s *Service) loadList(ctx context.Context, prev *Snapshot) (*Snapshot, error) {
+	start := s.opts.Now()
 	var (
-		wg       sync.WaitGroup
-		jobs     []emclient.AgentBackupJob
-		sessions []emclient.BackupJobSession
-		jobErr   error
-		sessErr  error
+		wg      sync.WaitGroup
+		rows    []*Job
+		jobErr  error
+		latest  map[string]*Session
+		sessErr error
+		full    bool
 	)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		jobErr = s.em.QueryPages(ctx, emclient.Query{Type: "AgentBackupJob", Entities: true, SortAsc: "Name", PageSize: 1000},
-			func(r *emclient.QueryResult) error {
-				if r.Entities != nil && r.Entities.AgentBackupJobs != nil {
-					jobs = append(jobs, r.Entities.AgentBackupJobs.Jobs...)
-				}
-				return nil
-			})
-	}()
-	go func() {
-		defer wg.Done()
-		since := s.opts.Now().Add(-30 * 24 * time.Hour).UTC()
-		sessErr = s.em.QueryPages(ctx, emclient.Query{
-			Type: "BackupJobSession", Entities: true,
-			Filter:   emclient.And(emclient.Eq("JobType", "AgentBackup"), emclient.Ge("CreationTime", since)),
-			SortDesc: "CreationTime", PageSize: 1000,
-		}, func(r *emclient.QueryResult) error {
-			if r.Entities != nil && r.Entities.BackupJobSessions != nil {
-				sessions = append(sessions, r.Entities.BackupJobSessions.Sessions...)
+		jobErr = s.em.JobRows(ctx, emclient.Query{SortAsc: "Name", PageSize: s.opts.ListPageSize}, func(r *emclient.JobRow) error {
+			if j := jobFromRow(r); j.ID != "" {
+				rows = append(rows, j)
 			}
 			return nil
 		})
+	}()
+	go func() {
+		defer wg.Done()
+		latest, full, sessErr = s.loadLatest(ctx, prev, start)
 	}()
 	wg.Wait()
 	if jobErr != nil {
 		return nil, fmt.Errorf("list agent jobs: %w", jobErr)
 	}
-	// Without sessions the list still shows every job, only without last results;
-	// that beats an error page when the session query alone fails.
-	if sessErr != nil {
+	snap := &Snapshot{Jobs: rows, AsOf: start, byID: make(map[string]*Job, len(rows)), latest: latest, sessionsAt: start, fullAt: start}
+	switch {
+	case sessErr != nil && prev != nil && prev.latest != nil:
+		// Keep the sessions known so far; the next refresh asks for
+		// everything since they were read.
+		s.log.Warn("agent sessions query failed; list shown with the last results read", "err", sessErr)
+		snap.latest, snap.sessionsAt, snap.fullAt = prev.latest, prev.sessionsAt, prev.fullAt
+	case sessErr != nil:
+		// Without sessions the list still shows every job, only without
+		// last results; that beats an error page when the session query
+		// alone fails.
 		s.log.Warn("agent sessions query failed; list shown without last results", "err", sessErr)
+		snap.latest, snap.sessionsAt = nil, time.Time{}
+	case !full:
+		snap.fullAt = prev.fullAt
 	}
-	latest := make(map[string]*Session, len(jobs))
-	for i := range sessions {
-		id := emclient.IDFromUID(sessions[i].JobUID)
-		if id == "" {
-			continue
-		}
-		if cur, ok := latest[id]; !ok || sessions[i].CreationTimeUTC.After(cur.Start) {
-			latest[id] = sessionFrom(&sessions[i])
-		}
-	}
-	snap := &Snapshot{Jobs: make([]*Job, 0, len(jobs)), byID: make(map[string]*Job, len(jobs))}
-	for i := range jobs {
-		j := jobFrom(&jobs[i])
-		if j.ID == "" {
-			continue
-		}
-		j.Last = latest[j.ID]
-		snap.Jobs = append(snap.Jobs, j)
+	for _, j := range rows {
+		j.Last = snap.latest[j.ID]
 		snap.byID[j.ID] = j
 	}
 	sort.SliceStable(snap.Jobs, func(a, b int) bool {
 		return strings.ToLower(snap.Jobs[a].Name) < strings.ToLower(snap.Jobs[b].Name)
 	})
 	return snap, nil
+}
+
+// loadLatest returns the newest parent session of each job, reading only what
+// changed since prev's sessions when it can (full reports a whole read).
+func (s *Service) loadLatest(ctx context.Context, prev *Snapshot, start time.Time) (latest map[string]*Session, full bool, err error) {
+	agent := emclient.Eq("JobType", "AgentBackup")
+	q := emclient.Query{SortDesc: "CreationTime", PageSize: 1000}
+	if prev != nil && prev.latest != nil && start.Sub(prev.fullAt) < fullSessionsEvery {
+		// Created or ended since the last read (less the clock skew EM's
+		// and the backup servers' clocks may have against ours), or still
+		// running: a running session's progress and state change without
+		// either time changing.
+		since := prev.sessionsAt.Add(-s.opts.ClockSkew).UTC()
+		q.Filter = emclient.And(agent, emclient.Or(
+			emclient.Ge("CreationTime", since), emclient.Ge("EndTime", since), emclient.Ne("State", "Stopped")))
+		latest = make(map[string]*Session, len(prev.latest))
+		for id, x := range prev.latest {
+			latest[id] = x
+		}
+	} else {
+		full = true
+		q.Filter = emclient.And(agent, emclient.Ge("CreationTime", start.Add(-sessionWindow).UTC()))
+		latest = make(map[string]*Session)
+	}
+	err = s.em.SessionRows(ctx, q, func(r *emclient.SessionRow) error {
+		id := emclient.IDFromUID(r.JobUID)
+		if id == "" {
+			return nil
+		}
+		if cur, ok := latest[id]; !ok || r.Created.After(cur.Start) || strings.EqualFold(emclient.IDFromUID(r.UID), cur.ID) {
+			latest[id] = sessionFromRow(r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	// A job's newest session older than EM's window is no longer shown, as
+	// EM would no longer list it.
+	for id, x := range latest {
+		if start.Sub(x.Start) > sessionWindow {
+			delete(latest, id)
+		}
+	}
+	return latest, full, nil
 }
 
 // Job returns one job with its latest session. The entity, the first page of its
@@ -384,7 +463,8 @@ func (s *Service) Job(ctx context.Context, id string) (*Job, time.Time, error) {
 		return nil, time.Time{}, ErrInvalidID
 	}
 	id = strings.ToLower(id)
-	v, at, err := s.cache.get(ctx, "job:"+id, s.opts.JobTTL, func(ctx context.Context) (any, error) {
+	return s.cache.jobs.get(ctx, id, func(ctx context.Context) (*Job, error) {
+		since := s.cache.sessions.current()
 		var (
 			wg      sync.WaitGroup
 			ent     *emclient.AgentBackupJob
@@ -406,14 +486,10 @@ func (s *Service) Job(ctx context.Context, id string) (*Job, time.Time, error) {
 		j := jobFrom(ent)
 		if pageErr == nil && len(page.Sessions) > 0 {
 			j.Last = page.Sessions[0]
-			s.cache.put(fmt.Sprintf("sessions:%s:1:%d", id, firstSessionPage), page, s.opts.JobTTL)
+			s.cache.sessions.put(sessionKey{job: id, page: 1, size: firstSessionPage}, page, since)
 		}
 		return j, nil
 	})
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	return v.(*Job), at, nil
 }
 
 // firstSessionPage is the size of the session page shown with a job, loaded with it.
@@ -422,7 +498,7 @@ const firstSessionPage = 10
 // Fresh reads the job from EM bypassing the cache, for decisions that must not
 // act on stale state (enable/disable).
 func (s *Service) Fresh(ctx context.Context, id string) (*Job, error) {
-	s.cache.invalidate("job:" + strings.ToLower(id))
+	s.cache.jobs.invalidate(strings.ToLower(id))
 	j, _, err := s.Job(ctx, id)
 	return j, err
 }
@@ -443,14 +519,10 @@ func (s *Service) Sessions(ctx context.Context, id string, page, size int) (*Ses
 	if page < 1 {
 		page = 1
 	}
-	key := fmt.Sprintf("sessions:%s:%d:%d", id, page, size)
-	v, _, err := s.cache.get(ctx, key, s.opts.JobTTL, func(ctx context.Context) (any, error) {
+	p, _, err := s.cache.sessions.get(ctx, sessionKey{job: id, page: page, size: size}, func(ctx context.Context) (*SessionPage, error) {
 		return s.loadSessions(ctx, id, page, size)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*SessionPage), nil
+	return p, err
 }
 
 func jobUIDFilter(id string) emclient.Filter {
@@ -488,8 +560,7 @@ func (s *Service) Children(ctx context.Context, job *Job, parent *Session) ([]*S
 	if parent == nil {
 		return nil, nil
 	}
-	key := "children:" + parent.ID
-	v, _, err := s.cache.get(ctx, key, s.opts.JobTTL, func(ctx context.Context) (any, error) {
+	out, _, err := s.cache.children.get(ctx, strings.ToLower(parent.ID), func(ctx context.Context) ([]*Session, error) {
 		refs, err := s.em.AgentManagementSessions(ctx, parent.ID)
 		if err != nil {
 			return nil, fmt.Errorf("read computer sessions: %w", err)
@@ -528,10 +599,7 @@ func (s *Service) Children(ctx context.Context, job *Job, parent *Session) ([]*S
 		sort.SliceStable(out, func(a, b int) bool { return strings.ToLower(out[a].Computer) < strings.ToLower(out[b].Computer) })
 		return out, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return v.([]*Session), nil
+	return out, err
 }
 
 // childReads bounds the entity reads of one parent's children in flight.
@@ -552,13 +620,8 @@ func (s *Service) Server(ctx context.Context, id string) (*emclient.BackupServer
 }
 
 func (s *Service) servers(ctx context.Context) ([]emclient.BackupServer, error) {
-	v, _, err := s.cache.get(ctx, "servers", s.opts.ServerTTL, func(ctx context.Context) (any, error) {
-		return s.em.BackupServers(ctx)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return v.([]emclient.BackupServer), nil
+	all, _, err := s.cache.servers.get(ctx, struct{}{}, s.em.BackupServers)
+	return all, err
 }
 
 func jobFrom(e *emclient.AgentBackupJob) *Job {
@@ -592,6 +655,26 @@ func jobFrom(e *emclient.AgentBackupJob) *Job {
 	return j
 }
 
+// jobFromRow is a job of the list snapshot: what the list shows, with an
+// entity holding only what the list reads (see Job.Entity).
+func jobFromRow(r *emclient.JobRow) *Job {
+	e := &emclient.AgentBackupJob{
+		Type: "AgentBackupJob", UID: r.UID, Name: r.Name, Links: r.Links, JobType: "AgentBackup",
+		Platform: r.Platform, Description: r.Description,
+		ScheduleConfigured: r.ScheduleConfigured, ScheduleEnabled: r.ScheduleEnabled,
+	}
+	if !r.NextRun.IsZero() {
+		e.NextRun = &emclient.Time{Time: r.NextRun}
+	}
+	if len(r.Includes) > 0 {
+		e.JobInfo = &emclient.AgentJobInfo{Includes: make([]emclient.ObjectInAgentBackupJob, len(r.Includes))}
+		for i, inc := range r.Includes {
+			e.JobInfo.Includes[i] = emclient.ObjectInAgentBackupJob{Name: inc.Name, DisplayName: inc.DisplayName, HierarchyObjRef: inc.HierarchyObjRef}
+		}
+	}
+	return jobFrom(e)
+}
+
 // kindOf is the job's kind as EM states it. No documented EM version states
 // it (a missing link is no sign: every entity carries all eight), so it is ""
 // and views show no kind; read the field here should EM add one.
@@ -622,6 +705,24 @@ func sessionFrom(b *emclient.BackupJobSession) *Session {
 	return s
 }
 
+func sessionFromRow(r *emclient.SessionRow) *Session {
+	return &Session{
+		ID:             emclient.IDFromUID(r.UID),
+		Name:           r.Name,
+		JobUID:         r.JobUID,
+		JobName:        r.JobName,
+		JobType:        r.JobType,
+		State:          r.State,
+		Result:         r.Result,
+		Start:          r.Created,
+		End:            r.Ended,
+		Progress:       r.Progress,
+		IsRetry:        r.IsRetry,
+		FailureMessage: r.FailureMessage,
+		ParentID:       idFromHref(r.ParentHref),
+	}
+}
+
 // idFromHref returns the GUID path segment of an EM href, or "".
 func idFromHref(href string) string {
 	if i := strings.IndexAny(href, "?#"); i >= 0 {
@@ -640,7 +741,7 @@ func (s *Service) Session(ctx context.Context, id string) (*Session, error) {
 	if !emclient.ValidID(id) {
 		return nil, ErrInvalidID
 	}
-	v, _, err := s.cache.get(ctx, "session:"+strings.ToLower(id), s.opts.JobTTL, func(ctx context.Context) (any, error) {
+	out, _, err := s.cache.session.get(ctx, strings.ToLower(id), func(ctx context.Context) (*Session, error) {
 		b, err := s.em.BackupSession(ctx, id)
 		if err != nil {
 			if errors.Is(err, emclient.ErrNotFound) {
@@ -650,8 +751,5 @@ func (s *Service) Session(ctx context.Context, id string) (*Session, error) {
 		}
 		return sessionFrom(b), nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*Session), nil
+	return out, err
 }

@@ -99,13 +99,13 @@ func TestShutdownBounded(t *testing.T) {
 // TestCacheLoadKeepsCallerDeadline: a load shared by viewers is not cancelled
 // by one of them leaving, but it never outlives the request deadline.
 func TestCacheLoadKeepsCallerDeadline(t *testing.T) {
-	c := newCache(time.Now)
+	c := newCache[string, int](time.Now, time.Minute, nil)
 	deadline := time.Now().Add(time.Hour)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	var got time.Time
 	var ok bool
-	_, _, err := c.get(ctx, "k", time.Minute, func(lctx context.Context) (any, error) {
+	_, _, err := c.get(ctx, "k", func(lctx context.Context) (int, error) {
 		got, ok = lctx.Deadline()
 		return 1, nil
 	})
