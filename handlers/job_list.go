@@ -44,7 +44,8 @@ func (h *Handler) listJobs(c echo.Context) error {
 	if size <= 0 || size > 500 {
 		size = listPageSize
 	}
-	m := views.JobList{Path: h.base + "/jobs", Filter: f, Total: len(matched), AsOf: snap.AsOf}
+	m := views.JobList{Path: h.base + "/jobs", Filter: f, Total: len(matched), AsOf: snap.AsOf,
+		Refreshing: snap.Refreshing, RefreshFailed: snap.RefreshFailed}
 	for s := range servers {
 		m.Servers = append(m.Servers, s)
 	}

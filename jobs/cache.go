@@ -207,6 +207,7 @@ type caches struct {
 
 func newCaches(opts Options, list *snapshots) *caches {
 	st := new(cacheStats)
+	list.stats = st
 	return &caches{
 		stats:    st,
 		jobs:     newCache[string, *Job](opts.Now, opts.JobTTL, st),

@@ -133,7 +133,10 @@ func TestCacheLoadBeforeInvalidationIsNotStored(t *testing.T) {
 		t.Fatalf("first caller got %q", v)
 	}
 	// ... but it was not stored over the fresh one.
-	never := func(context.Context) (string, error) { t.Error("loaded again: the fresh value was not cached"); return "", nil }
+	never := func(context.Context) (string, error) {
+		t.Error("loaded again: the fresh value was not cached")
+		return "", nil
+	}
 	if v, _, _ := c.get(context.Background(), "job", never); v != "after the action" {
 		t.Fatalf("after the stale load returned, the cache serves %q", v)
 	}

@@ -59,7 +59,7 @@ type Job struct {
 	// Rel and Type (which actions EM offers) and the includes' names and
 	// HierarchyObjRef; no schedule or options. Job reads the whole entity.
 	Entity *emclient.AgentBackupJob
-	Last               *Session // latest parent session, nil when none in EM's 30-day window
+	Last   *Session // latest parent session, nil when none in EM's 30-day window
 }
 
 // Running reports whether the job's latest session is still going.
@@ -144,7 +144,7 @@ func (s *Snapshot) Servers() []string {
 
 // Options tunes the service; the zero value is usable.
 type Options struct {
-	ListTTL     time.Duration // default 15s; after it the list is refreshed in the background
+	ListTTL time.Duration // default 15s; after it the list is refreshed in the background
 	// ListWait bounds how long a request waits for the first list ever (no
 	// snapshot yet) before ErrListLoading; the load goes on. Default 20s.
 	ListWait time.Duration
@@ -152,11 +152,11 @@ type Options struct {
 	ListRefreshTimeout time.Duration
 	// ListPageSize is the page size of the jobs query (default 1000).
 	ListPageSize int
-	JobTTL      time.Duration // default 5s
-	ServerTTL   time.Duration // default 5m
-	PollEvery   time.Duration // EM task/session polling while an action runs, default 1s
-	KeepResult  time.Duration // how long a finished action's outcome stays visible, default 2m
-	ActionLimit time.Duration // how long an action is followed at most, default 4h
+	JobTTL       time.Duration // default 5s
+	ServerTTL    time.Duration // default 5m
+	PollEvery    time.Duration // EM task/session polling while an action runs, default 1s
+	KeepResult   time.Duration // how long a finished action's outcome stays visible, default 2m
+	ActionLimit  time.Duration // how long an action is followed at most, default 4h
 	// ClockSkew is how far EM's and the backup server's clocks may be behind
 	// ours when the session a start or retry created is looked for (default
 	// emclient.DefaultClockSkew).

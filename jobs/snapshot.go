@@ -27,6 +27,7 @@ type snapshots struct {
 	timeout   time.Duration
 	load      func(ctx context.Context, prev *Snapshot) (*Snapshot, error)
 	log       *slog.Logger
+	stats     *cacheStats // a request answered from a snapshot is a hit, however old
 
 	ctx context.Context // the service's: ends at Close
 	wg  *sync.WaitGroup // the service's: Close waits for a refresh in flight
@@ -52,6 +53,7 @@ func (p *snapshots) get(ctx context.Context) (*Snapshot, error) {
 	p.mu.Lock()
 	now := p.now()
 	if p.cur != nil {
+		p.stats.hits.Add(1)
 		if p.running == nil && p.staleLocked(now) {
 			p.startLocked(now)
 		}
@@ -59,6 +61,7 @@ func (p *snapshots) get(ctx context.Context) (*Snapshot, error) {
 		p.mu.Unlock()
 		return snap, nil
 	}
+	p.stats.misses.Add(1)
 	r := p.running
 	if r == nil {
 		r = p.startLocked(now)

@@ -114,6 +114,10 @@ type JobList struct {
 	Total   int      // rows matching the filter, all pages
 	Pages   int      // number of pages (0 or 1 hides the pager)
 	AsOf    time.Time
+	// Refreshing: a newer list is being read from EM; RefreshFailed: the
+	// last read failed, so AsOf is older than it should be.
+	Refreshing    bool
+	RefreshFailed bool
 }
 
 // URL returns the list URL for f (the filter as given, no page reset). It is
