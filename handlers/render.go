@@ -159,6 +159,9 @@ func (h *Handler) errorView(ctx context.Context, err error) views.ErrorView {
 	case errors.Is(err, emclient.ErrCircuitOpen):
 		ev.Status, ev.Title, ev.Message = http.StatusServiceUnavailable, "Backup server unreachable",
 			"Enterprise Manager has not been answering, so AgentDesk is not sending it requests for now and checks by itself when it is back. Nothing was changed; try again in a minute."
+	case errors.Is(err, jobs.ErrListLoading):
+		ev.Status, ev.Title, ev.Message = http.StatusServiceUnavailable, "The job list is still loading",
+			"AgentDesk is reading the job list from Enterprise Manager for the first time since it started, and Enterprise Manager has not finished answering. The reading goes on without you: try again in a moment."
 	case errors.Is(err, emclient.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		ev.Status, ev.Title, ev.Message = http.StatusServiceUnavailable, "Enterprise Manager is not answering",
 			"The backup server could not be reached just now. Your request was not carried out; try again in a moment."
