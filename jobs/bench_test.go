@@ -221,7 +221,8 @@ type floorResult struct {
 // (jobs and the 30-day sessions, in parallel), decode each into the structs
 // above and keep each job's newest session.
 func floorList(tb testing.TB, ctx context.Context, base string) floorResult {
-	hc := &http.Client{Timeout: 5 * time.Minute}
+	hc := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Minute}
+	defer hc.CloseIdleConnections()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/sessionMngr/?v=latest", nil)
 	req.SetBasicAuth("svc", "secret")
 	resp, err := hc.Do(req)

@@ -23,5 +23,5 @@ done
 for way in ${LISTMEM_WAYS:-floor before after}; do
 	AGENTDESK_BENCH_EM="http://$addr" AGENTDESK_MEASURE_LIST=$way \
 		/usr/bin/time -v "$tmp/jobs.test" -test.run '^TestMeasureListRefresh$' -test.count=1 2>"$tmp/time.$way" | grep '^list-refresh' || { cat "$tmp/time.$way"; exit 1; }
-	printf '  MaxRSS-MB=%s\n' "$(awk '/Maximum resident set size/ {printf "%.1f", $NF/1024}' "$tmp/time.$way")"
+	awk '/Maximum resident set size/ {rss=$NF/1024} /User time/ {u=$NF} /System time/ {s=$NF} END {printf "  MaxRSS-MB=%.1f cpu-seconds=%.2f\n", rss, u+s}' "$tmp/time.$way"
 done
