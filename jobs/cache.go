@@ -220,19 +220,11 @@ func newCaches(opts Options, list *snapshots) *caches {
 	}
 }
 
-// job drops what the portal knows of one job: its entity, its session pages,
-// and (marked stale, still shown) the list snapshot.
-func (c *caches) job(id string) {
-	id = strings.ToLower(id)
-	c.jobs.invalidate(id)
-	c.sessions.invalidateIf(func(k sessionKey) bool { return k.job == id })
-	c.list.invalidate()
-}
-
 // invalidate is the string-keyed form the action code still calls
 // ("job:<id>", "sessions:<id>", "list"); it maps each onto the typed caches.
 //
-// Deprecated: call job (or the typed caches) instead.
+// Deprecated: call the typed caches (jobs.invalidate, sessions.invalidateIf,
+// list.invalidate) instead.
 func (c *caches) invalidate(keys ...string) {
 	for _, k := range keys {
 		switch {
