@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -172,4 +174,39 @@ func TestRowsRejectWhatTheFullModelRejects(t *testing.T) {
 	if !errors.Is(err, stop) || rq.fnErr != stop {
 		t.Fatalf("fn's error: got %v", err)
 	}
+}
+
+// FuzzRows: the row decoder never panics, and whatever the full model reads as
+// a page of jobs the row decoder reads too, the same jobs in the same order.
+func FuzzRows(f *testing.F) {
+	if dir := emexamples.Find(); dir != "" {
+		for _, name := range []string{"agent_job_entity.xml", "backup_job_session_entity_docs.xml"} {
+			if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+				f.Add(inQueryResult(emexamples.AmpFix(b), "AgentBackupJobs"))
+			}
+		}
+	}
+	f.Add([]byte(`<QueryResult><Entities><AgentBackupJobs><AgentBackupJob UID="u" Name="n"><ScheduleEnabled> true </ScheduleEnabled></AgentBackupJob></AgentBackupJobs></Entities><PagingInfo PagesCount="2"/></QueryResult>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var rows []JobRow
+		rq := &rowQuery[JobRow]{plural: "AgentBackupJobs", entity: "AgentBackupJob", decode: decodeJobRow,
+			fn: func(r *JobRow) error { rows = append(rows, *r); return nil }}
+		rowErr := rq.decodeTokens(newDecoder(bytes.NewReader(b)))
+		var full QueryResult
+		if decode(b, &full) != nil || full.Entities == nil || full.Entities.AgentBackupJobs == nil {
+			return
+		}
+		jobs := full.Entities.AgentBackupJobs.Jobs
+		if rowErr != nil {
+			t.Fatalf("the full model reads %d jobs, the rows fail: %v", len(jobs), rowErr)
+		}
+		if len(rows) != len(jobs) {
+			t.Fatalf("%d rows, full model %d jobs", len(rows), len(jobs))
+		}
+		for i := range jobs {
+			if rows[i].UID != jobs[i].UID || rows[i].Name != jobs[i].Name || rows[i].ScheduleEnabled != jobs[i].ScheduleEnabled {
+				t.Fatalf("row %d = %+v, full model %+v", i, rows[i], jobs[i])
+			}
+		}
+	})
 }
