@@ -75,7 +75,8 @@ func (p *snapshots) get(ctx context.Context) (*Snapshot, error) {
 	case <-wait.C:
 		return nil, ErrListLoading
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		// The request's own deadline came first: the same answer.
+		return nil, fmt.Errorf("%w: %w", ErrListLoading, ctx.Err())
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -229,6 +229,19 @@ func TestListFirstLoadBounded(t *testing.T) {
 	}
 }
 
+// TestListFirstLoadRequestDeadline: a request whose own deadline ends the
+// wait for the first list gets the same answer as the bounded wait.
+func TestListFirstLoadRequestDeadline(t *testing.T) {
+	s, g, _, _ := newGateService(t, Options{ListWait: time.Hour})
+	release := g.hold()
+	defer release()
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now())
+	defer cancel()
+	if _, err := s.List(ctx); !errors.Is(err, ErrListLoading) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("first list past the request's deadline: %v", err)
+	}
+}
+
 // TestListFirstLoadEMDown: a failed first load is the request's error (EM's,
 // for the error page), and the next request tries again.
 func TestListFirstLoadEMDown(t *testing.T) {
