@@ -1,14 +1,18 @@
 package emclient
 
 import (
+	"bytes"
 	"encoding/xml"
 	"fmt"
 	"testing"
 	"time"
 )
 
-func BenchmarkDecodeQueryResult10k(b *testing.B) {
-	const n = 10000
+const bench10k = 10000
+
+// bench10kBody is one query answer of 10,000 agent jobs as EM writes them.
+func bench10kBody(b *testing.B) []byte {
+	const n = bench10k
 	jobs := make([]AgentBackupJob, n)
 	next := Time{time.Date(2025, 8, 15, 20, 0, 0, 0, time.UTC)}
 	for i := range jobs {
@@ -39,6 +43,14 @@ func BenchmarkDecodeQueryResult10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return body
+}
+
+// BenchmarkDecodeQueryResult10k decodes the answer into the full model, as
+// the list did before the row decoder.
+func BenchmarkDecodeQueryResult10k(b *testing.B) {
+	const n = bench10k
+	body := bench10kBody(b)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -48,6 +60,25 @@ func BenchmarkDecodeQueryResult10k(b *testing.B) {
 		}
 		if len(res.Entities.AgentBackupJobs.Jobs) != n {
 			b.Fatalf("decoded %d jobs", len(res.Entities.AgentBackupJobs.Jobs))
+		}
+	}
+}
+
+// BenchmarkJobRows10k decodes the same answer into list rows (the list's
+// decoder), keeping every row as the list does.
+func BenchmarkJobRows10k(b *testing.B) {
+	body := bench10kBody(b)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rows := make([]JobRow, 0, bench10k)
+		rq := &rowQuery[JobRow]{plural: "AgentBackupJobs", entity: "AgentBackupJob", decode: decodeJobRow,
+			fn: func(r *JobRow) error { rows = append(rows, *r); return nil }}
+		if err := rq.decodeTokens(newDecoder(bytes.NewReader(body))); err != nil {
+			b.Fatal(err)
+		}
+		if len(rows) != bench10k {
+			b.Fatalf("decoded %d rows", len(rows))
 		}
 	}
 }
