@@ -42,6 +42,7 @@ func TestCrashKeepsEveryActionThatReachedEM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	newSQLStore(t, db)
 	db.Close()
 
 	var jobSpecs []string
@@ -101,7 +102,7 @@ func TestCrashKeepsEveryActionThatReachedEM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	l := New(NewSQLiteStore(db), Options{Logger: testLogger()})
+	l := New(newSQLStore(t, db), Options{Logger: testLogger()})
 	before := map[Result]int{}
 	l.Each(ctx, Filter{Kind: KindAction}, func(e Entry) error { before[e.Result]++; return nil })
 	rep, err := l.Reconcile(ctx, newClient(t, url), time.Now())
@@ -162,7 +163,7 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := New(NewSQLiteStore(db), Options{Logger: testLogger()})
+	l := New(newSQLStore(t, db), Options{Logger: testLogger()})
 	em := newClient(t, os.Getenv("AGENTDESK_CRASH_EM"))
 	svc := jobs.NewService(em, jobs.Options{Recorder: l, PollEvery: 2 * time.Millisecond, Logger: testLogger()})
 

@@ -4,14 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/agentdesk/agentdesk/emclient"
 	"github.com/agentdesk/agentdesk/emclient/emsim"
 	"github.com/agentdesk/agentdesk/store"
-	"github.com/agentdesk/agentdesk/store/pgtest"
+	"github.com/agentdesk/agentdesk/store/storetest"
 )
 
 func testLogger() *slog.Logger {
@@ -24,23 +23,17 @@ func testLogger() *slog.Logger {
 // eachStore runs fn against a fresh SQLite store and, when AGENTDESK_TEST_POSTGRES
 // is set, a fresh PostgreSQL one.
 func eachStore(t *testing.T, fn func(t *testing.T, s Store)) {
-	t.Run("sqlite", func(t *testing.T) {
-		db, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "audit.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		fn(t, NewSQLiteStore(db))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		url := pgtest.NewDatabase(t)
-		pool, err := store.OpenPostgres(context.Background(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		fn(t, NewPostgresStore(pool))
-	})
+	storetest.Each(t, func(t *testing.T, db *store.DB) { fn(t, newSQLStore(t, db)) })
+}
+
+// newSQLStore is the audit store on db, migrated.
+func newSQLStore(t testing.TB, db *store.DB) *SQLStore {
+	t.Helper()
+	s, err := NewSQLStore(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // newEM starts an EM simulator on loopback TCP and a client for it.

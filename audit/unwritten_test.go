@@ -2,90 +2,66 @@ package audit
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/store"
-	"github.com/agentdesk/agentdesk/store/pgtest"
+	"github.com/agentdesk/agentdesk/store/storetest"
 )
 
 // TestOutcomeAfterOutage: the audit database is down at the moment an
 // action's outcome is written. The outcome is kept and lands once the
 // database is back, without a restart; the entry does not stay pending.
 func TestOutcomeAfterOutage(t *testing.T) {
-	exec := map[string]func(t *testing.T) (Store, func(string) error){
-		"sqlite": func(t *testing.T) (Store, func(string) error) {
-			db, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "audit.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return NewSQLiteStore(db), func(q string) error { _, err := db.Exec(q); return err }
-		},
-		"postgres": func(t *testing.T) (Store, func(string) error) {
-			pool, err := store.OpenPostgres(context.Background(), pgtest.NewDatabase(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(pool.Close)
-			return NewPostgresStore(pool), func(q string) error { _, err := pool.Exec(context.Background(), q); return err }
-		},
-	}
-	for _, name := range []string{"sqlite", "postgres"} {
-		t.Run(name, func(t *testing.T) {
-			s, run := exec[name](t)
-			ctx := context.Background()
-			l := New(s, Options{Logger: testLogger(), RetryBackoff: time.Millisecond, RetryBackoffMax: 10 * time.Millisecond})
-			id, err := l.Begin(ctx, attempt(t0, "iss|alice", "Alice", job1, "Erin's laptop", jobs.Start))
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The outage: the table is gone for every statement.
-			if err := run(`ALTER TABLE audit_log RENAME TO audit_log_away`); err != nil {
-				t.Fatal(err)
-			}
-			if err := l.Finish(ctx, id, jobs.Outcome{Result: "performed", Message: "Backup finished: Success", Final: "Success"}); err != nil {
-				t.Fatalf("Finish during the outage: %v, want the outcome kept", err)
-			}
-			if n := l.Unwritten(); n != 1 {
-				t.Fatalf("unwritten outcomes: %d, want 1", n)
-			}
-			if err := l.Flush(ctx); err == nil {
-				t.Fatal("Flush during the outage succeeded")
-			}
-			if err := run(`ALTER TABLE audit_log_away RENAME TO audit_log`); err != nil {
-				t.Fatal(err)
-			}
-			// The retry loop writes it; the timeout only guards against a hang.
-			select {
-			case <-l.Drained():
-			case <-time.After(time.Minute):
-				t.Fatal("the kept outcome was not written after the database returned")
-			}
-			p, err := l.Query(ctx, Filter{})
-			if err != nil || len(p.Entries) != 1 {
-				t.Fatalf("entries: %v, %v", p.Entries, err)
-			}
-			if e := p.Entries[0]; e.Result != ResultPerformed || e.Final != "Success" || e.CompletedAt.IsZero() {
-				t.Errorf("entry after the outage: result %q final %q completed %v, want performed/Success", e.Result, e.Final, e.CompletedAt)
-			}
-		})
-	}
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		s := newSQLStore(t, db)
+		run := func(q string) error { _, err := db.SQL().Exec(q); return err }
+		ctx := context.Background()
+		l := New(s, Options{Logger: testLogger(), RetryBackoff: time.Millisecond, RetryBackoffMax: 10 * time.Millisecond})
+		id, err := l.Begin(ctx, attempt(t0, "iss|alice", "Alice", job1, "Erin's laptop", jobs.Start))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The outage: the table is gone for every statement.
+		if err := run(`ALTER TABLE audit_log RENAME TO audit_log_away`); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Finish(ctx, id, jobs.Outcome{Result: "performed", Message: "Backup finished: Success", Final: "Success"}); err != nil {
+			t.Fatalf("Finish during the outage: %v, want the outcome kept", err)
+		}
+		if n := l.Unwritten(); n != 1 {
+			t.Fatalf("unwritten outcomes: %d, want 1", n)
+		}
+		if err := l.Flush(ctx); err == nil {
+			t.Fatal("Flush during the outage succeeded")
+		}
+		if err := run(`ALTER TABLE audit_log_away RENAME TO audit_log`); err != nil {
+			t.Fatal(err)
+		}
+		// The retry loop writes it; the timeout only guards against a hang.
+		select {
+		case <-l.Drained():
+		case <-time.After(time.Minute):
+			t.Fatal("the kept outcome was not written after the database returned")
+		}
+		p, err := l.Query(ctx, Filter{})
+		if err != nil || len(p.Entries) != 1 {
+			t.Fatalf("entries: %v, %v", p.Entries, err)
+		}
+		if e := p.Entries[0]; e.Result != ResultPerformed || e.Final != "Success" || e.CompletedAt.IsZero() {
+			t.Errorf("entry after the outage: result %q final %q completed %v, want performed/Success", e.Result, e.Final, e.CompletedAt)
+		}
+	})
 }
 
 // TestUnwrittenBounded: at most MaxUnwritten outcomes are kept; past that
 // Finish fails loudly and the entry waits for reconcile.
 func TestUnwrittenBounded(t *testing.T) {
-	db, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "audit.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.Open(t, store.SQLite)
 	ctx := context.Background()
 	// A retry step far longer than the test: the kept outcome stays kept.
-	l := New(NewSQLiteStore(db), Options{Logger: testLogger(), RetryBackoff: time.Hour, MaxUnwritten: 1})
+	l := New(newSQLStore(t, db), Options{Logger: testLogger(), RetryBackoff: time.Hour, MaxUnwritten: 1})
 	a, err := l.Begin(ctx, attempt(t0, "iss|alice", "Alice", job1, "Erin's laptop", jobs.Start))
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +70,7 @@ func TestUnwrittenBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`ALTER TABLE audit_log RENAME TO audit_log_away`); err != nil {
+	if _, err := db.SQL().Exec(`ALTER TABLE audit_log RENAME TO audit_log_away`); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Finish(ctx, a, jobs.Outcome{Result: "performed"}); err != nil {
@@ -106,7 +82,7 @@ func TestUnwrittenBounded(t *testing.T) {
 	if n := l.Unwritten(); n != 1 {
 		t.Errorf("unwritten = %d, want 1", n)
 	}
-	if _, err := db.Exec(`ALTER TABLE audit_log_away RENAME TO audit_log`); err != nil {
+	if _, err := db.SQL().Exec(`ALTER TABLE audit_log_away RENAME TO audit_log`); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Flush(ctx); err != nil || l.Unwritten() != 0 {

@@ -2,16 +2,12 @@ package holds_test
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentdesk/agentdesk/audit"
 	"github.com/agentdesk/agentdesk/emclient"
@@ -19,36 +15,35 @@ import (
 	"github.com/agentdesk/agentdesk/holds"
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/store"
-	"github.com/agentdesk/agentdesk/store/pgtest"
+	"github.com/agentdesk/agentdesk/store/storetest"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
 
 // stores runs f against every store: SQLite always, PostgreSQL when
-// AGENTDESK_TEST_POSTGRES is set.
+// AGENTDESK_TEST_POSTGRES is set. open opens the same database again each call.
 func stores(t *testing.T, f func(t *testing.T, open func() holds.Store)) {
-	t.Run("sqlite", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "h.db")
-		f(t, func() holds.Store {
-			db, err := store.OpenSQLite(context.Background(), path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return holds.NewSQLiteStore(db)
-		})
+	storetest.EachConfig(t, func(t *testing.T, cfg store.Config) {
+		f(t, func() holds.Store { return newHolds(t, storetest.OpenConfig(t, cfg)) })
 	})
-	t.Run("postgres", func(t *testing.T) {
-		url := pgtest.NewDatabase(t)
-		f(t, func() holds.Store {
-			pool, err := store.OpenPostgres(context.Background(), url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(pool.Close)
-			return holds.NewPostgresStore(pool)
-		})
-	})
+}
+
+func newHolds(t *testing.T, db *store.DB) *holds.SQLStore {
+	t.Helper()
+	st, err := holds.NewSQLStore(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func newAudit(t *testing.T, db *store.DB) *audit.Log {
+	t.Helper()
+	st, err := audit.NewSQLStore(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return audit.New(st, audit.Options{Logger: quiet})
 }
 
 func TestStore(t *testing.T) {
@@ -144,15 +139,6 @@ func newJobs(t *testing.T, sim em, al *audit.Log, locker jobs.Locker) *jobs.Serv
 	return svc
 }
 
-func openSQLite(t *testing.T, path string) *sql.DB {
-	db, err := store.OpenSQLite(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func erinsJob(t *testing.T, sim em) emsim.JobSummary {
 	for _, j := range sim.Jobs() {
 		if j.Name == "Erin's laptop" {
@@ -215,12 +201,13 @@ func start(hs *holds.Service) (stop func()) {
 
 // TestLoopReenables: a hold comes due, the loop enables the schedule through
 // EM once, audited under the timed re-enable's name, and closes the hold.
-func TestLoopReenables(t *testing.T) {
+func TestLoopReenables(t *testing.T) { storetest.Each(t, testLoopReenables) }
+
+func testLoopReenables(t *testing.T, db *store.DB) {
 	sim := newEM(t)
-	db := openSQLite(t, filepath.Join(t.TempDir(), "a.db"))
-	al := audit.New(audit.NewSQLiteStore(db), audit.Options{Logger: quiet})
+	al := newAudit(t, db)
 	svc := newJobs(t, sim, al, nil)
-	st := holds.NewSQLiteStore(db)
+	st := newHolds(t, db)
 	hs := holds.New(st, svc, holds.Options{Interval: 20 * time.Millisecond, Logger: quiet})
 	job := erinsJob(t, sim)
 
@@ -258,12 +245,13 @@ func TestLoopReenables(t *testing.T) {
 
 // TestLoopLeavesManualEnable: the schedule was enabled by other means before
 // the hold came due: the hold is closed without any EM call.
-func TestLoopLeavesManualEnable(t *testing.T) {
+func TestLoopLeavesManualEnable(t *testing.T) { storetest.Each(t, testLoopLeavesManualEnable) }
+
+func testLoopLeavesManualEnable(t *testing.T, db *store.DB) {
 	sim := newEM(t)
-	db := openSQLite(t, filepath.Join(t.TempDir(), "a.db"))
-	al := audit.New(audit.NewSQLiteStore(db), audit.Options{Logger: quiet})
+	al := newAudit(t, db)
 	svc := newJobs(t, sim, al, nil)
-	st := holds.NewSQLiteStore(db)
+	st := newHolds(t, db)
 	hs := holds.New(st, svc, holds.Options{Interval: 20 * time.Millisecond, Logger: quiet})
 	job := erinsJob(t, sim)
 
@@ -288,13 +276,14 @@ func TestLoopLeavesManualEnable(t *testing.T) {
 
 // TestLoopSurvivesRestart: the replica stops before the hold is due; a new one
 // over the same database brings the schedule back.
-func TestLoopSurvivesRestart(t *testing.T) {
+func TestLoopSurvivesRestart(t *testing.T) { storetest.EachConfig(t, testLoopSurvivesRestart) }
+
+func testLoopSurvivesRestart(t *testing.T, cfg store.Config) {
 	sim := newEM(t)
-	path := filepath.Join(t.TempDir(), "a.db")
-	db := openSQLite(t, path)
-	al := audit.New(audit.NewSQLiteStore(db), audit.Options{Logger: quiet})
+	db := storetest.OpenConfig(t, cfg)
+	al := newAudit(t, db)
 	svc := newJobs(t, sim, al, nil)
-	hs := holds.New(holds.NewSQLiteStore(db), svc, holds.Options{Interval: 20 * time.Millisecond, Logger: quiet})
+	hs := holds.New(newHolds(t, db), svc, holds.Options{Interval: 20 * time.Millisecond, Logger: quiet})
 	job := erinsJob(t, sim)
 	h := disable(t, svc, hs, job.ID, 400*time.Millisecond)
 	stop := start(hs)
@@ -305,10 +294,10 @@ func TestLoopSurvivesRestart(t *testing.T) {
 		t.Fatal("the schedule came back before its time")
 	}
 
-	db2 := openSQLite(t, path)
-	al2 := audit.New(audit.NewSQLiteStore(db2), audit.Options{Logger: quiet})
+	db2 := storetest.OpenConfig(t, cfg)
+	al2 := newAudit(t, db2)
 	svc2 := newJobs(t, sim, al2, nil)
-	st2 := holds.NewSQLiteStore(db2)
+	st2 := newHolds(t, db2)
 	stop2 := start(holds.New(st2, svc2, holds.Options{Interval: 20 * time.Millisecond, Logger: quiet}))
 	defer stop2()
 	if closed := waitClosed(t, st2, h.ID); closed.State != holds.Done {
@@ -323,22 +312,13 @@ func TestLoopSurvivesRestart(t *testing.T) {
 // locker, each with its own jobs service (own cache, own EM session): EM is
 // toggled back exactly once.
 func TestTwoReplicas(t *testing.T) {
-	url := pgtest.NewDatabase(t)
+	cfg := storetest.NewConfig(t, store.Postgres)
 	sim := newEM(t)
-	open := func() *pgxpool.Pool {
-		pool, err := store.OpenPostgres(context.Background(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		return pool
-	}
-	p1, p2 := open(), open()
+	p1, p2 := storetest.OpenConfig(t, cfg), storetest.OpenConfig(t, cfg)
 	locker := jobs.NewMemoryLocker(nil) // shared, as Redis or PostgreSQL would be
-	al1 := audit.New(audit.NewPostgresStore(p1), audit.Options{Logger: quiet})
-	al2 := audit.New(audit.NewPostgresStore(p2), audit.Options{Logger: quiet})
+	al1, al2 := newAudit(t, p1), newAudit(t, p2)
 	svc1, svc2 := newJobs(t, sim, al1, locker), newJobs(t, sim, al2, locker)
-	st1, st2 := holds.NewPostgresStore(p1), holds.NewPostgresStore(p2)
+	st1, st2 := newHolds(t, p1), newHolds(t, p2)
 	hs1 := holds.New(st1, svc1, holds.Options{Interval: 5 * time.Millisecond, Locker: locker, Logger: quiet})
 	hs2 := holds.New(st2, svc2, holds.Options{Interval: 5 * time.Millisecond, Locker: locker, Logger: quiet})
 	job := erinsJob(t, sim)

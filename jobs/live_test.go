@@ -11,8 +11,8 @@ import (
 	"github.com/agentdesk/agentdesk/emclient/emsim"
 	"github.com/agentdesk/agentdesk/runs"
 	"github.com/agentdesk/agentdesk/store"
-	"github.com/agentdesk/agentdesk/store/pgtest"
 	"github.com/agentdesk/agentdesk/store/redistest"
+	"github.com/agentdesk/agentdesk/store/storetest"
 )
 
 // sharedRunStores open the run stores replicas can share, on real servers.
@@ -22,12 +22,11 @@ var sharedRunStores = map[string]func(t *testing.T) RunStore{
 		return runs.NewRedis(client, prefix)
 	},
 	"postgres": func(t *testing.T) RunStore {
-		pool, err := store.OpenPostgres(context.Background(), pgtest.NewDatabase(t))
+		st, err := runs.NewPostgres(context.Background(), storetest.Open(t, store.Postgres))
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(pool.Close)
-		return runs.NewPostgres(pool)
+		return st
 	},
 }
 

@@ -10,13 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/store"
-	"github.com/agentdesk/agentdesk/store/pgtest"
 	"github.com/agentdesk/agentdesk/store/redistest"
+	"github.com/agentdesk/agentdesk/store/storetest"
 )
 
 // Both lockers are what jobs.Service takes.
@@ -39,17 +38,22 @@ func newRedisLocker(t *testing.T) (*Redis, *redis.Client, string) {
 	return NewRedis(client, prefix), client, prefix
 }
 
-// newPostgresLocker migrates a database of its own on AGENTDESK_TEST_POSTGRES
-// with the portal's migrations (which create job_locks); it is dropped afterwards.
-func newPostgresLocker(t *testing.T) (*Postgres, *pgxpool.Pool, string) {
+// newPostgresLocker migrates job_locks in a database of its own on
+// AGENTDESK_TEST_POSTGRES; it is dropped afterwards.
+func newPostgresLocker(t *testing.T) (*Postgres, *store.DB, string) {
 	t.Helper()
-	pool, err := store.OpenPostgres(context.Background(), pgtest.NewDatabase(t))
+	db := storetest.Open(t, store.Postgres)
+	prefix := "agentdesk-test:" + randomID() + ":"
+	return newPostgres(t, db, prefix), db, prefix
+}
+
+func newPostgres(t *testing.T, db *store.DB, prefix string) *Postgres {
+	t.Helper()
+	l, err := NewPostgres(context.Background(), db, prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pool.Close)
-	prefix := "agentdesk-test:" + randomID() + ":"
-	return NewPostgres(pool, prefix), pool, prefix
+	return l
 }
 
 type lockerCase struct {
@@ -248,10 +252,10 @@ func TestPrefix(t *testing.T) {
 			t.Fatalf("TryLock = %v, %v", ok, err)
 		}
 		var holder string
-		if err := pool.QueryRow(ctx, `SELECT holder FROM job_locks WHERE key = $1`, prefix+"job-action:p").Scan(&holder); err != nil || holder != "h1" {
+		if err := pool.QueryRowContext(ctx, `SELECT holder FROM job_locks WHERE key = ?`, prefix+"job-action:p").Scan(&holder); err != nil || holder != "h1" {
 			t.Fatalf("stored row = %q, %v; want h1", holder, err)
 		}
-		other := NewPostgres(pool, prefix+"other:")
+		other := newPostgres(t, pool, prefix+"other:")
 		if ok, _, err := other.TryLock(ctx, "job-action:p", "h2", time.Minute); err != nil || !ok {
 			t.Fatalf("another prefix: TryLock = %v, %v; want true", ok, err)
 		}

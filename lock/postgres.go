@@ -2,37 +2,50 @@ package lock
 
 import (
 	"context"
+	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/agentdesk/agentdesk/store"
 )
+
+//go:embed migrations
+var migrations embed.FS
+
+// Tables is the schema of the job_locks table (PostgreSQL only).
+var Tables = store.Schema{Name: "lock", FS: migrations}
 
 // Postgres is a Locker over the job_locks table. Expiry is judged by the
 // database's clock only, so replicas whose clocks disagree still agree on it.
 type Postgres struct {
-	pool   *pgxpool.Pool
+	db     *store.DB
 	prefix string
 }
 
-// NewPostgres returns a Locker on pool. Every key is stored under prefix
-// (DefaultPrefix when empty). The job_locks table is created by the
-// PostgreSQL migrations in package store.
-func NewPostgres(pool *pgxpool.Pool, prefix string) *Postgres {
+// NewPostgres migrates the job_locks table in db, which must be PostgreSQL,
+// and returns a Locker on it. Every key is stored under prefix (DefaultPrefix
+// when empty).
+func NewPostgres(ctx context.Context, db *store.DB, prefix string) (*Postgres, error) {
+	if db.Dialect() != store.Postgres {
+		return nil, fmt.Errorf("lock: job locks need PostgreSQL, not %s", db.Dialect())
+	}
+	if err := db.Migrate(ctx, Tables); err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &Postgres{pool: pool, prefix: prefix}
+	return &Postgres{db: db, prefix: prefix}, nil
 }
 
 // The insert wins when the key is free; on conflict the row is taken over only
 // when it has expired. Concurrent takers of one key queue on the row lock and
 // re-check expires_at on the committed row, so exactly one of them gets it.
 const tryLockSQL = `INSERT INTO job_locks (key, holder, expires_at)
-VALUES ($1, $2, now() + $3::bigint * interval '1 microsecond')
+VALUES (?, ?, now() + CAST(? AS bigint) * interval '1 microsecond')
 ON CONFLICT (key) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
 WHERE job_locks.expires_at < now()
 RETURNING holder`
@@ -50,18 +63,18 @@ func (p *Postgres) TryLock(ctx context.Context, key, holder string, ttl time.Dur
 	// The holder seen on conflict may unlock before we read it; try again then.
 	for range 3 {
 		var got string
-		err := p.pool.QueryRow(ctx, tryLockSQL, k, holder, ttl.Microseconds()).Scan(&got)
+		err := p.db.QueryRowContext(ctx, tryLockSQL, k, holder, ttl.Microseconds()).Scan(&got)
 		if err == nil {
 			return true, got, nil
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		if !errors.Is(err, sql.ErrNoRows) {
 			return false, "", fmt.Errorf("lock %s: postgres: %w", key, err)
 		}
-		err = p.pool.QueryRow(ctx, `SELECT holder FROM job_locks WHERE key = $1 AND expires_at >= now()`, k).Scan(&got)
+		err = p.db.QueryRowContext(ctx, `SELECT holder FROM job_locks WHERE key = ? AND expires_at >= now()`, k).Scan(&got)
 		if err == nil {
 			return false, got, nil
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		if !errors.Is(err, sql.ErrNoRows) {
 			return false, "", fmt.Errorf("lock %s: postgres: %w", key, err)
 		}
 	}
@@ -70,7 +83,7 @@ func (p *Postgres) TryLock(ctx context.Context, key, holder string, ttl time.Dur
 
 // Unlock releases key if holder still holds it; otherwise it does nothing.
 func (p *Postgres) Unlock(ctx context.Context, key, holder string) error {
-	if _, err := p.pool.Exec(ctx, `DELETE FROM job_locks WHERE key = $1 AND holder = $2`, p.prefix+key, holder); err != nil {
+	if _, err := p.db.ExecContext(ctx, `DELETE FROM job_locks WHERE key = ? AND holder = ?`, p.prefix+key, holder); err != nil {
 		return fmt.Errorf("unlock %s: postgres: %w", key, err)
 	}
 	return nil
@@ -82,12 +95,16 @@ func (p *Postgres) Renew(ctx context.Context, key, holder string, ttl time.Durat
 	if err := check(key, holder, ttl); err != nil {
 		return false, err
 	}
-	tag, err := p.pool.Exec(ctx, `UPDATE job_locks SET expires_at = now() + $3::bigint * interval '1 microsecond'
-		WHERE key = $1 AND holder = $2 AND expires_at >= now()`, p.prefix+key, holder, ttl.Microseconds())
+	res, err := p.db.ExecContext(ctx, `UPDATE job_locks SET expires_at = now() + CAST(? AS bigint) * interval '1 microsecond'
+		WHERE key = ? AND holder = ? AND expires_at >= now()`, ttl.Microseconds(), p.prefix+key, holder)
 	if err != nil {
 		return false, fmt.Errorf("renew lock %s: postgres: %w", key, err)
 	}
-	return tag.RowsAffected() == 1, nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("renew lock %s: postgres: %w", key, err)
+	}
+	return n == 1, nil
 }
 
 // UnlockHolders removes every lock under the prefix whose holder contains
@@ -96,9 +113,13 @@ func (p *Postgres) UnlockHolders(ctx context.Context, marker string) (int, error
 	if marker == "" {
 		return 0, fmt.Errorf("%w: empty marker", ErrInvalid)
 	}
-	tag, err := p.pool.Exec(ctx, `DELETE FROM job_locks WHERE starts_with(key, $1) AND strpos(holder, $2) > 0`, p.prefix, marker)
+	res, err := p.db.ExecContext(ctx, `DELETE FROM job_locks WHERE starts_with(key, ?) AND strpos(holder, ?) > 0`, p.prefix, marker)
 	if err != nil {
 		return 0, fmt.Errorf("unlock stale locks: postgres: %w", err)
 	}
-	return int(tag.RowsAffected()), nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("unlock stale locks: postgres: %w", err)
+	}
+	return int(n), nil
 }

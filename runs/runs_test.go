@@ -7,8 +7,8 @@ import (
 
 	"github.com/agentdesk/agentdesk/runs"
 	"github.com/agentdesk/agentdesk/store"
-	"github.com/agentdesk/agentdesk/store/pgtest"
 	"github.com/agentdesk/agentdesk/store/redistest"
+	"github.com/agentdesk/agentdesk/store/storetest"
 )
 
 type runStore interface {
@@ -24,12 +24,11 @@ func stores(t *testing.T) map[string]func(t *testing.T) runStore {
 			return runs.NewRedis(client, prefix)
 		},
 		"postgres": func(t *testing.T) runStore {
-			pool, err := store.OpenPostgres(context.Background(), pgtest.NewDatabase(t))
+			st, err := runs.NewPostgres(context.Background(), storetest.Open(t, store.Postgres))
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(pool.Close)
-			return runs.NewPostgres(pool)
+			return st
 		},
 	}
 }
