@@ -2,41 +2,27 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"io"
 	"log/slog"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentdesk/agentdesk/audit"
 	"github.com/agentdesk/agentdesk/config"
 	"github.com/agentdesk/agentdesk/store"
 )
 
-// openAudit opens the audit log: in PostgreSQL when a database URL is
-// configured (reusing the replica's pool when sessions or locks already use
-// it), else in the replica's SQLite database.
-func openAudit(ctx context.Context, p portal, db *sql.DB, pg *pgxpool.Pool, log *slog.Logger) (*audit.Log, func(), error) {
+// openAudit opens the audit log in db: PostgreSQL when a database URL is
+// configured, else the replica's SQLite database (backends.db).
+func openAudit(ctx context.Context, p portal, db *store.DB, log *slog.Logger) (*audit.Log, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i]()
 		}
 	}
-	var st audit.Store = audit.NewSQLiteStore(db)
-	if p.shared.databaseURL != "" {
-		if pg == nil {
-			pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			pool, err := store.OpenPostgres(pctx, p.shared.databaseURL)
-			if err != nil {
-				return nil, nil, &config.Error{Var: "AGENTDESK_DATABASE_URL", Msg: err.Error()}
-			}
-			pg = pool
-			closers = append(closers, pool.Close)
-		}
-		st = audit.NewPostgresStore(pg)
+	st, err := audit.NewSQLStore(ctx, db)
+	if err != nil {
+		return nil, nil, err
 	}
 	var sink io.Writer
 	if p.auditJSONL != "" {

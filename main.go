@@ -279,12 +279,12 @@ func servePortal(ctx context.Context, ln net.Listener, p portal) error {
 		return err
 	}
 	defer db.Close()
-	backends, err := openBackends(ctx, p.shared, log)
+	backends, err := openBackends(ctx, p.shared, db, log)
 	if err != nil {
 		return err
 	}
 	defer backends.Close()
-	auditLog, closeAudit, err := openAudit(ctx, p, db, backends.pg, log.With("component", "audit"))
+	auditLog, closeAudit, err := openAudit(ctx, p, backends.db(), log.With("component", "audit"))
 	if err != nil {
 		return err
 	}
@@ -311,7 +311,7 @@ func servePortal(ctx context.Context, ln net.Listener, p portal) error {
 	}
 
 	secure := p.publicURL.Scheme == "https"
-	sm := auth.NewSessionManager(backends.sessionStore(db), p.life, "", secure)
+	sm := auth.NewSessionManager(backends.sessionStore(), p.life, "", secure)
 	sessions := auth.NewSessions(sm, p.idle)
 	oidcRP := auth.NewOIDC(ctx, p.oidc)
 	svc := jobs.NewService(p.em, jobs.Options{Logger: log.With("component", "jobs"), Locker: backends.locker(), Runs: backends.runs(), LockTTL: p.shared.lockTTL,
@@ -325,15 +325,18 @@ func servePortal(ctx context.Context, ln net.Listener, p portal) error {
 		log.Info("dropped job locks this replica held when it last stopped", "count", n, "instance", p.shared.instanceID)
 	}
 	startAudit(ctx, auditLog, p, log.With("component", "audit"))
-	holdSvc := startHolds(ctx, p, db, backends, svc, log.With("component", "holds"))
-	metricsHandler := instrument(p, svc, db)
+	holdSvc, err := startHolds(ctx, p, backends, svc, log.With("component", "holds"))
+	if err != nil {
+		return err
+	}
+	metricsHandler := instrument(p, svc, backends)
 
 	idpOrigin := ""
 	if u, err := url.Parse(p.oidc.Issuer); err == nil {
 		idpOrigin = u.Scheme + "://" + u.Host
 	}
 	e, h := handlers.New(handlers.Deps{
-		Jobs: svc, SessionManager: sm, Sessions: sessions, SignIn: oidcRP, Users: backends.users(db), RememberOverageGroups: p.rememberOverage,
+		Jobs: svc, SessionManager: sm, Sessions: sessions, SignIn: oidcRP, Users: backends.users(), RememberOverageGroups: p.rememberOverage,
 		Policy: pol, BreakGlass: bg, Assets: static.New(config.BasePath(p.publicURL) + "/static/"),
 		Logger: log, PublicURL: p.publicURL, BasePath: config.BasePath(p.publicURL), Secure: secure,
 		Demo: p.demo, IdPOrigin: idpOrigin, TrustedProxies: p.trusted,

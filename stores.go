@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/alexedwards/scs/goredisstore"
-	"github.com/alexedwards/scs/pgxstore"
-	"github.com/alexedwards/scs/sqlite3store"
 	"github.com/alexedwards/scs/v2"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentdesk/agentdesk/config"
@@ -35,30 +31,39 @@ type shared struct {
 	redisPrefix  string // before every Redis key, e.g. "agentdesk:"
 }
 
-// backends are the shared servers a replica is connected to.
+// backends are the shared servers a replica is connected to, and the stores
+// on them (each store migrates its own tables when it is made).
 type backends struct {
-	cfg   shared
-	pg    *pgxpool.Pool // nil unless AGENTDESK_DATABASE_URL is set
-	redis *redis.Client // nil unless a store uses Redis
-	stop  []func()
+	cfg    shared
+	sqlite *store.DB     // this replica's own database
+	pg     *store.DB     // nil unless AGENTDESK_DATABASE_URL is set
+	redis  *redis.Client // nil unless a store uses Redis
+	stop   []func()
+
+	sessions    scs.Store
+	sqlSessions *store.SessionStore // the session store when it is SQL (metrics count it)
+	lock        jobs.Locker         // nil: the jobs service's in-process default
+	runStore    jobs.RunStore       // nil: this replica only
+	userStore   *store.Users
 }
 
 // openBackends connects to the servers the configuration names and checks they
-// answer, so a wrong address fails the start with the variable to fix.
-func openBackends(ctx context.Context, cfg shared, log *slog.Logger) (*backends, error) {
-	b := &backends{cfg: cfg}
+// answer, so a wrong address fails the start with the variable to fix. db is
+// the replica's own SQLite database.
+func openBackends(ctx context.Context, cfg shared, db *store.DB, log *slog.Logger) (*backends, error) {
+	b := &backends{cfg: cfg, sqlite: db}
 	uses := func(kind string) bool { return cfg.sessionStore == kind || cfg.lockStore == kind }
 	// The audit log uses PostgreSQL whenever it is configured, so connect then
 	// too: one pool, and /readyz covers it.
 	if uses("postgres") || cfg.databaseURL != "" {
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		pool, err := store.OpenPostgres(pctx, cfg.databaseURL)
+		pg, err := store.OpenPostgres(pctx, cfg.databaseURL)
 		if err != nil {
 			return nil, &config.Error{Var: "AGENTDESK_DATABASE_URL", Msg: err.Error()}
 		}
-		b.pg = pool
-		b.stop = append(b.stop, pool.Close)
+		b.pg = pg
+		b.stop = append(b.stop, func() { pg.Close() })
 	}
 	if uses("redis") {
 		opt, err := redis.ParseURL(cfg.redisURL)
@@ -83,55 +88,79 @@ func openBackends(ctx context.Context, cfg shared, log *slog.Logger) (*backends,
 	if cfg.lockStore == "memory" && cfg.sessionStore != "" && cfg.sessionStore != "sqlite" {
 		log.Warn("sessions are shared but job locks are in-process: with several replicas set AGENTDESK_LOCK_STORE, or a double click on two replicas reaches EM twice")
 	}
+	if err := b.openStores(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
 	return b, nil
 }
 
-// sessionStore is the scs store for the configured kind; db is the replica's
-// own SQLite database, the default.
-func (b *backends) sessionStore(db *sql.DB) scs.Store {
+// openStores makes the stores for the configured kinds.
+func (b *backends) openStores(ctx context.Context) error {
+	var err error
 	switch b.cfg.sessionStore {
-	case "postgres":
-		s := pgxstore.NewWithCleanupInterval(b.pg, 5*time.Minute)
-		b.stop = append(b.stop, s.StopCleanup)
-		return s
 	case "redis":
 		// Redis expires the keys itself.
-		return goredisstore.NewWithPrefix(b.redis, b.cfg.redisPrefix+"session:")
+		b.sessions = goredisstore.NewWithPrefix(b.redis, b.cfg.redisPrefix+"session:")
+	default: // sqlite, postgres
+		db := b.sqlite
+		if b.cfg.sessionStore == "postgres" {
+			db = b.pg
+		}
+		if b.sqlSessions, err = store.NewSessionStore(ctx, db, 5*time.Minute); err != nil {
+			return err
+		}
+		b.sessions = b.sqlSessions
+		b.stop = append(b.stop, b.sqlSessions.StopCleanup)
 	}
-	return sqlite3store.New(db)
+	// Job locks and run states: the same kind of store, since both exist
+	// only when several replicas serve.
+	switch b.cfg.lockStore {
+	case "postgres":
+		l, err := lock.NewPostgres(ctx, b.pg, lock.DefaultPrefix)
+		if err != nil {
+			return err
+		}
+		r, err := runs.NewPostgres(ctx, b.pg)
+		if err != nil {
+			return err
+		}
+		b.lock, b.runStore = l, r
+	case "redis":
+		b.lock = lock.NewRedis(b.redis, b.cfg.redisPrefix+"lock:")
+		b.runStore = runs.NewRedis(b.redis, b.cfg.redisPrefix)
+	}
+	b.userStore, err = store.NewUsers(ctx, b.db())
+	return err
 }
+
+// db is the database of what every replica must see alike (the audit log,
+// holds, remembered groups): PostgreSQL when one is configured, else this
+// replica's SQLite.
+func (b *backends) db() *store.DB {
+	if b.pg != nil {
+		return b.pg
+	}
+	return b.sqlite
+}
+
+// sessionStore is the scs store for the configured kind.
+func (b *backends) sessionStore() scs.Store { return b.sessions }
 
 // locker is the job-action lock for the configured kind; nil means the jobs
 // service's in-process default.
-func (b *backends) locker() jobs.Locker {
-	switch b.cfg.lockStore {
-	case "postgres":
-		return lock.NewPostgres(b.pg, lock.DefaultPrefix)
-	case "redis":
-		return lock.NewRedis(b.redis, b.cfg.redisPrefix+"lock:")
-	}
-	return nil
-}
+func (b *backends) locker() jobs.Locker { return b.lock }
 
-// runs is where replicas share the state of the actions they follow: the
-// same store as the job locks, since both exist only when several replicas
-// serve; nil (this replica only) with in-process locks.
-func (b *backends) runs() jobs.RunStore {
-	switch b.cfg.lockStore {
-	case "postgres":
-		return runs.NewPostgres(b.pg)
-	case "redis":
-		return runs.NewRedis(b.redis, b.cfg.redisPrefix)
-	}
-	return nil
-}
+// runs is where replicas share the state of the actions they follow; nil
+// (this replica only) with in-process locks.
+func (b *backends) runs() jobs.RunStore { return b.runStore }
 
 // ping checks the shared servers for /readyz: a replica that cannot reach them
 // cannot see sessions or take locks, so it should get no traffic.
 func (b *backends) ping(ctx context.Context) error {
 	var errs []error
 	if b.pg != nil {
-		if err := b.pg.Ping(ctx); err != nil {
+		if err := b.pg.PingContext(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("postgres: %w", err))
 		}
 	}
@@ -153,12 +182,7 @@ func (b *backends) Close() {
 
 // users remembers sign-in groups where every replica can read them: in
 // PostgreSQL when one is configured, else in this replica's SQLite.
-func (b *backends) users(db *sql.DB) handlers.Users {
-	if b.pg != nil {
-		return store.PostgresUsers{Pool: b.pg}
-	}
-	return store.Users{DB: db}
-}
+func (b *backends) users() handlers.Users { return b.userStore }
 
 // redisLog carries go-redis's own log lines (connection pool and protocol
 // notes; failures also reach us as errors) into slog at debug level.

@@ -34,13 +34,13 @@ func BenchmarkSessionMiddleware(b *testing.B) {
 		name string
 		open func(b *testing.B) scs.Store
 	}{
-		{"sqlite", func(b *testing.B) scs.Store {
-			db, err := store.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "agentdesk.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			return sqlite3store.NewWithCleanupInterval(db, 0)
+		// As shipped: store.SessionStore, its statements prepared once.
+		{"sqlite", func(b *testing.B) scs.Store { return sqliteSessions(b) }},
+		// Before: scs's sqlite3store on the same table, each statement
+		// parsed again on every call.
+		{"sqlite3store", func(b *testing.B) scs.Store {
+			db := sqliteSessions(b).DB()
+			return sqlite3store.NewWithCleanupInterval(db.SQL(), 0)
 		}},
 		{"memstore", func(*testing.B) scs.Store { return memstore.NewWithCleanupInterval(0) }},
 	}
@@ -246,11 +246,7 @@ func BenchmarkStartToRunning(b *testing.B) {
 func BenchmarkSessionMemory10k(b *testing.B) {
 	const sessionsN = 10000
 	for b.Loop() {
-		db, err := store.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "agentdesk.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		sm := auth.NewSessionManager(sqlite3store.NewWithCleanupInterval(db, 0), 8*time.Hour, "", false)
+		sm := auth.NewSessionManager(sqliteSessions(b), 8*time.Hour, "", false)
 		sessions := auth.NewSessions(sm, 30*time.Minute)
 		var cookie *http.Cookie
 		signIn := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -286,8 +282,21 @@ func BenchmarkSessionMemory10k(b *testing.B) {
 		heap1, rss1 := memNow()
 		b.ReportMetric(float64(heap1-heap0)/sessionsN/1024, "heap-KB/session")
 		b.ReportMetric(float64(rss1-rss0)/sessionsN/1024, "rss-KB/session")
-		db.Close()
 	}
+}
+
+// sqliteSessions is the portal's session store on a fresh SQLite database.
+func sqliteSessions(b *testing.B) *store.SessionStore {
+	db, err := store.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "agentdesk.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	s, err := store.NewSessionStore(context.Background(), db, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
 }
 
 // memNow is the Go heap in use and the process RSS, after a GC.

@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/alexedwards/scs/sqlite3store"
 
 	"github.com/agentdesk/agentdesk/audit"
 	"github.com/agentdesk/agentdesk/auth"
@@ -112,7 +111,7 @@ type testPortal struct {
 	audit   *audit.Log
 	auditDB *sql.DB
 	holds   *holds.Service // time-boxed disables; its loop runs every holdInterval
-	users   store.Users    // the remembered groups
+	users   *store.Users   // the remembered groups
 }
 
 // testLogger discards unless AGENTDESK_TEST_LOG is set: goroutines that outlive
@@ -172,7 +171,23 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 	if err != nil {
 		t.Fatalf("OpenSQLite (audit): %v", err)
 	}
-	auditLog := audit.New(audit.NewSQLiteStore(auditDB), audit.Options{Logger: log})
+	auditStore, err := audit.NewSQLStore(ctx, auditDB)
+	if err != nil {
+		t.Fatalf("audit store: %v", err)
+	}
+	auditLog := audit.New(auditStore, audit.Options{Logger: log})
+	sessionStore, err := store.NewSessionStore(ctx, db, 0)
+	if err != nil {
+		t.Fatalf("session store: %v", err)
+	}
+	users, err := store.NewUsers(ctx, db)
+	if err != nil {
+		t.Fatalf("users: %v", err)
+	}
+	holdStore, err := holds.NewSQLStore(ctx, db)
+	if err != nil {
+		t.Fatalf("holds store: %v", err)
+	}
 	if o.policy == nil {
 		o.policy = policy.Default()
 	}
@@ -229,7 +244,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 	if g := pol.GroupsClaim(); g != "" {
 		oidcCfg.GroupsClaim = g
 	}
-	sm := auth.NewSessionManager(sqlite3store.NewWithCleanupInterval(db, 0), 8*time.Hour, "", false)
+	sm := auth.NewSessionManager(sessionStore, 8*time.Hour, "", false)
 	sessions := auth.NewSessions(sm, 30*time.Minute)
 	sessions.SetHandoffTTL(o.handoffTTL)
 	rp := auth.NewOIDC(ctx, oidcCfg)
@@ -244,7 +259,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 	if o.holdInterval == 0 {
 		o.holdInterval = 20 * time.Millisecond
 	}
-	hs := holds.New(holds.NewSQLiteStore(db), svc, holds.Options{Interval: o.holdInterval, Logger: log, Now: o.holdsClock})
+	hs := holds.New(holdStore, svc, holds.Options{Interval: o.holdInterval, Logger: log, Now: o.holdsClock})
 	holdsCtx, stopHolds := context.WithCancel(ctx)
 	holdsDone := make(chan struct{})
 	if o.holdsClock == nil {
@@ -255,7 +270,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 
 	pub, _ := url.Parse(portalURL + "/")
 	e, h := handlers.New(handlers.Deps{
-		Jobs: svc, SessionManager: sm, Sessions: sessions, SignIn: rp, Users: store.Users{DB: db}, RememberOverageGroups: o.rememberOverage,
+		Jobs: svc, SessionManager: sm, Sessions: sessions, SignIn: rp, Users: users, RememberOverageGroups: o.rememberOverage,
 		Policy: func() *policy.Policy { return pol }, Assets: static.New("/static/"),
 		Logger: log, PublicURL: pub, BasePath: "", Secure: false, Demo: true, IdPOrigin: issuer,
 		Ready: func(ctx context.Context) error { return db.PingContext(ctx) },
@@ -283,7 +298,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 		db.Close()
 		auditDB.Close()
 	})
-	return &testPortal{users: store.Users{DB: db}, holds: hs, audit: auditLog, auditDB: auditDB, t: t, URL: portalURL, issuer: issuer, sim: sim, emSrv: emSrv, h: h, svc: svc, server: e,
+	return &testPortal{users: users, holds: hs, audit: auditLog, auditDB: auditDB.SQL(), t: t, URL: portalURL, issuer: issuer, sim: sim, emSrv: emSrv, h: h, svc: svc, server: e,
 		em: em, startIdP: startIdP, stopIdP: idpSrv.Close, idpReady: rp.WaitReady}
 }
 

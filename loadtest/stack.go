@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/alexedwards/scs/sqlite3store"
-
 	"github.com/agentdesk/agentdesk/auth"
 	"github.com/agentdesk/agentdesk/auth/demoidp"
 	"github.com/agentdesk/agentdesk/emclient"
@@ -140,6 +138,15 @@ func (s *stack) startPortal(ctx context.Context, ln net.Listener, base, issuer, 
 		return nil, err
 	}
 	s.stop = append(s.stop, func() { db.Close() })
+	sessionStore, err := store.NewSessionStore(ctx, db, 5*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	s.stop = append(s.stop, sessionStore.StopCleanup)
+	users, err := store.NewUsers(ctx, db)
+	if err != nil {
+		return nil, err
+	}
 	pol, err := policy.Parse(policy.Default())
 	if err != nil {
 		return nil, err
@@ -161,12 +168,12 @@ func (s *stack) startPortal(ctx context.Context, ln net.Listener, base, issuer, 
 	if err := rp.WaitReady(wctx); err != nil {
 		return nil, fmt.Errorf("OIDC discovery: %w", err)
 	}
-	sm := auth.NewSessionManager(sqlite3store.New(db), 8*time.Hour, "", false)
+	sm := auth.NewSessionManager(sessionStore, 8*time.Hour, "", false)
 	opts.Logger = log
 	svc := jobs.NewService(em, opts)
 	pub, _ := url.Parse(base + "/")
 	e, _ := handlers.New(handlers.Deps{
-		Jobs: svc, SessionManager: sm, Sessions: auth.NewSessions(sm, 30*time.Minute), SignIn: rp, Users: store.Users{DB: db},
+		Jobs: svc, SessionManager: sm, Sessions: auth.NewSessions(sm, 30*time.Minute), SignIn: rp, Users: users,
 		Policy: func() *policy.Policy { return pol }, Assets: static.New("/static/"),
 		Logger: log, PublicURL: pub, Demo: true, IdPOrigin: issuer,
 		Ready: func(ctx context.Context) error { return db.PingContext(ctx) },

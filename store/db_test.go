@@ -224,5 +224,3 @@ func TestPreparedStatementsSurviveSchemaChange(t *testing.T) {
 		}
 	})
 }
-
-

@@ -50,6 +50,9 @@ func NewSessionStore(ctx context.Context, db *DB, cleanup time.Duration) (*Sessi
 	return s, nil
 }
 
+// DB is the database the sessions are in.
+func (s *SessionStore) DB() *DB { return s.db }
+
 // expiryValue is what the commit statement takes for t.
 func (s *SessionStore) expiryValue(t time.Time) any {
 	if s.db.dialect == Postgres {
