@@ -147,11 +147,16 @@ func TestSQLiteFileMode(t *testing.T) {
 	}
 }
 
-// schema is a package's migrations for both dialects, made of steps.
+// schema is a package's migrations for both dialects, made of steps: the
+// odd ones one file per dialect, the even ones one file in migrations/all.
 func schema(name string, steps ...string) store.Schema {
 	fs := fstest.MapFS{}
 	for i, s := range steps {
-		for _, d := range []string{"sqlite", "postgres"} {
+		dirs := []string{"sqlite", "postgres"}
+		if i%2 == 1 {
+			dirs = []string{"all"}
+		}
+		for _, d := range dirs {
 			fs[fmt.Sprintf("migrations/%s/%05d_step.sql", d, i+1)] = &fstest.MapFile{Data: []byte("-- +goose Up\n" + s)}
 		}
 	}
@@ -193,6 +198,11 @@ func TestMigrate(t *testing.T) {
 		}
 		if err := db.Migrate(ctx, store.Schema{Name: "none", FS: fstest.MapFS{}}); err == nil {
 			t.Fatal("a schema without a migrations folder must fail")
+		}
+		dup := schema("d", `CREATE TABLE d (x INTEGER);`)
+		dup.FS.(fstest.MapFS)["migrations/all/00001_step.sql"] = &fstest.MapFile{Data: []byte("-- +goose Up\nSELECT 1;")}
+		if err := db.Migrate(ctx, dup); err == nil {
+			t.Fatal("a step both in all/ and in the dialect's folder must fail")
 		}
 	})
 }

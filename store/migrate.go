@@ -5,16 +5,20 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"io/fs"
+	"path"
+	"testing/fstest"
 	"time"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 )
 
-// Schema is one package's migrations: numbered goose .sql files under
-// migrations/sqlite/ and migrations/postgres/ in FS, the package's embedded
-// migrations folder (a package with a dialect-only table leaves the other
-// folder out). Each package records its own version in the table
+// Schema is one package's migrations: numbered goose .sql files in FS, the
+// package's embedded migrations folder. A step whose SQL is the same in both
+// dialects (most ALTER TABLE ... ADD COLUMN) is one file in migrations/all/;
+// one that differs has a file of the same number in migrations/sqlite/ and
+// migrations/postgres/ (a package with a dialect-only table has only that
+// dialect's folder). Each package records its own version in the table
 // "goose_"+Name, so packages number their steps independently and a new step
 // touches only the package that owns the table.
 type Schema struct {
@@ -44,14 +48,11 @@ func (db *DB) Migrate(ctx context.Context, schemas ...Schema) error {
 }
 
 func (db *DB) migrate(ctx context.Context, s Schema) error {
-	if _, err := fs.Stat(s.FS, "migrations"); err != nil {
-		return fmt.Errorf("no migrations folder: %w", err)
-	}
-	sub, err := fs.Sub(s.FS, "migrations/"+string(db.dialect))
+	sub, err := steps(s.FS, db.dialect)
 	if err != nil {
 		return err
 	}
-	if files, _ := fs.Glob(sub, "*.sql"); len(files) == 0 {
+	if len(sub) == 0 {
 		return nil // nothing of this package lives in this dialect
 	}
 	opts := []goose.ProviderOption{
@@ -74,6 +75,33 @@ func (db *DB) migrate(ctx context.Context, s Schema) error {
 	}
 	_, err = p.Up(ctx)
 	return err
+}
+
+// steps gathers the migration files for dialect d from migrations/all/ and
+// migrations/<d>/ into one folder, as goose reads them.
+func steps(fsys fs.FS, d Dialect) (fstest.MapFS, error) {
+	if _, err := fs.Stat(fsys, "migrations"); err != nil {
+		return nil, fmt.Errorf("no migrations folder: %w", err)
+	}
+	out := fstest.MapFS{}
+	for _, dir := range []string{"migrations/all", "migrations/" + string(d)} {
+		files, err := fs.Glob(fsys, dir+"/*.sql")
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			b, err := fs.ReadFile(fsys, f)
+			if err != nil {
+				return nil, err
+			}
+			name := path.Base(f)
+			if _, dup := out[name]; dup {
+				return nil, fmt.Errorf("%s is both in migrations/all and migrations/%s", name, d)
+			}
+			out[name] = &fstest.MapFile{Data: b}
+		}
+	}
+	return out, nil
 }
 
 // Time is a time as the dialect stores it: Unix microseconds (UTC) in an
