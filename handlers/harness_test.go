@@ -38,6 +38,7 @@ import (
 	"github.com/agentdesk/agentdesk/policy"
 	"github.com/agentdesk/agentdesk/static"
 	"github.com/agentdesk/agentdesk/store"
+	"github.com/agentdesk/agentdesk/store/storetest"
 )
 
 // fleetSize is small enough to build fast and large enough for the fleet
@@ -107,7 +108,8 @@ type testPortal struct {
 	// idpReady waits until the portal has the IdP's discovery document.
 	idpReady func(context.Context) error
 	// audit is the portal's audit log; auditDB its own handle on the portal's
-	// SQLite file, so a test can break the audit store alone.
+	// SQLite file (or its PostgreSQL database), so a test can break the audit
+	// store alone.
 	audit   *audit.Log
 	auditDB *sql.DB
 	holds   *holds.Service // time-boxed disables; its loop runs every holdInterval
@@ -167,9 +169,16 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 	if err != nil {
 		t.Fatalf("OpenSQLite: %v", err)
 	}
-	auditDB, err := store.OpenSQLite(ctx, dbPath)
+	// The audit log has a handle of its own, on the same SQLite file, or with
+	// AGENTDESK_TEST_AUDIT_DIALECT=postgres on a fresh PostgreSQL database
+	// (as with AGENTDESK_DATABASE_URL): go test -run Audit runs on either.
+	auditCfg := store.Config{Dialect: store.SQLite, DSN: dbPath}
+	if d := store.Dialect(os.Getenv("AGENTDESK_TEST_AUDIT_DIALECT")); d == store.Postgres {
+		auditCfg = storetest.NewConfig(t, d)
+	}
+	auditDB, err := store.Open(ctx, auditCfg)
 	if err != nil {
-		t.Fatalf("OpenSQLite (audit): %v", err)
+		t.Fatalf("open the audit database: %v", err)
 	}
 	auditStore, err := audit.NewSQLStore(ctx, auditDB)
 	if err != nil {
