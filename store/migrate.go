@@ -78,7 +78,8 @@ func (db *DB) migrate(ctx context.Context, s Schema) error {
 }
 
 // steps gathers the migration files for dialect d from migrations/all/ and
-// migrations/<d>/ into one folder, as goose reads them.
+// migrations/<d>/ into one folder, as goose reads them. fstest.MapFS is just
+// an in-memory fs.FS (it links nothing of package testing).
 func steps(fsys fs.FS, d Dialect) (fstest.MapFS, error) {
 	if _, err := fs.Stat(fsys, "migrations"); err != nil {
 		return nil, fmt.Errorf("no migrations folder: %w", err)
