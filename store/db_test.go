@@ -234,3 +234,26 @@ func TestPreparedStatementsSurviveSchemaChange(t *testing.T) {
 		}
 	})
 }
+
+// TestMigrateConcurrently: replicas starting together on one PostgreSQL
+// database all succeed, and each step is applied once (the advisory lock).
+// A SQLite file belongs to one process, which opens its stores one by one.
+func TestMigrateConcurrently(t *testing.T) {
+	ctx := context.Background()
+	cfg := storetest.NewConfig(t, store.Postgres)
+	s := schema("c", `CREATE TABLE c (x INTEGER);`, `ALTER TABLE c ADD COLUMN y INTEGER;`)
+	dbs := []*store.DB{storetest.OpenConfig(t, cfg), storetest.OpenConfig(t, cfg), storetest.OpenConfig(t, cfg)}
+	errs := make(chan error, len(dbs))
+	for _, db := range dbs {
+		go func() { errs <- db.Migrate(ctx, s) }()
+	}
+	for range dbs {
+		if err := <-errs; err != nil {
+			t.Errorf("migrate: %v", err)
+		}
+	}
+	var n int
+	if err := dbs[0].QueryRowContext(ctx, `SELECT COUNT(*) FROM goose_c WHERE version_id > 0`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d steps recorded, %v; want 2", n, err)
+	}
+}
