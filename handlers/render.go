@@ -99,7 +99,7 @@ const compressMin = 1400
 
 // gzipLevel trades CPU for bytes. Pages are mostly repeated markup, so
 // BestSpeed already shrinks a list page about tenfold at a fraction of the
-// default level's cost (BenchmarkGzipLevels in render_test.go).
+// default level's cost (BenchmarkGzipLevels in warmbench_test.go).
 const gzipLevel = gzip.BestSpeed
 
 var (

@@ -1,10 +1,13 @@
 package handlers_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -164,4 +167,44 @@ func (c countingConn) Write(p []byte) (int, error) {
 	c.writes.Add(1)
 	c.bytes.Add(int64(len(p)))
 	return c.Conn.Write(p)
+}
+
+// BenchmarkGzipLevels compresses the warm list page (50 rows) at gzip's
+// levels: the CPU each costs per page against the bytes it saves, which is
+// what chose render.go's gzipLevel.
+//
+//	go test -run '^$' -bench GzipLevels ./handlers/
+func BenchmarkGzipLevels(b *testing.B) {
+	p := newPortal(b, portalOptions{jobs: 2000, emTimeout: 2 * time.Minute, requestTimeout: 2 * time.Minute})
+	cookie := p.signIn("alice").sessionCookie()
+	req := httptest.NewRequest(http.MethodGet, "/jobs", nil)
+	req.AddCookie(cookie)
+	rec := httptest.NewRecorder()
+	p.server.ServeHTTP(rec, req)
+	page := rec.Body.Bytes()
+	if rec.Code != http.StatusOK || len(page) < 10000 {
+		b.Fatalf("list page: %d, %d bytes", rec.Code, len(page))
+	}
+	for _, level := range []int{gzip.HuffmanOnly, gzip.BestSpeed, 3, gzip.DefaultCompression, gzip.BestCompression} {
+		b.Run("level="+strconv.Itoa(level), func(b *testing.B) {
+			var out bytes.Buffer
+			zw, err := gzip.NewWriterLevel(&out, level)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(page)))
+			for b.Loop() {
+				out.Reset()
+				zw.Reset(&out)
+				if _, err := zw.Write(page); err != nil {
+					b.Fatal(err)
+				}
+				if err := zw.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(page)), "page-B")
+			b.ReportMetric(float64(out.Len()), "gzip-B")
+		})
+	}
 }
