@@ -342,3 +342,27 @@ func TestAuditStoreDownRefusesAction(t *testing.T) {
 		t.Error("the failure was not counted")
 	}
 }
+
+// TestJobPageWithAuditStoreDown: the job page reads no audit entry, so it
+// still shows with the audit store down; only its history section, when
+// opened, says that it could not be read.
+func TestJobPageWithAuditStoreDown(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t)
+	c := p.signIn("alice")
+	erin := p.jobNamed("Erin's laptop")
+	p.auditDB.Close()
+	page := c.get("/jobs/" + erin.ID)
+	wantStatus(t, "job page with the audit store down", page, http.StatusOK)
+	load, ok := page.testid("job-history-lazy").Attr("hx-get")
+	if !ok {
+		t.Fatal("no history section")
+	}
+	r := c.get(load, htmx("", "/jobs/"+erin.ID))
+	if r.StatusCode < 500 || r.testid("audit-row").Length() != 0 {
+		t.Errorf("history with the audit store down: %d %s", r.StatusCode, truncate(r.Body, 300))
+	}
+	if r.Header.Get("HX-Retarget") != "#messages" {
+		t.Errorf("the failure is not shown in the notification region: HX-Retarget %q", r.Header.Get("HX-Retarget"))
+	}
+}
