@@ -19,7 +19,8 @@ import (
 // stack, one client in sequence, with and without gzip asked for. Besides
 // ns/op (1e9/ns = pages/s for one connection) it reports what went over the
 // wire: body bytes per page and per list row, and the server's Write calls on
-// the connection per page (each one is one write(2) syscall on TCP).
+// the connection per page (each one is one write(2) syscall on TCP); and
+// cpu-ns/op, the process's CPU time per page (server and client together).
 //
 //	go test -run '^$' -bench WarmPages -benchmem ./handlers/
 func BenchmarkWarmPages(b *testing.B) {
@@ -72,12 +73,14 @@ func BenchmarkWarmPages(b *testing.B) {
 				var encoding string
 				b.ReportAllocs()
 				n := 0
+				cpu0 := cpuTime()
 				for b.Loop() {
 					size, ce := get()
 					body += int64(size)
 					encoding = ce
 					n++
 				}
+				b.ReportMetric(float64(cpuTime()-cpu0)/float64(n), "cpu-ns/op")
 				b.ReportMetric(float64(body)/float64(n), "body-B/op")
 				b.ReportMetric(float64(writes.Load())/float64(n), "conn-writes/op")
 				if rows > 0 {
