@@ -77,7 +77,8 @@ func TestLook(t *testing.T) {
 		{name: "job", path: "/jobs/" + jobID, ready: `!!document.querySelector('[data-testid="job-title"]')`},
 		{path: "/jobs/" + jobID, ready: `!!document.querySelector('[data-testid="session-row"]')`,
 			expand: `document.querySelectorAll('details').forEach(d => d.open = true)`,
-			after:  `!!document.querySelector('[data-testid="session-children-list"]')`},
+			// the job's portal history, loaded when its section opens
+			after: `!!document.querySelector('[data-testid="session-children-list"]') && !!document.querySelector('[data-testid="job-history-body"] [data-testid="audit-row"]')`},
 		{path: "/jobs?q=zzzz-no-such-job", ready: `!!document.querySelector('[data-testid="empty"]')`},
 		{path: "/jobs/" + jobID + "?action=disable", ready: `!!document.querySelector('[data-testid="confirm-submit"]')`},
 		{name: "audit", path: "/audit", ready: `!!document.querySelector('[data-testid="audit-row"]')`,

@@ -56,8 +56,8 @@ func TestConfirm(t *testing.T) {
 	if m, _ := form.Attr("method"); m != "post" {
 		t.Errorf("confirm form method %q", m)
 	}
-	if v := form.Find(`input[name="csrf"]`).AttrOr("value", ""); v != c.csrf {
-		t.Errorf("confirm form token %q, want the session's", v)
+	if v := form.Find(`input[name="csrf"]`).AttrOr("value", ""); v == c.csrf || csrfSecret(t, v) != csrfSecret(t, c.csrf) {
+		t.Errorf("confirm form token %q, want the session's, masked anew", v)
 	}
 	if txt := page.testid("confirm-text").Text(); !strings.Contains(txt, "erin-laptop.corp.example") {
 		t.Errorf("confirm text %q does not say which computer", txt)

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -205,17 +206,22 @@ func (h *Handler) auditRow(e audit.Entry) views.AuditRow {
 	return r
 }
 
-// jobHistory is the job's latest audit entries and the link to all of them.
-func (h *Handler) jobHistory(ctx context.Context, j *jobs.Job) ([]views.AuditRow, string, error) {
+// jobHistory is the job's latest audit entries, newest first.
+func (h *Handler) jobHistory(ctx context.Context, j *jobs.Job) ([]views.AuditRow, error) {
 	page, err := h.audit.Query(ctx, audit.Filter{JobID: j.ID, Limit: jobHistorySize})
 	if err != nil {
-		return nil, "", err
+		return nil, fmt.Errorf("job history: %w", err)
 	}
 	rows := make([]views.AuditRow, 0, len(page.Entries))
 	for _, e := range page.Entries {
 		rows = append(rows, h.auditRow(e))
 	}
-	return rows, h.base + "/audit?job=" + url.QueryEscape(j.ID), nil
+	return rows, nil
+}
+
+// auditURLForJob is the audit page filtered to one job.
+func (h *Handler) auditURLForJob(id string) string {
+	return h.base + "/audit?job=" + url.QueryEscape(id)
 }
 
 // record writes a sign-in, sign-out or break-glass entry with where the request

@@ -179,9 +179,12 @@ func TestAuditPageAccess(t *testing.T) {
 	if n := p.signIn("audrey").get("/jobs/" + erin.ID).testid("job-history").Length(); n != 1 {
 		t.Errorf("audrey sees %d history sections", n)
 	}
-	if n := p.signIn("erin").get("/jobs/" + erin.ID).testid("job-history").Length(); n != 0 {
+	erinC := p.signIn("erin")
+	if n := erinC.get("/jobs/" + erin.ID).testid("job-history").Length(); n != 0 {
 		t.Errorf("erin sees the audit history of her job")
 	}
+	// Nor can she load it by its address.
+	wantStatus(t, "erin GET history", erinC.get("/jobs/"+erin.ID+"/history", htmx("", "/jobs/"+erin.ID)), http.StatusNotFound)
 }
 
 func TestAuditPageFiltersAndHistory(t *testing.T) {
@@ -250,10 +253,43 @@ func TestAuditPageFiltersAndHistory(t *testing.T) {
 	if n := second.testid("audit-row").Length(); n != 5 || second.testid("audit-next").Length() != 0 || second.testid("audit-first").Length() != 1 {
 		t.Errorf("second page: %d rows", n)
 	}
-	// The job page shows the job's history.
-	h := audrey.get("/jobs/" + erin.ID).testid("job-history")
-	if h.Find(`[data-testid="audit-row"]`).Length() != 1 || !strings.Contains(h.Text(), "Alice Admin") {
-		t.Errorf("job history: %s", h.Text())
+	// The job page shows the job's history when its section is opened: the
+	// page itself reads no audit entry, and without JavaScript the section
+	// links to the audit page filtered to the job.
+	page := audrey.get("/jobs/" + erin.ID)
+	h := page.testid("job-history")
+	if h.Find(`[data-testid="audit-row"]`).Length() != 0 || strings.Contains(h.Text(), "Alice Admin") {
+		t.Errorf("job page reads the history before it is opened: %s", h.Text())
+	}
+	lazy := page.testid("job-history-lazy")
+	load, ok := lazy.Attr("hx-get")
+	if !ok || lazy.Is("details") == false || lazy.AttrOr("hx-trigger", "") != "toggle once" {
+		t.Fatalf("history section is not a lazily loaded <details>: %s", truncate(h.Text(), 300))
+	}
+	if href, _ := lazy.Find(`[data-lazy-status] a`).Attr("href"); href != "/audit?job="+erin.ID {
+		t.Errorf("no-JS link %q", href)
+	}
+	opened := audrey.get(load, htmx("", "/jobs/"+erin.ID))
+	wantStatus(t, "history fragment", opened, http.StatusOK)
+	if opened.testid("audit-row").Length() != 1 || !strings.Contains(opened.Body, "Alice Admin") || strings.Contains(opened.Body, "<html") {
+		t.Errorf("history fragment: %s", truncate(opened.Body, 500))
+	}
+	// The fragment's address, opened as a page, is the audit page for the job.
+	plain := audrey.get(load)
+	if plain.StatusCode != http.StatusSeeOther || plain.Header.Get("Location") != "/audit?job="+erin.ID {
+		t.Errorf("GET %s without htmx: %d → %q", load, plain.StatusCode, plain.Header.Get("Location"))
+	}
+	// A job with no entries says so in words.
+	quiet := ""
+	for _, o := range p.sim.Jobs() {
+		if o.ID != erin.ID && o.ID != j.ID {
+			quiet = o.ID
+			break
+		}
+	}
+	other := audrey.get("/jobs/"+quiet+"/history", htmx("", ""))
+	if other.testid("job-history-empty").Length() != 1 {
+		t.Errorf("empty history: %s", truncate(other.Body, 300))
 	}
 }
 
@@ -304,5 +340,29 @@ func TestAuditStoreDownRefusesAction(t *testing.T) {
 	}
 	if p.audit.Failures() == 0 {
 		t.Error("the failure was not counted")
+	}
+}
+
+// TestJobPageWithAuditStoreDown: the job page reads no audit entry, so it
+// still shows with the audit store down; only its history section, when
+// opened, says that it could not be read.
+func TestJobPageWithAuditStoreDown(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t)
+	c := p.signIn("alice")
+	erin := p.jobNamed("Erin's laptop")
+	p.auditDB.Close()
+	page := c.get("/jobs/" + erin.ID)
+	wantStatus(t, "job page with the audit store down", page, http.StatusOK)
+	load, ok := page.testid("job-history-lazy").Attr("hx-get")
+	if !ok {
+		t.Fatal("no history section")
+	}
+	r := c.get(load, htmx("", "/jobs/"+erin.ID))
+	if r.StatusCode < 500 || r.testid("audit-row").Length() != 0 {
+		t.Errorf("history with the audit store down: %d %s", r.StatusCode, truncate(r.Body, 300))
+	}
+	if r.Header.Get("HX-Retarget") != "#messages" {
+		t.Errorf("the failure is not shown in the notification region: HX-Retarget %q", r.Header.Get("HX-Retarget"))
 	}
 }

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
@@ -75,4 +76,63 @@ func TestCSRF(t *testing.T) {
 	if n := p.actionCount(job.ID, "start"); n != 2 {
 		t.Errorf("legitimate POSTs made %d EM calls, want 2", n)
 	}
+}
+
+// TestCSRFTokenMaskedPerPage: pages are compressed and reflect what the user
+// typed, so the session's secret must never appear twice the same (BREACH).
+// Each page carries its own masking of it; every one of them is accepted, and
+// a forged one is not.
+func TestCSRFTokenMaskedPerPage(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t)
+	c := p.signIn("alice")
+	first := c.get("/jobs?q=erin")
+	second := c.get("/jobs?q=erin")
+	t1, t2 := c.readCSRF(first), c.readCSRF(second)
+	if t1 == t2 {
+		t.Fatalf("two pages carry the same token %q", t1)
+	}
+	// Unmasked, both are the same secret, which neither page shows.
+	s := csrfSecret(t, t1)
+	if csrfSecret(t, t2) != s {
+		t.Fatal("the two tokens unmask to different secrets")
+	}
+	for _, page := range []*response{first, second} {
+		if strings.Contains(page.Body, s) {
+			t.Error("a page shows the bare secret")
+		}
+	}
+
+	erin := p.jobNamed("Erin's laptop")
+	form := func(v url.Values) *strings.Reader { return strings.NewReader(v.Encode()) }
+	urlencoded := header("Content-Type", "application/x-www-form-urlencoded")
+	// The first page's token in htmx's header, the second's in a form field.
+	c.csrf = t1
+	wantStatus(t, "first page's token", c.action(erin.ID, "start"), http.StatusOK)
+	c.waitAction(erin.ID)
+	r := c.do(http.MethodPost, "/jobs/"+erin.ID+"/actions/start", form(url.Values{"csrf": {t2}}), urlencoded, sameOrigin)
+	wantStatus(t, "second page's token", r, http.StatusSeeOther)
+	c.waitAction(erin.ID)
+
+	forged := base64.RawURLEncoding.EncodeToString(make([]byte, len(t1)*3/4))
+	before := p.actionCalls()
+	r = c.do(http.MethodPost, "/jobs/"+erin.ID+"/actions/start", form(url.Values{"csrf": {forged}}), urlencoded, sameOrigin)
+	wantStatus(t, "forged token", r, http.StatusForbidden)
+	if p.actionCalls() != before {
+		t.Error("a forged token reached EM")
+	}
+}
+
+// csrfSecret unmasks a page's CSRF token: base64(pad ‖ pad⊕secret).
+func csrfSecret(t *testing.T, tok string) string {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(b) == 0 || len(b)%2 != 0 {
+		t.Fatalf("token %q is not a masked token: %v", tok, err)
+	}
+	pad, masked := b[:len(b)/2], b[len(b)/2:]
+	for i := range masked {
+		masked[i] ^= pad[i]
+	}
+	return string(masked)
 }

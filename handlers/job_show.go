@@ -141,6 +141,27 @@ func (h *Handler) showJobCard(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.JobPage(h.layout(c, j.Name), m), views.JobCard(m))
 }
 
+// showJobHistory is the job page's audit section, loaded when it is opened.
+// It exists only for users who may read the audit log; anything but the
+// section's own htmx request is sent to the audit page filtered to the job.
+func (h *Handler) showJobHistory(c echo.Context) error {
+	if !h.mayAudit(c) {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	j, _, err := h.visibleJob(c)
+	if err != nil {
+		return err
+	}
+	if !isHTMX(c) {
+		return c.Redirect(http.StatusSeeOther, h.auditURLForJob(j.ID))
+	}
+	rows, err := h.jobHistory(c.Request().Context(), j)
+	if err != nil {
+		return err
+	}
+	return h.write(c, http.StatusOK, views.JobHistory(rows))
+}
+
 // showSessionComputers lists the per-computer sessions of one backup session;
 // loaded when the user expands the session, so the page itself stays one EM
 // round trip.
@@ -258,9 +279,9 @@ func (h *Handler) jobDetail(c echo.Context, l jobs.Live) (views.JobDetail, error
 		m.Poll = holdPoll(m.Hold)
 	}
 	if h.mayAudit(c) {
-		if m.History, m.HistoryURL, err = h.jobHistory(ctx, j); err != nil {
-			return views.JobDetail{}, err
-		}
+		// The entries themselves are read when the section is opened
+		// (showJobHistory): most views of a job never open it.
+		m.HistoryURL, m.HistoryLoadURL = h.auditURLForJob(j.ID), h.base+"/jobs/"+j.ID+"/history"
 	}
 	if l.HasRun {
 		st := h.actionState(l.Run, false)

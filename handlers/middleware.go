@@ -197,13 +197,13 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 				got = r.PostFormValue(csrfField)
 			}
 		}
-		ok := want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
+		ok := csrfValid(want, got)
 		if !ok && r.URL.Path == h.base+"/embed/handoff" {
 			// A signed-out card redeems its hand-off with the token of the
 			// page it was rendered as, which a same-site card may post after
 			// the popup has signed the shared cookie jar in.
-			if ck, err := c.Cookie(h.anonCSRFCookie()); err == nil && ck.Value != "" {
-				ok = subtle.ConstantTimeCompare([]byte(ck.Value), []byte(got)) == 1
+			if ck, err := c.Cookie(h.anonCSRFCookie()); err == nil {
+				ok = csrfValid(ck.Value, got)
 			}
 		}
 		if !ok {
@@ -214,12 +214,17 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// csrfToken returns the token for the page's forms. A signed-in user's token
-// lives in the session (renewed at every sign-in, see renewCSRF). Signed-out
-// pages (the sign-in page's break-glass form, a signed-out card's hand-off)
-// get theirs from a cookie instead, so that an anonymous visit stores
-// nothing on the server.
+// csrfToken returns the token for the page's forms: the request's CSRF
+// secret masked anew (see maskCSRF), so no two responses carry the same
+// string. A signed-in user's secret lives in the session (renewed at every
+// sign-in, see renewCSRF). Signed-out pages (the sign-in page's break-glass
+// form, a signed-out card's hand-off) get theirs from a cookie instead, so
+// that an anonymous visit stores nothing on the server.
 func (h *Handler) csrfToken(c echo.Context) string {
+	return maskCSRF(h.csrfSecret(c))
+}
+
+func (h *Handler) csrfSecret(c echo.Context) string {
 	ctx := c.Request().Context()
 	if h.currentUser(c) != nil {
 		if t := h.sm.GetString(ctx, csrfSessionKey); t != "" {
@@ -241,6 +246,47 @@ func (h *Handler) csrfToken(c echo.Context) string {
 	c.SetCookie(&http.Cookie{Name: h.anonCSRFCookie(), Value: t, Path: "/", HttpOnly: true,
 		Secure: sc.Secure, SameSite: sc.SameSite, Partitioned: sc.Partitioned})
 	return t
+}
+
+// maskCSRF hides the secret behind a one-time pad: base64(pad ‖ pad⊕secret)
+// with a fresh random pad per call. Pages are gzip-compressed and reflect
+// what the user typed (the search box, filters); a secret repeated byte for
+// byte in every response could be guessed a character at a time from the
+// compressed sizes (BREACH). Masked, the string differs every time while
+// csrfValid still recovers the same secret.
+func maskCSRF(secret string) string {
+	b := make([]byte, 2*len(secret))
+	pad, masked := b[:len(secret)], b[len(secret):]
+	if _, err := rand.Read(pad); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	for i := range masked {
+		masked[i] = pad[i] ^ secret[i]
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// csrfValid reports whether got is the secret want, masked by maskCSRF, in
+// constant time. The bare secret is accepted too: pages rendered before
+// tokens were masked carried it, and it never appears in a response now, so
+// accepting it gives BREACH nothing to read. (Drop it once no session from
+// before the change can be alive: after the session lifetime.)
+func csrfValid(want, got string) bool {
+	if want == "" || got == "" {
+		return false
+	}
+	if len(got) == len(want) {
+		return subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
+	}
+	b, err := base64.RawURLEncoding.DecodeString(got)
+	if err != nil || len(b) != 2*len(want) {
+		return false
+	}
+	pad, masked := b[:len(want)], b[len(want):]
+	for i := range masked {
+		masked[i] ^= pad[i]
+	}
+	return subtle.ConstantTimeCompare([]byte(want), masked) == 1
 }
 
 // expectedCSRF is the token a state-changing request must carry: the

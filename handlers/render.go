@@ -1,9 +1,15 @@
 package handlers
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -11,6 +17,7 @@ import (
 
 	"github.com/agentdesk/agentdesk/emclient"
 	"github.com/agentdesk/agentdesk/jobs"
+	"github.com/agentdesk/agentdesk/negotiate"
 	"github.com/agentdesk/agentdesk/views"
 )
 
@@ -69,13 +76,95 @@ const renderGrace = 5 * time.Second
 // deadline: an action whose EM call used up the deadline still answers with
 // its fragment ("EM did not answer in time…"), never with an empty 200. The
 // context keeps the request's values and gets a short deadline of its own.
+//
+// The page is rendered into a pooled buffer first and sent in one Write with
+// its Content-Length: templ writes a list page in hundreds of small pieces,
+// which net/http would send as ~34 write syscalls; and a component that fails
+// halfway leaves nothing sent, so the error handler can still answer with a
+// whole error page instead of half a page under a 200.
 func (h *Handler) write(c echo.Context, status int, comp templ.Component) error {
-	w := c.Response()
-	w.Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	w.WriteHeader(status)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), renderGrace)
 	defer cancel()
-	return comp.Render(ctx, w)
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if err := comp.Render(ctx, buf); err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	return sendHTML(c, status, buf.Bytes())
+}
+
+// compressMin is the smallest body worth compressing: below about a TCP
+// segment the gzip header and the CPU cost more than the bytes saved.
+const compressMin = 1400
+
+// gzipLevel trades CPU for bytes. Pages are mostly repeated markup, so
+// BestSpeed already shrinks a list page about tenfold at a fraction of the
+// default level's cost (BenchmarkGzipLevels in warmbench_test.go).
+const gzipLevel = gzip.BestSpeed
+
+var (
+	buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	gzips   = sync.Pool{New: func() any {
+		zw, err := gzip.NewWriterLevel(io.Discard, gzipLevel)
+		if err != nil {
+			panic(err) // the level is a valid constant
+		}
+		return zw
+	}}
+)
+
+// maxPooledBuffer keeps one huge page (an export, a 500-row list) from
+// pinning its buffer in the pool for good.
+const maxPooledBuffer = 1 << 20
+
+func getBuffer() *bytes.Buffer {
+	b := buffers.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuffer {
+		buffers.Put(b)
+	}
+}
+
+// sendHTML sends a whole HTML body in one Write, gzip-compressed when the
+// client accepts it and the body is large enough to gain from it. Every HTML
+// answer varies with Accept-Encoding (a small one is sent as it is), so
+// caches must key on it either way. Pages carry their CSRF token masked anew
+// for each response (see maskCSRF), which keeps compression from leaking it
+// (BREACH).
+func sendHTML(c echo.Context, status int, body []byte) error {
+	w := c.Response()
+	hd := w.Header()
+	hd.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	hd.Add(echo.HeaderVary, echo.HeaderAcceptEncoding)
+	if len(body) >= compressMin && hd.Get(echo.HeaderContentEncoding) == "" &&
+		negotiate.AcceptsGzip(c.Request().Header.Get(echo.HeaderAcceptEncoding)) {
+		zbuf := getBuffer()
+		defer putBuffer(zbuf)
+		zw := gzips.Get().(*gzip.Writer)
+		zw.Reset(zbuf)
+		_, err := zw.Write(body)
+		if err == nil {
+			err = zw.Close()
+		}
+		zw.Reset(io.Discard) // drop the reference to zbuf before pooling
+		gzips.Put(zw)
+		if err != nil {
+			return fmt.Errorf("gzip: %w", err) // writes to a bytes.Buffer do not fail; nothing was sent
+		}
+		hd.Set(echo.HeaderContentEncoding, "gzip")
+		body = zbuf.Bytes()
+	}
+	hd.Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	if c.Request().Method == http.MethodHead {
+		return nil
+	}
+	_, err := w.Write(body)
+	return err
 }
 
 func (h *Handler) renderSignIn(c echo.Context, status int, returnTo, msg string) error {

@@ -263,6 +263,7 @@ func New(d Deps) (*echo.Echo, *Handler) {
 	page("/jobs/:id/card", h.showJobCard)
 	page("/jobs/:id/row", h.showJobRow)
 	page("/jobs/:id/sessions/:sid/computers", h.showSessionComputers)
+	page("/jobs/:id/history", h.showJobHistory)
 	page("/jobs/:id/confirm/:action", h.confirmAction)
 	p.POST("/jobs/:id/actions/:action", h.postAction)
 	page("/jobs/:id/status", h.showActionStatus)

@@ -208,6 +208,21 @@
     notify(d.elt, statusText(xhr.status));
   });
 
+  // A section loaded when opened (views.jobHistory) that could not be loaded
+  // says so where its content would have been; its link to the full page
+  // stays. (The notification region says why, as for any request.)
+  document.addEventListener('htmx:afterRequest', function (evt) {
+    var d = evt.detail || {};
+    var elt = d.elt;
+    if (d.successful || !(elt instanceof Element) || !elt.hasAttribute('data-lazy-failed')) return;
+    var status = elt.querySelector('[data-lazy-status]');
+    if (!status) return;
+    var words = document.createElement('span');
+    words.textContent = elt.getAttribute('data-lazy-failed') + ' ';
+    status.insertBefore(words, status.firstChild);
+    status.setAttribute('data-failed', '');
+  });
+
   // Whatever the swap above did not cover still gets words.
   document.addEventListener('htmx:responseError', function (evt) {
     var d = evt.detail || {};

@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/agentdesk/agentdesk/negotiate"
 )
 
 //go:embed app.css app.js ui.js htmx.min.js favicon.svg
@@ -168,7 +170,7 @@ func (a *Assets) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := as.body
-	if as.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	if as.gz != nil && negotiate.AcceptsGzip(r.Header.Get("Accept-Encoding")) {
 		body = as.gz
 		h.Set("Content-Encoding", "gzip")
 	}
@@ -186,19 +188,6 @@ func etagMatches(header, etag string) bool {
 		if part == "*" || strings.TrimPrefix(part, "W/") == etag {
 			return true
 		}
-	}
-	return false
-}
-
-// acceptsGzip reports whether gzip is listed with a non-zero quality.
-func acceptsGzip(header string) bool {
-	for part := range strings.SplitSeq(header, ",") {
-		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-			continue
-		}
-		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
 	}
 	return false
 }

@@ -202,10 +202,12 @@ type JobDetail struct {
 	AsOf  time.Time
 	Links []KV // EM links: Key = rel, Value = href (shown as text, never followed)
 
-	// The job's latest audit entries, for users who may read the audit log;
-	// HistoryURL "" hides the section.
-	History    []AuditRow
-	HistoryURL string
+	// The job's audit section, for users who may read the audit log;
+	// HistoryURL (the audit page filtered to the job) "" hides it. The
+	// entries are read only when the section is opened, from
+	// HistoryLoadURL (JobHistory), so a page view costs no audit query.
+	HistoryURL     string
+	HistoryLoadURL string
 }
 
 // Include is one object a job protects.

@@ -565,7 +565,7 @@ func TestActionsRenderOnlyGivenButtons(t *testing.T) {
 					if name == "table" {
 						id = m.Rows[0].ID
 					}
-					if tgt := sel.AttrOr("hx-target", ""); tgt != "#confirm-"+id || doc.Find(tgt).Length() != 1 {
+					if tgt := sel.Closest("[hx-target]").AttrOr("hx-target", ""); tgt != "#confirm-"+id || doc.Find(tgt).Length() != 1 {
 						t.Errorf("%s: %s hx-target %q has no element", name, act, tgt)
 					}
 				}

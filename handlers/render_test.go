@@ -1,0 +1,168 @@
+package handlers
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+)
+
+// TestWriteSendsWholePagesOnly: a component that fails halfway leaves the
+// response untouched, so the error handler can still send a whole error page;
+// one that succeeds is sent in one Write with its Content-Length.
+func TestWriteSendsWholePagesOnly(t *testing.T) {
+	boom := errors.New("boom")
+	half := templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		if _, err := io.WriteString(w, "<main><table>"+strings.Repeat("<tr><td>row</td></tr>", 500)); err != nil {
+			return err
+		}
+		return boom
+	})
+	whole := templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		for range 500 {
+			if _, err := io.WriteString(w, "<tr><td>row</td></tr>"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	e := echo.New()
+	h := &Handler{}
+
+	rec := &countingRecorder{ResponseRecorder: httptest.NewRecorder()}
+	c := e.NewContext(httptest.NewRequest(http.MethodGet, "/jobs", nil), rec)
+	if err := h.write(c, http.StatusOK, half); !errors.Is(err, boom) {
+		t.Fatalf("write = %v, want %v", err, boom)
+	}
+	if c.Response().Committed || rec.Body.Len() != 0 || rec.writes != 0 {
+		t.Fatalf("a failed render sent something: committed %v, %d bytes", c.Response().Committed, rec.Body.Len())
+	}
+
+	rec = &countingRecorder{ResponseRecorder: httptest.NewRecorder()}
+	c = e.NewContext(httptest.NewRequest(http.MethodGet, "/jobs", nil), rec)
+	if err := h.write(c, http.StatusOK, whole); err != nil {
+		t.Fatal(err)
+	}
+	if rec.writes != 1 || rec.Header().Get(echo.HeaderContentLength) != strconv.Itoa(rec.Body.Len()) || rec.Body.Len() != 500*len("<tr><td>row</td></tr>") {
+		t.Errorf("%d writes, Content-Length %q for %d bytes", rec.writes, rec.Header().Get(echo.HeaderContentLength), rec.Body.Len())
+	}
+}
+
+// TestSendHTMLCompression: gzip only when asked for and worth it, always with
+// Vary: Accept-Encoding, and the gzip body is the page.
+func TestSendHTMLCompression(t *testing.T) {
+	big := []byte("<!doctype html><title>x</title>" + strings.Repeat(`<tr data-testid="job-row"><td>Job</td></tr>`, 200))
+	small := []byte("<p>ok</p>")
+	tests := []struct {
+		name, accept, method string
+		body                 []byte
+		gzipped              bool
+	}{
+		{"no header", "", http.MethodGet, big, false},
+		{"gzip", "gzip", http.MethodGet, big, true},
+		{"browser list", "gzip, deflate, br, zstd", http.MethodGet, big, true},
+		{"gzip refused", "gzip;q=0, identity", http.MethodGet, big, false},
+		{"brotli only", "br", http.MethodGet, big, false},
+		{"tiny body", "gzip", http.MethodGet, small, false},
+		{"HEAD", "gzip", http.MethodHead, big, true},
+	}
+	e := echo.New()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, "/jobs", nil)
+			if tt.accept != "" {
+				req.Header.Set("Accept-Encoding", tt.accept)
+			}
+			rec := httptest.NewRecorder()
+			if err := sendHTML(e.NewContext(req, rec), http.StatusOK, tt.body); err != nil {
+				t.Fatal(err)
+			}
+			if v := rec.Header().Values("Vary"); !strings.Contains(strings.Join(v, ","), "Accept-Encoding") {
+				t.Errorf("Vary %q", v)
+			}
+			if got := rec.Header().Get("Content-Encoding") == "gzip"; got != tt.gzipped {
+				t.Fatalf("Content-Encoding %q, want gzip %v", rec.Header().Get("Content-Encoding"), tt.gzipped)
+			}
+			cl, _ := strconv.Atoi(rec.Header().Get("Content-Length"))
+			if tt.method == http.MethodHead {
+				if rec.Body.Len() != 0 || cl == 0 || cl >= len(tt.body) {
+					t.Errorf("HEAD: %d body bytes, Content-Length %d", rec.Body.Len(), cl)
+				}
+				return
+			}
+			if cl != rec.Body.Len() {
+				t.Errorf("Content-Length %d for %d bytes", cl, rec.Body.Len())
+			}
+			got := rec.Body.Bytes()
+			if tt.gzipped {
+				if len(got) >= len(tt.body)/4 {
+					t.Errorf("gzip body %d bytes of %d", len(got), len(tt.body))
+				}
+				zr, err := gzip.NewReader(bytes.NewReader(got))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, err = io.ReadAll(zr); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(got, tt.body) {
+				t.Errorf("body differs from the page")
+			}
+		})
+	}
+}
+
+// TestMaskedCSRF: every masking of a secret is a different string that
+// validates; anything else does not.
+func TestMaskedCSRF(t *testing.T) {
+	secret, other := randomString(32), randomString(32)
+	a, b := maskCSRF(secret), maskCSRF(secret)
+	if a == b || strings.Contains(a, secret) || strings.Contains(b, secret) {
+		t.Fatalf("masks repeat or show the secret: %q %q", a, b)
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(a)
+	flipped := bytes.Clone(raw)
+	flipped[len(flipped)-1] ^= 1
+	tests := []struct {
+		name, want, got string
+		ok              bool
+	}{
+		{"first mask", secret, a, true},
+		{"second mask", secret, b, true},
+		{"bare secret (pages from before masking)", secret, secret, true},
+		{"another secret's mask", secret, maskCSRF(other), false},
+		{"forged", secret, randomString(64), false},
+		{"one bit flipped", secret, base64.RawURLEncoding.EncodeToString(flipped), false},
+		{"truncated", secret, a[:len(a)-4], false},
+		{"not base64", secret, strings.Repeat("!", len(a)), false},
+		{"empty", secret, "", false},
+		{"no secret", "", a, false},
+		{"no secret, empty token", "", "", false},
+	}
+	for _, tt := range tests {
+		if got := csrfValid(tt.want, tt.got); got != tt.ok {
+			t.Errorf("%s: csrfValid = %v, want %v", tt.name, got, tt.ok)
+		}
+	}
+}
+
+type countingRecorder struct {
+	*httptest.ResponseRecorder
+	writes int
+}
+
+func (r *countingRecorder) Write(p []byte) (int, error) {
+	r.writes++
+	return r.ResponseRecorder.Write(p)
+}
