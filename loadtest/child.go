@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/agentdesk/agentdesk/jobs"
@@ -43,6 +45,10 @@ func childMain(args []string, stdout io.Writer) error {
 	jobTTL := fs.Duration("job-ttl", 0, "jobs.Options.JobTTL (0: default)")
 	listTTL := fs.Duration("list-ttl", 0, "jobs.Options.ListTTL (0: default)")
 	spec := fs.String("spec", "", "trivial: JSON file of the bodies to serve")
+	ids := fs.String("ids", "", "raw: file of job ids, one a line")
+	users := fs.Int("users", 1, "raw: concurrent workers")
+	duration := fs.Duration("duration", time.Second, "raw: how long the workers run")
+	action := fs.String("action", "job", "raw: job (the 2 calls of a cold job page, paced as the cold pages) or start (action POST + task GET, once per id, in turn)")
 	verbose := fs.Bool("v", false, "log warnings to stderr")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -65,6 +71,14 @@ func childMain(args []string, stdout io.Writer) error {
 			return err
 		}
 		return json.NewEncoder(stdout).Encode(floorReport{FloorResult: r, PeakRSSKB: procStatusKB("self", "VmHWM")})
+	}
+
+	if mode == "raw" {
+		raw, err := os.ReadFile(*ids)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(stdout).Encode(runRaw(ctx, *emURL, strings.Fields(string(raw)), *action, *users, *duration))
 	}
 
 	ln, err := net.FileListener(os.NewFile(3, "listener"))
@@ -104,6 +118,56 @@ func childMain(args []string, stdout io.Writer) error {
 }
 
 const benchClientID = "agentdesk"
+
+// rawReport is what a raw child measured.
+type rawReport struct {
+	Lat     []time.Duration
+	Errs    int
+	First   string
+	Elapsed time.Duration
+}
+
+// runRaw makes EM calls straight from this process, the way the portal's
+// process would, without the portal.
+func runRaw(ctx context.Context, emURL string, fleet []string, action string, n int, d time.Duration) rawReport {
+	em := baseline.NewRaw(emURL, "svc", "secret")
+	per := make([]rawReport, n)
+	start := time.Now()
+	until := start.Add(d)
+	timed := func(r *rawReport, call func() error) {
+		t0 := time.Now()
+		if err := call(); err != nil {
+			r.Errs++
+			if r.First == "" {
+				r.First = err.Error()
+			}
+			return
+		}
+		r.Lat = append(r.Lat, time.Since(t0))
+	}
+	if action == "start" {
+		for _, id := range fleet {
+			timed(&per[0], func() error { return em.Start(ctx, id) })
+		}
+	} else {
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				coldLoop(ctx, i, n, fleet, until, func(id string) { timed(&per[i], func() error { return em.Job(ctx, id) }) })
+			})
+		}
+		wg.Wait()
+	}
+	out := rawReport{Elapsed: time.Since(start)}
+	for _, r := range per {
+		out.Lat = append(out.Lat, r.Lat...)
+		out.Errs += r.Errs
+		if out.First == "" {
+			out.First = r.First
+		}
+	}
+	return out
+}
 
 type floorReport struct {
 	baseline.FloorResult

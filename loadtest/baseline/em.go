@@ -72,7 +72,8 @@ func (c *em) currentToken(ctx context.Context, stale string) (string, error) {
 
 var errUnauthorized = errors.New("baseline: EM answered 401")
 
-// get decodes the answer of GET base+path into out, counting its bytes in n.
+// get decodes the answer of GET base+path into out (nil: reads it only),
+// counting its bytes in n.
 func (c *em) get(ctx context.Context, path string, q url.Values, out any) (n int64, err error) {
 	tok := ""
 	for range 2 {
@@ -87,12 +88,31 @@ func (c *em) get(ctx context.Context, path string, q url.Values, out any) (n int
 	return n, err
 }
 
+// post is get for POST (an action), never repeated but after a 401.
+func (c *em) post(ctx context.Context, path string, q url.Values, out any) (n int64, err error) {
+	tok := ""
+	for range 2 {
+		if tok, err = c.currentToken(ctx, tok); err != nil {
+			return 0, err
+		}
+		n, err = c.do(ctx, http.MethodPost, tok, path, q, out)
+		if !errors.Is(err, errUnauthorized) {
+			return n, err
+		}
+	}
+	return n, err
+}
+
 func (c *em) getOnce(ctx context.Context, tok, path string, q url.Values, out any) (int64, error) {
+	return c.do(ctx, http.MethodGet, tok, path, q, out)
+}
+
+func (c *em) do(ctx context.Context, method, tok, path string, q url.Values, out any) (int64, error) {
 	u := c.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -106,11 +126,15 @@ func (c *em) getOnce(ctx context.Context, tok, path string, q url.Values, out an
 		io.Copy(io.Discard, resp.Body)
 		return 0, errUnauthorized
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode/100 != 2 {
 		io.Copy(io.Discard, resp.Body)
-		return 0, fmt.Errorf("baseline: GET %s answered %d", path, resp.StatusCode)
+		return 0, fmt.Errorf("baseline: %s %s answered %d", method, path, resp.StatusCode)
 	}
 	cr := &countReader{r: resp.Body}
+	if out == nil { // read, not decoded
+		_, err := io.Copy(io.Discard, cr)
+		return cr.n, err
+	}
 	if err := xml.NewDecoder(cr).Decode(out); err != nil {
 		return cr.n, fmt.Errorf("baseline: decode %s: %w", path, err)
 	}

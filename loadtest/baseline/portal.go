@@ -32,18 +32,13 @@ func (p *portal) showJob(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	var (
-		wg       sync.WaitGroup
-		ent      job
-		page     queryResult
-		e1, e2   error
-		sessions = url.Values{
-			"type": {"BackupJobSession"}, "format": {"Entities"},
-			"filter":   {`(JobUid=="urn:veeam:AgentBackupJob:` + id + `",JobUid=="urn:veeam:Job:` + id + `");JobType=="AgentBackup"`},
-			"sortDesc": {"CreationTime"}, "pageSize": {"10"}, "page": {"1"},
-		}
+		wg     sync.WaitGroup
+		ent    job
+		page   queryResult
+		e1, e2 error
 	)
 	wg.Go(func() { _, e1 = p.em.get(ctx, "/agents/jobs/"+id, url.Values{"format": {"Entity"}}, &ent) })
-	wg.Go(func() { _, e2 = p.em.get(ctx, "/query", sessions, &page) })
+	wg.Go(func() { _, e2 = p.em.get(ctx, "/query", sessionsQuery(id), &page) })
 	wg.Wait()
 	if e1 != nil || e2 != nil {
 		http.Error(w, "Enterprise Manager did not answer", http.StatusBadGateway)
