@@ -344,7 +344,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	word, _, _ := strings.Cut(strings.ToLower(simB.Jobs()[0].Name), " ")
 	search := "/jobs?q=" + url.QueryEscape(word) + "&sort=lastrun&desc=1"
 	var searchBody captured
-	for range 3 { // the list may be down (see the first list)
+	for range 2 { // the list may be down (see the first list)
 		if searchBody, err = b.capture(largeUsers[0], search, "/search", tmp); err == nil {
 			break
 		}

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$(mktemp -d)/agentdesk"
 trap 'rm -rf "$(dirname "$bin")"' EXIT
-CGO_ENABLED=0 go build -buildvcs=false -o "$bin" .
+go build -o "$bin" .
 echo "# scripts/bench.sh $*  (commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))" >&2
 echo "# before: $(uptime)" >&2
 "$bin" loadtest bench "$@"
