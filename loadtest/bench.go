@@ -499,14 +499,15 @@ type pacedWorker struct {
 
 // stats are the requests of one measurement.
 type stats struct {
-	lat     []time.Duration
-	codes   map[int]int
-	errs    int
-	slow    int
-	bytes   int64
-	elapsed time.Duration
-	emCalls int64
-	first   string
+	lat      []time.Duration // 200 answers
+	answered []time.Duration // every answer, whatever its status
+	codes    map[int]int
+	errs     int
+	slow     int
+	bytes    int64
+	elapsed  time.Duration
+	emCalls  int64
+	first    string
 }
 
 func newStats() *stats { return &stats{codes: map[int]int{}} }
@@ -520,6 +521,10 @@ func (s *stats) record(d time.Duration, code int, n int64, err error) {
 		return
 	}
 	s.codes[code]++
+	s.answered = append(s.answered, d)
+	if d > slowLimit { // failures count too: a 503 after 15 s is slow
+		s.slow++
+	}
 	if code != http.StatusOK {
 		s.errs++
 		if s.first == "" {
@@ -527,15 +532,13 @@ func (s *stats) record(d time.Duration, code int, n int64, err error) {
 		}
 		return
 	}
-	if d > slowLimit {
-		s.slow++
-	}
 	s.bytes += n
 	s.lat = append(s.lat, d)
 }
 
 func (s *stats) merge(o *stats) {
 	s.lat = append(s.lat, o.lat...)
+	s.answered = append(s.answered, o.answered...)
 	for k, v := range o.codes {
 		s.codes[k] += v
 	}
@@ -652,7 +655,7 @@ func (b *bench) rawChild(ctx context.Context, emURL, ids, action string, n int, 
 	if err != nil {
 		return s, fmt.Errorf("loadtest bench: raw EM child: %w (%s)", err, strings.TrimSpace(c.stderr.String()))
 	}
-	s.lat, s.errs, s.first, s.elapsed = r.Lat, r.Errs, r.First, r.Elapsed
+	s.lat, s.answered, s.errs, s.first, s.elapsed = r.Lat, r.Lat, r.Errs, r.First, r.Elapsed
 	s.codes[http.StatusOK] = len(r.Lat)
 	for _, d := range r.Lat {
 		if d > slowLimit {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -192,8 +193,10 @@ func (x *row) cells() (portal, base, ratio, target string) {
 			refreshes = strconv.FormatFloat(float64(s.emCalls)/float64(x.pagesPerRefresh), 'f', 1, 64)
 		}
 		other := s.errs - s.codes[503]
-		portal = fmt.Sprintf("%d answered (%.0f/s, p50 %s, p99 %s); **%d × 503**, **%d slower than 1 s**, %d other failures; ≈ %s list refreshes (%d EM query pages); peak RSS %s",
-			len(s.lat)+s.errs, s.rate(), ms2(s.pct(.5)), ms2(s.pct(.99)), s.codes[503], s.slow, other, refreshes, s.emCalls, mb(x.loadRSSKB))
+		slices.Sort(s.answered)
+		portal = fmt.Sprintf("%d requests, %d answered 200 (%.0f/s, p50 %s, p99 %s); every answer p50 %s, p99 %s; **%d × 503**, **%d slower than 1 s**, %d other failures; ≈ %s list refreshes (%d EM query pages); peak RSS %s",
+			len(s.lat)+s.errs, len(s.lat), s.rate(), ms2(s.pct(.5)), ms2(s.pct(.99)),
+			ms2(percentile(s.answered, .5)), ms2(percentile(s.answered, .99)), s.codes[503], s.slow, other, refreshes, s.emCalls, mb(x.loadRSSKB))
 		base, ratio, target = "—", "—", "no 503, none > 1 s"
 	}
 	return
