@@ -44,6 +44,10 @@ type benchConfig struct {
 	pin            string
 	verbose        bool
 	args           []string
+	// prefix is what the binary needs before "bench" or "child" to reach
+	// Main: ["loadtest"] for `agentdesk loadtest`, nothing for a load tool
+	// binary of its own or a test binary.
+	prefix []string
 }
 
 const (
@@ -56,6 +60,7 @@ func benchMain(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	cfg.prefix = argsPrefix(os.Args, args)
 	taskset, pinned := "", false
 	if cfg.pin == "auto" {
 		if p, err := exec.LookPath("taskset"); err == nil && (runtime.NumCPU() >= 2 || os.Getenv(envPinned) != "") {
@@ -64,7 +69,7 @@ func benchMain(args []string, stdout io.Writer) error {
 	}
 	if pinned && os.Getenv(envPinned) == "" {
 		// Start again on CPU 1 so that the Go runtime sizes itself to it.
-		return reexec(taskset, args, stdout)
+		return reexec(taskset, cfg, stdout)
 	}
 	budget := 2*time.Duration(cfg.slices)*cfg.duration*3 + 6*cfg.coldDuration + cfg.listLoad + 10*time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
@@ -118,12 +123,22 @@ func parseBench(args []string, stdout io.Writer) (benchConfig, error) {
 	return cfg, nil
 }
 
-func reexec(taskset string, args []string, stdout io.Writer) error {
+// argsPrefix is what came between the program's name and "bench".
+func argsPrefix(osArgs, args []string) []string {
+	n := len(osArgs) - len(args) - 1 // args[0] was "bench", removed by Main
+	if n < 1 || !slices.Equal(osArgs[n+1:], args) {
+		return nil
+	}
+	return slices.Clone(osArgs[1:n])
+}
+
+func reexec(taskset string, cfg benchConfig, stdout io.Writer) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(taskset, append([]string{"-c", "1", exe, "loadtest", "bench"}, args...)...)
+	argv := append(append(append([]string{"-c", "1", exe}, cfg.prefix...), "bench"), cfg.args...)
+	cmd := exec.Command(taskset, argv...)
 	cmd.Env = append(os.Environ(), envPinned+"=1", envChild+"=1")
 	cmd.Stdout, cmd.Stderr = stdout, os.Stderr
 	return cmd.Run()
@@ -743,7 +758,7 @@ func (b *bench) startChild(ctx context.Context, mode string, ln net.Listener, ar
 	if err != nil {
 		return nil, err
 	}
-	argv := append([]string{exe, "loadtest", "child", mode}, args...)
+	argv := append(append(append([]string{exe}, b.cfg.prefix...), "child", mode), args...)
 	if b.cfg.verbose {
 		argv = append(argv, "-v")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,22 @@ func TestBenchFlagsAreBounded(t *testing.T) {
 	}
 	if cfg.users != 2 || cfg.jobs != 60 || cfg.listLoad != time.Second {
 		t.Errorf("-quick with -users 2: %+v", cfg)
+	}
+}
+
+func TestArgsPrefix(t *testing.T) {
+	tests := []struct {
+		osArgs, args, want []string
+	}{
+		{[]string{"agentdesk", "loadtest", "bench", "-quick"}, []string{"-quick"}, []string{"loadtest"}},
+		{[]string{"loadtest", "bench"}, nil, []string{}},
+		{[]string{"loadtest", "bench", "-users", "4"}, []string{"-users", "4"}, []string{}},
+		{[]string{"loadtest.test", "-test.run", "X"}, []string{"-quick"}, nil},
+	}
+	for _, tt := range tests {
+		if got := argsPrefix(tt.osArgs, tt.args); !slices.Equal(got, tt.want) || (got == nil) != (tt.want == nil) {
+			t.Errorf("argsPrefix(%q, %q) = %q, want %q", tt.osArgs, tt.args, got, tt.want)
+		}
 	}
 }
 
@@ -98,7 +115,7 @@ func TestBenchQuick(t *testing.T) {
 	if x := rep.row("list-load"); x != nil && len(x.portal.lat)+x.portal.errs == 0 {
 		t.Error("the list load sent nothing")
 	}
-	for _, want := range []string{"Command: `agentdesk loadtest bench -quick -pin off`", "Load average", "Pinning: **none**"} {
+	for _, want := range []string{"bench -quick -pin off` (what `scripts/bench.sh -quick -pin off` builds and runs)", "Load average", "Pinning: **none**"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}

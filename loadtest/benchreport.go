@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -212,7 +213,9 @@ func perPage(s *stats) float64 {
 
 func (r *benchReport) write(w io.Writer) {
 	fmt.Fprintf(w, "\n## Side-by-side run, %s\n\n", r.started.UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(w, "Command: `%s` (`scripts/bench.sh` builds the binary and runs this)\n\n", strings.Join(append([]string{"agentdesk", "loadtest", "bench"}, r.cfg.args...), " "))
+	fmt.Fprintf(w, "Command: `%s` (what `%s` builds and runs)\n\n",
+		strings.Join(append(append(append([]string{filepath.Base(os.Args[0])}, r.cfg.prefix...), "bench"), r.cfg.args...), " "),
+		strings.Join(append([]string{"scripts/bench.sh"}, r.cfg.args...), " "))
 	fmt.Fprintf(w, "- Machine: %d CPUs (%s), %s, %s/%s\n", cpus(), cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	if r.pinned {
 		fmt.Fprintf(w, "- Pinning: portal and every baseline (trivial server, minimal portal, floor) in turn on CPU 0 (`taskset -c 0`); EM simulator, identity provider and load generator on CPU 1 (GOMAXPROCS %d)\n", runtime.GOMAXPROCS(0))
