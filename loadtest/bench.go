@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentdesk/agentdesk/auth/demoidp"
@@ -310,7 +311,8 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	b.progress("fleet B: emsim with %d jobs", b.cfg.jobsLarge)
 	simB := emsim.New(emsim.Config{Seed: 2, Jobs: b.cfg.jobsLarge, SessionSpeed: b.cfg.backupDuration, Logger: b.log})
 	simB.SetFaults(emsim.Faults{Latency: b.cfg.emLatency})
-	stopEMB := serve(lns["emB"], simB)
+	walksB := &listWalks{next: simB}
+	stopEMB := serve(lns["emB"], walksB)
 	defer stopEMB()
 	b.progress("fetch-and-decode floor")
 	floor1, err := b.floor(ctx, urlOf("emB"))
@@ -392,6 +394,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	b.progress("continuous list load on %d jobs for %s", b.cfg.jobsLarge, b.cfg.listLoad)
 	seq := make([]int, len(largeUsers))
 	before := simB.Stats().Requests["GET /query"]
+	walksBefore := walksB.n.Load()
 	load := b.measure(ctx, b.cfg.listLoad, nil, worker(func(i int, _ time.Time) (int, int64, error) {
 		u := largeUsers[i]
 		q := listQueries[(i+seq[i])%len(listQueries)]
@@ -399,7 +402,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		return hit(u.hc, u.base.String()+q, browser)
 	}))
 	load.emCalls = simB.Stats().Requests["GET /query"] - before
-	rep.addListLoad(b.cfg.jobsLarge, load, floor1.Pages, large.peakRSSKB())
+	rep.addListLoad(b.cfg.jobsLarge, load, walksB.n.Load()-walksBefore, floor1.Pages, large.peakRSSKB())
 	large.stop()
 	return rep, nil
 }
@@ -853,6 +856,23 @@ func procStatusKB(pid, field string) int64 {
 		}
 	}
 	return 0
+}
+
+// listWalks counts the walks of the agent job query EM is asked for (its
+// first page): one per list refresh, however the refresh reads the rest.
+type listWalks struct {
+	next http.Handler
+	n    atomic.Int64
+}
+
+func (l *listWalks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/query") {
+		q := r.URL.Query()
+		if q.Get("type") == "AgentBackupJob" && (q.Get("page") == "" || q.Get("page") == "1") {
+			l.n.Add(1)
+		}
+	}
+	l.next.ServeHTTP(w, r)
 }
 
 func emRequests(sim *emsim.Server) int64 {

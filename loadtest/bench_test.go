@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -112,12 +114,28 @@ func TestBenchQuick(t *testing.T) {
 			t.Errorf("first list %s, RSS %d kB; floor %+v", x.firstList, x.firstRSSKB, x.floor1)
 		}
 	}
-	if x := rep.row("list-load"); x != nil && len(x.portal.lat)+x.portal.errs == 0 {
-		t.Error("the list load sent nothing")
+	if x := rep.row("list-load"); x != nil && (len(x.portal.lat)+x.portal.errs == 0 || x.pagesPerRefresh == 0) {
+		t.Errorf("list load: %d requests, full read %d pages", len(x.portal.lat)+x.portal.errs, x.pagesPerRefresh)
 	}
 	for _, want := range []string{"bench -quick -pin off` (what `scripts/bench.sh -quick -pin off` builds and runs)", "Load average", "Pinning: **none**"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}
+	}
+}
+
+func TestListWalksCountsFirstPagesOfTheJobQuery(t *testing.T) {
+	w := &listWalks{next: http.NotFoundHandler()}
+	for _, target := range []string{
+		"/api/query?type=AgentBackupJob&format=Entities&pageSize=1000&page=1", // counted
+		"/api/query?type=AgentBackupJob&format=Entities&pageSize=1000&page=2",
+		"/api/query?type=BackupJobSession&format=Entities&page=1",
+		"/api/query?type=AgentBackupJob", // counted: no page is the first
+		"/api/agents/jobs?type=AgentBackupJob",
+	} {
+		w.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, target, nil))
+	}
+	if got := w.n.Load(); got != 2 {
+		t.Errorf("counted %d walks, want 2", got)
 	}
 }

@@ -41,7 +41,8 @@ type row struct {
 	firstRSSKB     int64
 	floor1, floor2 floorReport
 	// loadRow
-	pagesPerRefresh int
+	refreshes       int64 // list refreshes started (agent job query walks)
+	pagesPerRefresh int   // EM query pages of a full read (the floor's)
 	loadRSSKB       int64
 
 	ratio float64 // NaN when there is none
@@ -116,8 +117,8 @@ func (r *benchReport) addFloor(jobs int, first time.Duration, fails []string, rs
 	r.rows = append(r.rows, &x)
 }
 
-func (r *benchReport) addListLoad(jobs int, s *stats, pagesPerRefresh int, rssKB int64) {
-	x := row{key: "list-load", kind: loadRow, portal: s, pagesPerRefresh: pagesPerRefresh, loadRSSKB: rssKB, ratio: math.NaN(),
+func (r *benchReport) addListLoad(jobs int, s *stats, refreshes int64, fullPages int, rssKB int64) {
+	x := row{key: "list-load", kind: loadRow, portal: s, refreshes: refreshes, pagesPerRefresh: fullPages, loadRSSKB: rssKB, ratio: math.NaN(),
 		what: fmt.Sprintf("%d jobs, %s continuous list load, %d users", jobs, r.cfg.listLoad, r.cfg.users)}
 	x.met = s.codes[503] == 0 && s.slow == 0 && s.errs == 0
 	r.rows = append(r.rows, &x)
@@ -194,15 +195,11 @@ func (x *row) cells() (portal, base, ratio, target string) {
 		target = "time ≤ 1.3×, RSS ≤ 2×"
 	case loadRow:
 		s := x.portal
-		refreshes := "?"
-		if x.pagesPerRefresh > 0 {
-			refreshes = strconv.FormatFloat(float64(s.emCalls)/float64(x.pagesPerRefresh), 'f', 1, 64)
-		}
 		other := s.errs - s.codes[503]
 		slices.Sort(s.answered)
-		portal = fmt.Sprintf("%d requests, %d answered 200 (%.0f/s, p50 %s, p99 %s); every answer p50 %s, p99 %s; **%d × 503**, **%d slower than 1 s**, %d other failures; ≈ %s list refreshes (%d EM query pages); peak RSS %s",
+		portal = fmt.Sprintf("%d requests, %d answered 200 (%.0f/s, p50 %s, p99 %s); every answer p50 %s, p99 %s; **%d × 503**, **%d slower than 1 s**, %d other failures; %d list refreshes started, %d EM query pages (a full read is %d); peak RSS %s",
 			len(s.lat)+s.errs, len(s.lat), s.rate(), ms2(s.pct(.5)), ms2(s.pct(.99)),
-			ms2(percentile(s.answered, .5)), ms2(percentile(s.answered, .99)), s.codes[503], s.slow, other, refreshes, s.emCalls, mb(x.loadRSSKB))
+			ms2(percentile(s.answered, .5)), ms2(percentile(s.answered, .99)), s.codes[503], s.slow, other, x.refreshes, s.emCalls, x.pagesPerRefresh, mb(x.loadRSSKB))
 		base, ratio, target = "—", "—", "no 503, none > 1 s"
 	}
 	return
