@@ -41,6 +41,7 @@ type benchConfig struct {
 	slices         int
 	emLatency      time.Duration
 	starts         int
+	listTTL        time.Duration // of the 10,000-job portal; 0: the portal's default
 	backupDuration time.Duration
 	pin            string
 	verbose        bool
@@ -98,6 +99,7 @@ func parseBench(args []string, stdout io.Writer) (benchConfig, error) {
 	fs.IntVar(&cfg.slices, "slices", 2, "alternating slices per measurement, so machine noise lands on portal and baseline alike")
 	fs.DurationVar(&cfg.emLatency, "em-latency", 250*time.Microsecond, "latency emsim adds to every EM call (Start is measured at 0)")
 	fs.IntVar(&cfg.starts, "starts", 20, "Start actions timed, and as many raw EM starts")
+	fs.DurationVar(&cfg.listTTL, "list-ttl", 0, "list snapshot TTL of the 10,000-job portal (0: the portal's default), to span more refreshes in -list-load")
 	fs.DurationVar(&cfg.backupDuration, "backup-duration", 2*time.Second, "how long a simulated backup runs")
 	fs.StringVar(&cfg.pin, "pin", "auto", "auto: portal and baselines on CPU 0, EM and load generator on CPU 1 with taskset when there are two CPUs; off: no pinning")
 	quick := fs.Bool("quick", false, "tiny fleets and durations: checks the tool, measures nothing")
@@ -319,7 +321,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	large, err := b.startChild(ctx, "portal", lns["large"], portalArgs("large", urlOf("emB"))...)
+	large, err := b.startChild(ctx, "portal", lns["large"], portalArgs("large", urlOf("emB"), "-list-ttl", b.cfg.listTTL.String())...)
 	if err != nil {
 		return rep, err
 	}

@@ -120,6 +120,9 @@ func (r *benchReport) addFloor(jobs int, first time.Duration, fails []string, rs
 func (r *benchReport) addListLoad(jobs int, s *stats, refreshes int64, fullPages int, rssKB int64) {
 	x := row{key: "list-load", kind: loadRow, portal: s, refreshes: refreshes, pagesPerRefresh: fullPages, loadRSSKB: rssKB, ratio: math.NaN(),
 		what: fmt.Sprintf("%d jobs, %s continuous list load, %d users", jobs, r.cfg.listLoad, r.cfg.users)}
+	if r.cfg.listTTL > 0 {
+		x.what += fmt.Sprintf(", list TTL %s", r.cfg.listTTL)
+	}
 	x.met = s.codes[503] == 0 && s.slow == 0 && s.errs == 0
 	r.rows = append(r.rows, &x)
 }
