@@ -195,11 +195,10 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		lns[name] = ln
 		b.stop = append(b.stop, func() { ln.Close() })
 	}
-	urlOf := func(name string) string { return "http://" + lns[name].Addr().String() }
-	issuer := urlOf("idp")
-	secret := "bench-client-secret"
+	e := &benchEnv{lns: lns, issuer: "http://" + lns["idp"].Addr().String(), secret: "bench-client-secret"}
+	urlOf := e.url
 	idp, err := demoidp.New(demoidp.Config{
-		Issuer: issuer, ClientID: benchClientID, ClientSecret: secret,
+		Issuer: e.issuer, ClientID: benchClientID, ClientSecret: e.secret,
 		RedirectURIs:           []string{urlOf("warm") + "/auth/callback", urlOf("cold") + "/auth/callback", urlOf("large") + "/auth/callback"},
 		PostLogoutRedirectURIs: []string{urlOf("warm") + "/auth/signin", urlOf("cold") + "/auth/signin", urlOf("large") + "/auth/signin"},
 		Users:                  demoidp.DemoUsers(), Logger: b.log,
@@ -208,11 +207,35 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		return nil, err
 	}
 	b.stop = append(b.stop, serve(lns["idp"], idp))
-	portalArgs := func(name, emURL string, extra ...string) []string {
-		return append([]string{"-em", emURL, "-issuer", issuer, "-secret", secret, "-base", urlOf(name)}, extra...)
+	if e.tmp, err = os.MkdirTemp("", "agentdesk-bench-"); err != nil {
+		return nil, err
 	}
+	b.stop = append(b.stop, func() { os.RemoveAll(e.tmp) })
+	if err := b.pages(ctx, rep, e); err != nil {
+		return rep, err
+	}
+	return rep, b.largeList(ctx, rep, e)
+}
 
-	// Fleet A: the page measurements.
+// benchEnv is what the phases share: the listeners (by name), the identity
+// provider's issuer and client secret, a scratch directory.
+type benchEnv struct {
+	lns            map[string]net.Listener
+	issuer, secret string
+	tmp            string
+}
+
+func (e *benchEnv) url(name string) string { return "http://" + e.lns[name].Addr().String() }
+
+// portalArgs are the flags of a portal child serving on listener name.
+func (e *benchEnv) portalArgs(name, emURL string, extra ...string) []string {
+	return append([]string{"-em", emURL, "-issuer", e.issuer, "-secret", e.secret, "-base", e.url(name)}, extra...)
+}
+
+// pages measures on a fleet of -jobs: warm job page and list against the
+// trivial server, cold job pages against raw EM and the minimal portal, Start.
+func (b *bench) pages(ctx context.Context, rep *benchReport, e *benchEnv) error {
+	lns, urlOf, portalArgs, tmp := e.lns, e.url, e.portalArgs, e.tmp
 	b.progress("fleet A: emsim with %d jobs, EM latency %s", b.cfg.jobs, b.cfg.emLatency)
 	simA := emsim.New(emsim.Config{Seed: 1, Jobs: b.cfg.jobs, SessionSpeed: b.cfg.backupDuration, Logger: b.log})
 	simA.SetFaults(emsim.Faults{Latency: b.cfg.emLatency})
@@ -223,34 +246,29 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	}
 	warm, err := b.startChild(ctx, "portal", lns["warm"], portalArgs("warm", urlOf("emA"))...)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	users, err := b.signInN(ctx, urlOf("warm"), b.cfg.users, "/jobs")
 	if err != nil {
-		return rep, err
+		return err
 	}
 	jobID := fleet[len(fleet)/2]
-	tmp, err := os.MkdirTemp("", "agentdesk-bench-")
-	if err != nil {
-		return rep, err
-	}
-	b.stop = append(b.stop, func() { os.RemoveAll(tmp) })
 	jobBody, err := b.capture(users[0], "/jobs/"+jobID, "/job", tmp)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	listBody, err := b.capture(users[0], "/jobs", "/list", tmp)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	_, _, plain, err := users[0].do(http.MethodGet, "/jobs", nil)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	rows := len(jobIDs(plain))
 	trivA, err := b.startTrivial(ctx, "trivialA", lns["trivialA"], tmp, jobBody, listBody)
 	if err != nil {
-		return rep, err
+		return err
 	}
 
 	b.progress("warm job page: portal vs trivial server, %s each", b.cfg.duration)
@@ -270,19 +288,19 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	// coldTTL+50ms by the same worker).
 	cold, err := b.startChild(ctx, "portal", lns["cold"], portalArgs("cold", urlOf("emA"), "-job-ttl", coldTTL.String(), "-list-ttl", coldTTL.String())...)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	minimal, err := b.startChild(ctx, "minimal", lns["minimal"], "-em", urlOf("emA"))
 	if err != nil {
-		return rep, err
+		return err
 	}
 	coldUsers, err := b.signInN(ctx, urlOf("cold"), b.cfg.users, "/jobs")
 	if err != nil {
-		return rep, err
+		return err
 	}
 	fleetFile := filepath.Join(tmp, "fleetA.ids")
 	if err := writeIDs(fleetFile, fleet); err != nil {
-		return rep, err
+		return err
 	}
 	emCount := func() int64 { return emRequests(simA) }
 	minimalHC := &http.Client{Transport: b.tr, Timeout: time.Minute}
@@ -308,8 +326,14 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	warm.stop()
 	trivA.stop()
 	stopEMA()
+	return nil
+}
 
-	// Fleet B: the list at scale.
+// largeList measures on a fleet of -jobs-large: the first list against the
+// fetch-and-decode floor, the search against the trivial server, and the
+// continuous list load.
+func (b *bench) largeList(ctx context.Context, rep *benchReport, e *benchEnv) error {
+	lns, urlOf, portalArgs, tmp := e.lns, e.url, e.portalArgs, e.tmp
 	b.progress("fleet B: emsim with %d jobs", b.cfg.jobsLarge)
 	simB := emsim.New(emsim.Config{Seed: 2, Jobs: b.cfg.jobsLarge, SessionSpeed: b.cfg.backupDuration, Logger: b.log})
 	simB.SetFaults(emsim.Faults{Latency: b.cfg.emLatency})
@@ -319,16 +343,16 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	b.progress("fetch-and-decode floor")
 	floor1, err := b.floor(ctx, urlOf("emB"))
 	if err != nil {
-		return rep, err
+		return err
 	}
 	large, err := b.startChild(ctx, "portal", lns["large"], portalArgs("large", urlOf("emB"), "-list-ttl", b.cfg.listTTL.String())...)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	// Signed in on a job page, which does not load the list.
 	first, err := b.signInN(ctx, urlOf("large"), 1, "/jobs/"+simB.Jobs()[0].ID)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	b.progress("first /jobs with %d jobs", b.cfg.jobsLarge)
 	// The first list's time is what its user waits: from the first request
@@ -356,13 +380,13 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	firstRSS := large.peakRSSKB()
 	floor2, err := b.floor(ctx, urlOf("emB"))
 	if err != nil {
-		return rep, err
+		return err
 	}
 	rep.addFloor(b.cfg.jobsLarge, firstList, firstFails, firstRSS, floor1, floor2)
 
 	more, err := b.signInN(ctx, urlOf("large"), b.cfg.users-1, "/jobs/"+simB.Jobs()[0].ID)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	largeUsers := append(first, more...)
 	// A word of the first job's name: a filter that keeps a share of the fleet.
@@ -382,10 +406,10 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		searchRow.what = fmt.Sprintf("%d jobs, filtered and sorted search (`%s`; the portal never answered it with 200 before the measurement), pages/s", b.cfg.jobsLarge, search)
 		searchRow.portal = b.measure(ctx, b.cfg.duration, nil, b.portalGet(largeUsers, search))
 	} else {
-		_, _, plain, _ = largeUsers[0].do(http.MethodGet, search, nil)
+		_, _, plain, _ := largeUsers[0].do(http.MethodGet, search, nil)
 		trivB, err := b.startTrivial(ctx, "trivialB", lns["trivialB"], tmp, searchBody)
 		if err != nil {
-			return rep, err
+			return err
 		}
 		searchRow.what = fmt.Sprintf("%d jobs, filtered and sorted search (`%s`, %d rows, %s), pages/s", b.cfg.jobsLarge, search, len(jobIDs(plain)), kb(searchBody.size))
 		searchRow.portal, searchRow.base = b.alternate(ctx, b.cfg.duration, b.portalGet(largeUsers, search), b.plainGet(urlOf("trivialB")+"/search"))
@@ -406,7 +430,7 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 	load.emCalls = simB.Stats().Requests["GET /query"] - before
 	rep.addListLoad(b.cfg.jobsLarge, load, walksB.n.Load()-walksBefore, floor1.Pages, large.peakRSSKB())
 	large.stop()
-	return rep, nil
+	return nil
 }
 
 // captured is a page as the portal sent it to a browser.
