@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -322,7 +323,7 @@ func (b *bench) pages(ctx context.Context, rep *benchReport, e *benchEnv) error 
 
 	b.progress("Start: %d starts through the portal, %d raw EM start + task GET, EM latency 0", b.cfg.starts, b.cfg.starts)
 	simA.SetFaults(emsim.Faults{})
-	rep.add(b.starts(ctx, users[0], urlOf("emA"), tmp, fleet, emCount))
+	rep.add(b.starts(ctx, users[0], simA, urlOf("emA"), tmp, fleet))
 	warm.stop()
 	trivA.stop()
 	stopEMA()
@@ -722,14 +723,15 @@ func writeIDs(file string, ids []string) error {
 
 // starts times Start as a user clicks it on an open job page, and the raw EM
 // action POST followed by one task GET, on distinct idle jobs.
-func (b *bench) starts(ctx context.Context, u *user, emURL, tmp string, fleet []string, emCount func() int64) row {
+func (b *bench) starts(ctx context.Context, u *user, sim *emsim.Server, emURL, tmp string, fleet []string) row {
 	portal := newStats()
 	var emPer []int64
+	calls := map[string]int{} // the EM requests of one Start, by how often that set was seen
 	origin := u.base.Scheme + "://" + u.base.Host
 	for k := range b.cfg.starts {
 		id := fleet[len(fleet)-1-k]
 		u.do(http.MethodGet, "/jobs/"+id, nil, browser) // the page is open first
-		before := emCount()
+		before := sim.Stats().Requests
 		t0 := time.Now()
 		code, _, _, err := u.do(http.MethodPost, "/jobs/"+id+"/actions/start", strings.NewReader(""), htmx, func(r *http.Request) {
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -738,7 +740,9 @@ func (b *bench) starts(ctx context.Context, u *user, emURL, tmp string, fleet []
 			r.Header.Set("Sec-Fetch-Site", "same-origin")
 		})
 		d := time.Since(t0)
-		emPer = append(emPer, emCount()-before)
+		n, set := requestsSince(before, sim.Stats().Requests)
+		emPer = append(emPer, n)
+		calls[set]++
 		portal.record(d, code, 0, err)
 		portal.elapsed += d
 	}
@@ -760,8 +764,32 @@ func (b *bench) starts(ctx context.Context, u *user, emURL, tmp string, fleet []
 		raw.elapsed += d
 	}
 	slices.Sort(emPer)
+	usual := ""
+	for set, n := range calls {
+		if usual == "" || n > calls[usual] || (n == calls[usual] && set < usual) {
+			usual = set
+		}
+	}
 	return row{key: "start", what: "Start, job page opened first, EM 0 ms (POST to answer)", portal: portal, base: raw,
-		baseWhat: "raw EM action POST + task GET", kind: latency, emPerStart: emPer[len(emPer)/2]}
+		baseWhat: "raw EM action POST + task GET", kind: latency, emPerStart: emPer[len(emPer)/2], emCalls: usual}
+}
+
+// requestsSince is how many EM requests were made between two Stats, and
+// which, as "METHOD route" terms in order.
+func requestsSince(before, after map[string]int64) (int64, string) {
+	var n int64
+	var terms []string
+	for _, k := range slices.Sorted(maps.Keys(after)) {
+		if d := after[k] - before[k]; d > 0 {
+			n += d
+			t := "`" + k + "`"
+			if d > 1 {
+				t = fmt.Sprintf("%d × %s", d, t)
+			}
+			terms = append(terms, t)
+		}
+	}
+	return n, strings.Join(terms, " + ")
 }
 
 func (b *bench) floor(ctx context.Context, emURL string) (floorReport, error) {

@@ -139,3 +139,12 @@ func TestListWalksCountsFirstPagesOfTheJobQuery(t *testing.T) {
 		t.Errorf("counted %d walks, want 2", got)
 	}
 }
+
+func TestRequestsSince(t *testing.T) {
+	n, set := requestsSince(
+		map[string]int64{"GET /agents/jobs/{id}": 4, "GET /query": 2, "GET /tasks/{id}": 1},
+		map[string]int64{"GET /agents/jobs/{id}": 5, "GET /query": 2, "GET /tasks/{id}": 1, "POST /agents/jobs/{id}": 2})
+	if want := "`GET /agents/jobs/{id}` + 2 × `POST /agents/jobs/{id}`"; n != 3 || set != want {
+		t.Errorf("requestsSince = %d, %q; want 3, %q", n, set, want)
+	}
+}

@@ -34,6 +34,7 @@ type row struct {
 	p50Target time.Duration // throughput rows judged by the portal's p50 instead
 
 	emPerStart int64
+	emCalls    string // the EM requests of the usual Start
 
 	// floorRow
 	firstList      time.Duration // until the first 200 with rows; 0: none
@@ -173,7 +174,7 @@ func (x *row) cells() (portal, base, ratio, target string) {
 		ratio = fmtRatio(x.ratio, " (overhead ÷ minimal's overhead)")
 		target = "≤ " + strconv.FormatFloat(x.target, 'f', 1, 64)
 	case latency:
-		portal = fmt.Sprintf("p50 %s, p99 %s; %d EM requests during the POST (median)%s", ms2(x.portal.pct(.5)), ms2(x.portal.pct(.99)), x.emPerStart, errNote(x.portal))
+		portal = fmt.Sprintf("p50 %s, p99 %s; %d EM requests during the POST (median; usually %s)%s", ms2(x.portal.pct(.5)), ms2(x.portal.pct(.99)), x.emPerStart, x.emCalls, errNote(x.portal))
 		base = fmt.Sprintf("%s: p50 %s%s", x.baseWhat, ms2(x.base.pct(.5)), errNote(x.base))
 		ratio = fmtRatio(x.ratio, "×")
 		target = "≤ 2 EM round trips"
