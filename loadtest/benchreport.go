@@ -252,12 +252,20 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
+// cpus counts the machine's CPUs: runtime.NumCPU sees only this process's
+// affinity, one CPU once pinned.
 func cpus() int {
 	raw, err := os.ReadFile("/proc/cpuinfo")
 	if err != nil {
 		return runtime.NumCPU()
 	}
-	return strings.Count(string(raw), "\nprocessor") + map[bool]int{true: 1}[strings.HasPrefix(string(raw), "processor")]
+	n := 0
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "processor") {
+			n++
+		}
+	}
+	return n
 }
 
 func cpuModel() string {

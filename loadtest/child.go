@@ -22,7 +22,8 @@ import (
 )
 
 // The side-by-side benchmark runs what it measures in child processes of its
-// own binary ("agentdesk loadtest child MODE …"), so each can be pinned to its
+// own binary ("agentdesk loadtest child MODE …", or "loadtest child MODE …"
+// for a load tool binary of its own), so each can be pinned to its
 // own CPU and its peak memory read alone. A child serves on the listener it
 // inherits as file descriptor 3 and exits when its standard input closes, so
 // none outlives the benchmark.
@@ -31,10 +32,10 @@ import (
 // in TestMain to act as the agentdesk binary would).
 const envChild = "AGENTDESK_LOADTEST_CHILD"
 
-// childMain runs one child: portal, minimal, trivial or floor.
+// childMain runs one child: portal, minimal, trivial, floor or raw.
 func childMain(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("loadtest child: want portal, minimal, trivial or floor")
+		return errors.New("loadtest child: want portal, minimal, trivial, floor or raw")
 	}
 	mode := args[0]
 	fs := flag.NewFlagSet("loadtest child "+mode, flag.ContinueOnError)

@@ -6,7 +6,7 @@
 # e.g. `scripts/bench.sh -quick` (checks the tool in ~20 s) or
 # `scripts/bench.sh -duration 20s -list-load 90s`. The report (markdown) goes to
 # stdout; progress and the load average before and after to stderr. Whole run
-# with the defaults: about 5 minutes.
+# with the defaults: 3–5 minutes, plus the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="$(mktemp -d)"
