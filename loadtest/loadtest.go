@@ -50,8 +50,18 @@ type config struct {
 
 var scenarios = []string{"browse", "list", "job", "poll", "act"}
 
-// Main runs the load test; args are the flags after "loadtest".
+// Main runs the load test; args are the flags after "loadtest". "bench" first
+// runs the side-by-side benchmark instead (bench.go); "child" is one of its
+// child processes.
 func Main(args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "bench":
+			return benchMain(args[1:], stdout)
+		case "child":
+			return childMain(args[1:], stdout)
+		}
+	}
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	var cfg config

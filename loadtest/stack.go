@@ -177,6 +177,8 @@ func (s *stack) startPortal(ctx context.Context, ln net.Listener, base, issuer, 
 		Policy: func() *policy.Policy { return pol }, Assets: static.New("/static/"),
 		Logger: log, PublicURL: pub, Demo: true, IdPOrigin: issuer,
 		Ready: func(ctx context.Context) error { return db.PingContext(ctx) },
+		// Every virtual user signs in from loopback, many in a minute.
+		AnonymousBurst: 1 << 20,
 	})
 	stopHTTP := serve(ln, e)
 	s.stop = append(s.stop, func() { stopHTTP(); svc.Close() })

@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/PuerkitoBio/goquery"
+	"golang.org/x/net/html"
 )
 
 // user is one virtual browser: a cookie jar, the session's CSRF token, and the
@@ -25,6 +26,8 @@ type user struct {
 	lat  map[string][]time.Duration
 	errs map[string]int
 	last string // first error seen, for the report
+	// returnTo is the page sign-in lands on ("" is /jobs).
+	returnTo string
 }
 
 func newUser(name, base string, tr http.RoundTripper) (*user, error) {
@@ -99,7 +102,11 @@ func (u *user) timed(op, method, target string, body io.Reader, ok []int, opts .
 // signIn runs the authorization-code flow through the demo provider's login
 // form, as a browser does, and keeps the CSRF token of the landing page.
 func (u *user) signIn(password string) error {
-	code, h, _, err := u.do(http.MethodGet, "/auth/login?return_to=%2Fjobs", nil)
+	ret := u.returnTo
+	if ret == "" {
+		ret = "/jobs"
+	}
+	code, h, _, err := u.do(http.MethodGet, "/auth/login?return_to="+url.QueryEscape(ret), nil)
 	if err != nil {
 		return err
 	}
@@ -128,25 +135,14 @@ func (u *user) signIn(password string) error {
 			return fmt.Errorf("%s answered %d", next, code)
 		}
 	}
-	doc, err := goquery.NewDocumentFromReader(strings.NewReader(string(page)))
-	if err != nil {
-		return err
-	}
-	form := doc.Find(`form[data-testid="login-form"]`)
-	if form.Length() != 1 {
+	action, vals, ok := loginForm(page)
+	if !ok {
 		return errors.New("the identity provider's page has no login form (is this the demo provider?)")
 	}
-	action, _ := form.Attr("action")
 	post, err := cur.Parse(action)
 	if err != nil {
 		return err
 	}
-	vals := url.Values{}
-	form.Find(`input[type="hidden"]`).Each(func(_ int, s *goquery.Selection) {
-		n, _ := s.Attr("name")
-		v, _ := s.Attr("value")
-		vals.Set(n, v)
-	})
 	vals.Set("username", u.name)
 	vals.Set("password", password)
 	code, h, _, err = u.do(http.MethodPost, post.String(), strings.NewReader(vals.Encode()), func(r *http.Request) {
@@ -179,17 +175,60 @@ func (u *user) signIn(password string) error {
 }
 
 func csrfFrom(page []byte) (string, error) {
-	doc, err := goquery.NewDocumentFromReader(strings.NewReader(string(page)))
-	if err != nil {
-		return "", err
-	}
-	if raw, ok := doc.Find("body").Attr("hx-headers"); ok {
-		var h map[string]string
-		if json.Unmarshal([]byte(raw), &h) == nil && h["X-CSRF-Token"] != "" {
-			return h["X-CSRF-Token"], nil
+	z := html.NewTokenizer(bytes.NewReader(page))
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return "", errors.New("no CSRF token on the landing page")
+		case html.StartTagToken, html.SelfClosingTagToken:
+			if name, _ := z.TagName(); string(name) != "body" {
+				continue
+			}
+			var h map[string]string
+			if raw, ok := attrs(z)["hx-headers"]; ok && json.Unmarshal([]byte(raw), &h) == nil && h["X-CSRF-Token"] != "" {
+				return h["X-CSRF-Token"], nil
+			}
+			return "", errors.New("no CSRF token on the landing page")
 		}
 	}
-	return "", errors.New("no CSRF token on the landing page")
+}
+
+// loginForm finds the demo provider's login form (data-testid="login-form")
+// and returns its action and hidden fields. A tokenizer is enough for the
+// provider's own page, and keeps an HTML query library out of the binary.
+func loginForm(page []byte) (action string, hidden url.Values, ok bool) {
+	z := html.NewTokenizer(bytes.NewReader(page))
+	in := false
+	hidden = url.Values{}
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return "", nil, false
+		case html.EndTagToken:
+			if name, _ := z.TagName(); in && string(name) == "form" {
+				return action, hidden, true
+			}
+		case html.StartTagToken, html.SelfClosingTagToken:
+			name, _ := z.TagName()
+			switch a := attrs(z); {
+			case string(name) == "form" && a["data-testid"] == "login-form":
+				in, action = true, a["action"]
+			case in && string(name) == "input" && a["type"] == "hidden":
+				hidden.Set(a["name"], a["value"])
+			}
+		}
+	}
+}
+
+func attrs(z *html.Tokenizer) map[string]string {
+	m := map[string]string{}
+	for {
+		k, v, more := z.TagAttr()
+		m[string(k)] = string(v)
+		if !more {
+			return m
+		}
+	}
 }
 
 var jobIDRe = regexp.MustCompile(`data-job-id="([0-9a-fA-F-]{36})"`)
