@@ -10,8 +10,8 @@ import "time"
 //	                          start was sent minus this, because EM links none to
 //	                          the task.
 func (r *reader) actions(c *Config) {
-	c.EMClockSkew = r.duration("AGENTDESK_EM_CLOCK_SKEW", 2*time.Minute)
-	if c.EMClockSkew < time.Second || c.EMClockSkew > time.Hour {
+	c.EM.ClockSkew = r.duration("AGENTDESK_EM_CLOCK_SKEW", 2*time.Minute)
+	if c.EM.ClockSkew < time.Second || c.EM.ClockSkew > time.Hour {
 		r.fail("AGENTDESK_EM_CLOCK_SKEW", "must be between 1s and 1h")
 	}
 }

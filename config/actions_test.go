@@ -32,7 +32,7 @@ func TestClockSkewSetting(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || c.EMClockSkew != tc.want {
+		if err != nil || c.EM.ClockSkew != tc.want {
 			t.Errorf("%q: %v, %v", tc.set, c, err)
 		}
 	}

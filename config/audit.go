@@ -11,10 +11,10 @@ import (
 
 // audit checks the audit log's settings.
 func (r *reader) audit(c *Config) {
-	if c.AuditRetention != 0 && c.AuditRetention < 24*time.Hour {
+	if c.Audit.Retention != 0 && c.Audit.Retention < 24*time.Hour {
 		r.fail("AGENTDESK_AUDIT_RETENTION", "must be at least 1d (or 0 to keep every entry)")
 	}
-	if p := c.AuditJSONL; p != "" && p != "stdout" {
+	if p := c.Audit.JSONL; p != "" && p != "stdout" {
 		if !filepath.IsAbs(p) {
 			r.fail("AGENTDESK_AUDIT_JSONL", "want stdout or an absolute file path")
 			return

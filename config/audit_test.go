@@ -46,8 +46,8 @@ func TestAuditSettings(t *testing.T) {
 			t.Errorf("%v: %v", tt.env, err)
 			continue
 		}
-		if c.AuditRetention != tt.retention || c.AuditJSONL != tt.jsonl {
-			t.Errorf("%v: retention %v jsonl %q", tt.env, c.AuditRetention, c.AuditJSONL)
+		if c.Audit.Retention != tt.retention || c.Audit.JSONL != tt.jsonl {
+			t.Errorf("%v: retention %v jsonl %q", tt.env, c.Audit.Retention, c.Audit.JSONL)
 		}
 	}
 }

@@ -1,6 +1,12 @@
 // Package config reads AgentDesk's configuration from the environment and an
 // optional file of KEY=VALUE lines. Secrets may come from files through the
 // *_FILE variant of their variable, so they need not sit in the environment.
+//
+// The configuration is one Config of typed sections; package app hands each
+// section whole to the package that uses it. A new setting is a field in its
+// section, read where the section is read (config.go or the section's own
+// file), and used where it matters: nothing copies it on the way (the
+// handler tests set it through their configure hook).
 package config
 
 import (
@@ -16,86 +22,134 @@ import (
 	"time"
 )
 
-// Config is the portal's typed configuration.
+// Config is the portal's typed configuration, one section per concern; each
+// section goes to the package that uses it (package app does the handing out).
 type Config struct {
+	Site        Site
+	Log         Log
+	EM          EM
+	SignIn      SignIn
+	Sessions    Sessions
+	Stores      Stores
+	Audit       Audit
+	Operations  Operations
+	Embed       Embed
+	SelfService SelfService
+}
+
+// Site is where the portal listens and how browsers reach it.
+type Site struct {
 	Addr           string   // listen address
 	PublicURL      *url.URL // how browsers reach the portal, e.g. https://portal.example.com/backup/
-	BasePath       string   // path prefix of PublicURL without trailing slash ("" at the root)
 	TrustedProxies []netip.Prefix
+}
 
-	EMURL      string
-	EMUser     string
-	EMPassword string
-	EMCAFile   string
-	EMPin      string
-	EMInsecure bool
-	EMTimeout  time.Duration
+// Secure reports whether the portal is served over HTTPS, which decides the
+// cookie attributes and HSTS.
+func (s Site) Secure() bool { return s.PublicURL != nil && s.PublicURL.Scheme == "https" }
 
-	OIDCIssuer       string
-	OIDCClientID     string
-	OIDCClientSecret string
-	OIDCScopes       []string
-	OIDCGroupsClaim  string
-	OIDCExtraClaims  []string
-	// OIDCRememberOverage: an Entra ID overage sign-in uses the groups of the
+// BasePath is the path prefix of the public URL without its trailing slash
+// ("" at the root).
+func (s Site) BasePath() string {
+	if s.PublicURL == nil {
+		return ""
+	}
+	return strings.TrimRight(s.PublicURL.Path, "/")
+}
+
+// Log is the format and level of the portal's own log.
+type Log struct {
+	Format string // json or text
+	Level  string // debug, info, warn, error
+}
+
+// EM is the Enterprise Manager the portal talks to, and how.
+type EM struct {
+	URL       string
+	User      string
+	Password  string
+	CAFile    string
+	PinSHA256 string
+	Insecure  bool
+	Timeout   time.Duration
+	// The circuit breaker: see operations.go.
+	BreakerThreshold int           // consecutive EM failures that open the circuit
+	BreakerCooldown  time.Duration // how long the circuit stays open before a probe
+	// ClockSkew: how far EM's and the backup servers' clocks may be behind
+	// ours (see actions.go).
+	ClockSkew time.Duration
+}
+
+// SignIn is the OpenID Connect provider, the policy and the break-glass account.
+type SignIn struct {
+	Issuer       string
+	ClientID     string
+	ClientSecret string
+	Scopes       []string
+	GroupsClaim  string
+	ExtraClaims  []string
+	// RememberOverage: an Entra ID overage sign-in uses the groups of the
 	// user's last sign-in that listed them (off: refused).
-	OIDCRememberOverage bool
+	RememberOverage bool
+	PolicyFile      string // "" → the built-in example policy
+	BreakGlassFile  string // "" → no break-glass administrator
+}
 
-	PolicyFile     string
-	BreakGlassFile string
-	DataDir        string
+// Sessions are the sign-in session timeouts.
+type Sessions struct {
+	Idle     time.Duration
+	Lifetime time.Duration
+}
 
-	SessionIdle     time.Duration
-	SessionLifetime time.Duration
+// Stores are where the portal keeps its state: a SQLite file in DataDir, and
+// the servers several replicas share. Session: sqlite (default, one replica),
+// postgres or redis; Lock: memory (default), postgres or redis.
+type Stores struct {
+	DataDir     string
+	Session     string
+	Lock        string
+	LockTTL     time.Duration // how long a job lock outlives a replica that died (a live holder renews it)
+	InstanceID  string        // names this replica in its job locks; unique per replica, stable across restarts
+	DatabaseURL string        // PostgreSQL, postgres://…
+	RedisURL    string        // redis://… or rediss://…
+	RedisPrefix string        // key prefix, so deployments can share one Redis
+}
 
-	// Shared state for several replicas. SessionStore: sqlite (default, one
-	// replica), postgres or redis; LockStore: memory (default), postgres or redis.
-	SessionStore string
-	LockStore    string
-	LockTTL      time.Duration // how long a job lock outlives a replica that died (a live holder renews it)
-	InstanceID   string        // names this replica in its job locks; unique per replica, stable across restarts
-	DatabaseURL  string        // PostgreSQL, postgres://…
-	RedisURL     string        // redis://… or rediss://…
-	RedisPrefix  string        // key prefix, so deployments can share one Redis
+// Audit is the audit log's extras; the log itself lives in PostgreSQL when
+// Stores.DatabaseURL is set, else in SQLite.
+type Audit struct {
+	JSONL     string        // "", "stdout" or a file path: every entry also as a JSON line
+	Retention time.Duration // entries older than this are purged daily; 0 keeps them forever
+}
 
-	// The audit log lives in PostgreSQL when DatabaseURL is set, else in SQLite.
-	AuditJSONL     string        // "", "stdout" or a file path: every entry also as a JSON line
-	AuditRetention time.Duration // entries older than this are purged daily; 0 keeps them forever
-
-	LogFormat string // json or text
-	LogLevel  string // debug, info, warn, error
-
-	MetricsToken string // bearer token of /metrics; "" means /metrics is off (404)
-
-	// Reliability: see operations.go.
+// Operations are the limits that keep the portal answering (see
+// operations.go) and the metrics endpoint.
+type Operations struct {
 	RequestTimeout time.Duration // deadline of a page or action, EM calls included
 	MaxInFlight    int           // requests served at once; more get 503 + Retry-After
 	// MaxInFlightPerClient: requests served at once for one client address.
 	MaxInFlightPerClient int
 	// SignInRate: requests per minute one address may make to the sign-in
 	// endpoints without a session.
-	SignInRate       int
-	ShutdownTimeout  time.Duration // how long SIGTERM waits for requests and actions in flight
-	ShutdownDrain    time.Duration // how long /readyz answers 503 after SIGTERM before the listener closes
-	BreakerThreshold int           // consecutive EM failures that open the circuit
-	BreakerCooldown  time.Duration // how long the circuit stays open before a probe
+	SignInRate      int
+	ShutdownTimeout time.Duration // how long SIGTERM waits for requests and actions in flight
+	ShutdownDrain   time.Duration // how long /readyz answers 503 after SIGTERM before the listener closes
+	MetricsToken    string        // bearer token of /metrics; "" means /metrics is off (404)
+}
 
-	// Embedding: see embed.go.
-	EmbedOrigins   []string // parent origins allowed to frame /embed/ cards (AGENTDESK_EMBED_ORIGINS)
-	EmbedCrossSite bool     // some origin is on another site: SameSite=None; Secure; Partitioned cookie
+// Embed: the parent origins that may frame /embed/ cards (see embed.go).
+type Embed struct {
+	Origins   []string // parent origins allowed to frame /embed/ cards (AGENTDESK_EMBED_ORIGINS)
+	CrossSite bool     // some origin is on another site: SameSite=None; Secure; Partitioned cookie
+}
 
-	// Self-service: see selfservice.go.
+// SelfService: end users' "My backups" and time-boxed disables (see
+// selfservice.go).
+type SelfService struct {
 	StaleAfter    time.Duration   // an end user's backup older than this is overdue
 	HoldInterval  time.Duration   // how often due time-boxed disables are looked for
 	HoldDurations []time.Duration // the choices of a time-boxed disable
-
-	// Following actions: see actions.go.
-	EMClockSkew time.Duration // how far EM's and the backup servers' clocks may be behind ours
 }
-
-// Secure reports whether the portal is served over HTTPS, which decides the
-// cookie attributes and HSTS.
-func (c *Config) Secure() bool { return c.PublicURL != nil && c.PublicURL.Scheme == "https" }
 
 // Error names the variable that is wrong, so a failed start says what to fix.
 type Error struct {
@@ -117,49 +171,62 @@ func Load(env Lookup) (*Config, error) {
 	}
 	r := reader{get: vars}
 	c := &Config{
-		Addr:                r.str("AGENTDESK_ADDR", "0.0.0.0:8080"),
-		EMURL:               r.str("AGENTDESK_EM_URL", ""),
-		EMUser:              r.str("AGENTDESK_EM_USER", ""),
-		EMPassword:          r.secret("AGENTDESK_EM_PASSWORD"),
-		EMCAFile:            r.str("AGENTDESK_EM_CA_FILE", ""),
-		EMPin:               r.str("AGENTDESK_EM_PIN_SHA256", ""),
-		EMInsecure:          r.boolean("AGENTDESK_EM_INSECURE", false),
-		EMTimeout:           r.duration("AGENTDESK_EM_TIMEOUT", 30*time.Second),
-		OIDCIssuer:          r.str("AGENTDESK_OIDC_ISSUER", ""),
-		OIDCClientID:        r.str("AGENTDESK_OIDC_CLIENT_ID", ""),
-		OIDCClientSecret:    r.secret("AGENTDESK_OIDC_CLIENT_SECRET"),
-		OIDCScopes:          r.list("AGENTDESK_OIDC_SCOPES", []string{"openid", "profile", "email"}),
-		OIDCGroupsClaim:     r.str("AGENTDESK_OIDC_GROUPS_CLAIM", "groups"),
-		OIDCExtraClaims:     r.list("AGENTDESK_OIDC_EXTRA_CLAIMS", []string{"preferred_username"}),
-		OIDCRememberOverage: r.boolean("AGENTDESK_OIDC_REMEMBER_OVERAGE_GROUPS", false),
-		PolicyFile:          r.str("AGENTDESK_POLICY_FILE", ""),
-		BreakGlassFile:      r.str("AGENTDESK_BREAKGLASS_FILE", ""),
-		DataDir:             r.str("AGENTDESK_DATA_DIR", "/var/lib/agentdesk"),
-		SessionIdle:         r.duration("AGENTDESK_SESSION_IDLE", 30*time.Minute),
-		SessionLifetime:     r.duration("AGENTDESK_SESSION_LIFETIME", 8*time.Hour),
-		LogFormat:           r.oneOf("AGENTDESK_LOG_FORMAT", "json", "json", "text"),
-		SessionStore:        r.oneOf("AGENTDESK_SESSION_STORE", "sqlite", "sqlite", "postgres", "redis"),
-		LockStore:           r.oneOf("AGENTDESK_LOCK_STORE", "memory", "memory", "postgres", "redis"),
-		LockTTL:             r.duration("AGENTDESK_LOCK_TTL", 30*time.Second),
-		InstanceID:          r.str("AGENTDESK_INSTANCE_ID", ""),
-		DatabaseURL:         r.secret("AGENTDESK_DATABASE_URL"),
-		RedisURL:            r.secret("AGENTDESK_REDIS_URL"),
-		RedisPrefix:         r.str("AGENTDESK_REDIS_PREFIX", "agentdesk:"),
-		AuditJSONL:          r.str("AGENTDESK_AUDIT_JSONL", ""),
-		AuditRetention:      r.days("AGENTDESK_AUDIT_RETENTION", 400*24*time.Hour),
-		MetricsToken:        r.secret("AGENTDESK_METRICS_TOKEN"),
-		LogLevel:            r.oneOf("AGENTDESK_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		Site: Site{
+			Addr:           r.str("AGENTDESK_ADDR", "0.0.0.0:8080"),
+			PublicURL:      r.url("AGENTDESK_PUBLIC_URL", ""),
+			TrustedProxies: r.prefixes("AGENTDESK_TRUSTED_PROXIES"),
+		},
+		Log: Log{
+			Format: r.oneOf("AGENTDESK_LOG_FORMAT", "json", "json", "text"),
+			Level:  r.oneOf("AGENTDESK_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		},
+		EM: EM{
+			URL:       r.str("AGENTDESK_EM_URL", ""),
+			User:      r.str("AGENTDESK_EM_USER", ""),
+			Password:  r.secret("AGENTDESK_EM_PASSWORD"),
+			CAFile:    r.str("AGENTDESK_EM_CA_FILE", ""),
+			PinSHA256: r.str("AGENTDESK_EM_PIN_SHA256", ""),
+			Insecure:  r.boolean("AGENTDESK_EM_INSECURE", false),
+			Timeout:   r.duration("AGENTDESK_EM_TIMEOUT", 30*time.Second),
+		},
+		SignIn: SignIn{
+			Issuer:          r.str("AGENTDESK_OIDC_ISSUER", ""),
+			ClientID:        r.str("AGENTDESK_OIDC_CLIENT_ID", ""),
+			ClientSecret:    r.secret("AGENTDESK_OIDC_CLIENT_SECRET"),
+			Scopes:          r.list("AGENTDESK_OIDC_SCOPES", []string{"openid", "profile", "email"}),
+			GroupsClaim:     r.str("AGENTDESK_OIDC_GROUPS_CLAIM", "groups"),
+			ExtraClaims:     r.list("AGENTDESK_OIDC_EXTRA_CLAIMS", []string{"preferred_username"}),
+			RememberOverage: r.boolean("AGENTDESK_OIDC_REMEMBER_OVERAGE_GROUPS", false),
+			PolicyFile:      r.str("AGENTDESK_POLICY_FILE", ""),
+			BreakGlassFile:  r.str("AGENTDESK_BREAKGLASS_FILE", ""),
+		},
+		Sessions: Sessions{
+			Idle:     r.duration("AGENTDESK_SESSION_IDLE", 30*time.Minute),
+			Lifetime: r.duration("AGENTDESK_SESSION_LIFETIME", 8*time.Hour),
+		},
+		Stores: Stores{
+			DataDir:     r.str("AGENTDESK_DATA_DIR", "/var/lib/agentdesk"),
+			Session:     r.oneOf("AGENTDESK_SESSION_STORE", "sqlite", "sqlite", "postgres", "redis"),
+			Lock:        r.oneOf("AGENTDESK_LOCK_STORE", "memory", "memory", "postgres", "redis"),
+			LockTTL:     r.duration("AGENTDESK_LOCK_TTL", 30*time.Second),
+			InstanceID:  r.str("AGENTDESK_INSTANCE_ID", ""),
+			DatabaseURL: r.secret("AGENTDESK_DATABASE_URL"),
+			RedisURL:    r.secret("AGENTDESK_REDIS_URL"),
+			RedisPrefix: r.str("AGENTDESK_REDIS_PREFIX", "agentdesk:"),
+		},
+		Audit: Audit{
+			JSONL:     r.str("AGENTDESK_AUDIT_JSONL", ""),
+			Retention: r.days("AGENTDESK_AUDIT_RETENTION", 400*24*time.Hour),
+		},
 	}
-	c.PublicURL = r.url("AGENTDESK_PUBLIC_URL", "")
-	c.TrustedProxies = r.prefixes("AGENTDESK_TRUSTED_PROXIES")
-	r.require("AGENTDESK_EM_URL", c.EMURL)
-	r.require("AGENTDESK_EM_USER", c.EMUser)
-	r.require("AGENTDESK_EM_PASSWORD", c.EMPassword)
-	r.require("AGENTDESK_OIDC_ISSUER", c.OIDCIssuer)
-	r.require("AGENTDESK_OIDC_CLIENT_ID", c.OIDCClientID)
-	r.require("AGENTDESK_PUBLIC_URL", urlString(c.PublicURL))
-	if c.EMURL != "" {
-		if u, err := url.Parse(c.EMURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	r.require("AGENTDESK_EM_URL", c.EM.URL)
+	r.require("AGENTDESK_EM_USER", c.EM.User)
+	r.require("AGENTDESK_EM_PASSWORD", c.EM.Password)
+	r.require("AGENTDESK_OIDC_ISSUER", c.SignIn.Issuer)
+	r.require("AGENTDESK_OIDC_CLIENT_ID", c.SignIn.ClientID)
+	r.require("AGENTDESK_PUBLIC_URL", urlString(c.Site.PublicURL))
+	if c.EM.URL != "" {
+		if u, err := url.Parse(c.EM.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			r.fail("AGENTDESK_EM_URL", "want an absolute http(s) URL such as https://em.example.com:9398")
 		}
 	}
@@ -169,22 +236,13 @@ func Load(env Lookup) (*Config, error) {
 	r.embed(c)
 	r.selfService(c)
 	r.actions(c)
-	if c.SessionIdle <= 0 || c.SessionLifetime < c.SessionIdle {
+	if c.Sessions.Idle <= 0 || c.Sessions.Lifetime < c.Sessions.Idle {
 		r.fail("AGENTDESK_SESSION_LIFETIME", "must be at least AGENTDESK_SESSION_IDLE, and both positive")
 	}
 	if r.err != nil {
 		return nil, r.err
 	}
-	c.BasePath = BasePath(c.PublicURL)
 	return c, nil
-}
-
-// BasePath is the path of the public URL without its trailing slash.
-func BasePath(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	return strings.TrimRight(u.Path, "/")
 }
 
 func urlString(u *url.URL) string {

@@ -17,9 +17,9 @@ func (r *reader) embed(c *Config) {
 		r.fail("AGENTDESK_EMBED_ORIGINS", err.Error())
 		return
 	}
-	c.EmbedOrigins = origins
-	c.EmbedCrossSite = CrossSite(c.PublicURL, origins)
-	if c.EmbedCrossSite && !c.Secure() {
+	c.Embed.Origins = origins
+	c.Embed.CrossSite = CrossSite(c.Site.PublicURL, origins)
+	if c.Embed.CrossSite && !c.Site.Secure() {
 		// SameSite=None cookies must be Secure; browsers drop them over HTTP.
 		r.fail("AGENTDESK_EMBED_ORIGINS", "an origin on another site than AGENTDESK_PUBLIC_URL needs the portal on https (its session cookie must be SameSite=None; Secure)")
 	}

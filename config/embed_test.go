@@ -56,8 +56,8 @@ func TestEmbedOriginsSetting(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(c.EmbedOrigins, tt.want) || c.EmbedCrossSite != tt.crossSite {
-				t.Fatalf("origins %q cross-site %v, want %q %v", c.EmbedOrigins, c.EmbedCrossSite, tt.want, tt.crossSite)
+			if !slices.Equal(c.Embed.Origins, tt.want) || c.Embed.CrossSite != tt.crossSite {
+				t.Fatalf("origins %q cross-site %v, want %q %v", c.Embed.Origins, c.Embed.CrossSite, tt.want, tt.crossSite)
 			}
 		})
 	}

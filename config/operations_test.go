@@ -13,13 +13,13 @@ func TestOperationsSettings(t *testing.T) {
 		err  string
 	}{
 		{nil, func(c *Config) bool {
-			return c.RequestTimeout == 15*time.Second && c.MaxInFlight == 512 && c.ShutdownTimeout == 20*time.Second && c.ShutdownDrain == 5*time.Second &&
-				c.BreakerThreshold == 5 && c.BreakerCooldown == 15*time.Second
+			return c.Operations.RequestTimeout == 15*time.Second && c.Operations.MaxInFlight == 512 && c.Operations.ShutdownTimeout == 20*time.Second && c.Operations.ShutdownDrain == 5*time.Second &&
+				c.EM.BreakerThreshold == 5 && c.EM.BreakerCooldown == 15*time.Second
 		}, ""},
 		{map[string]string{"AGENTDESK_REQUEST_TIMEOUT": "5s", "AGENTDESK_MAX_INFLIGHT": "64", "AGENTDESK_SHUTDOWN_TIMEOUT": "40s", "AGENTDESK_SHUTDOWN_DRAIN": "0s",
 			"AGENTDESK_EM_BREAKER_THRESHOLD": "3", "AGENTDESK_EM_BREAKER_COOLDOWN": "1m"}, func(c *Config) bool {
-			return c.RequestTimeout == 5*time.Second && c.MaxInFlight == 64 && c.ShutdownTimeout == 40*time.Second && c.ShutdownDrain == 0 &&
-				c.BreakerThreshold == 3 && c.BreakerCooldown == time.Minute
+			return c.Operations.RequestTimeout == 5*time.Second && c.Operations.MaxInFlight == 64 && c.Operations.ShutdownTimeout == 40*time.Second && c.Operations.ShutdownDrain == 0 &&
+				c.EM.BreakerThreshold == 3 && c.EM.BreakerCooldown == time.Minute
 		}, ""},
 		{map[string]string{"AGENTDESK_MAX_INFLIGHT": "0"}, nil, "AGENTDESK_MAX_INFLIGHT: want a whole number above 0"},
 		{map[string]string{"AGENTDESK_EM_BREAKER_THRESHOLD": "many"}, nil, "AGENTDESK_EM_BREAKER_THRESHOLD: want a whole number"},

@@ -15,22 +15,22 @@ var DefaultHoldDurations = []time.Duration{time.Hour, 4 * time.Hour, 8 * time.Ho
 //	AGENTDESK_SCHEDULE_HOLD_INTERVAL    how often due disables are ended (30s)
 //	AGENTDESK_SCHEDULE_HOLD_DURATIONS   the offered durations (1h,4h,8h,24h)
 func (r *reader) selfService(c *Config) {
-	c.StaleAfter = r.duration("AGENTDESK_SELFSERVICE_STALE_AFTER", 48*time.Hour)
-	if c.StaleAfter <= 0 {
+	c.SelfService.StaleAfter = r.duration("AGENTDESK_SELFSERVICE_STALE_AFTER", 48*time.Hour)
+	if c.SelfService.StaleAfter <= 0 {
 		r.fail("AGENTDESK_SELFSERVICE_STALE_AFTER", "must be positive")
 	}
-	c.HoldInterval = r.duration("AGENTDESK_SCHEDULE_HOLD_INTERVAL", 30*time.Second)
-	if c.HoldInterval < time.Second {
+	c.SelfService.HoldInterval = r.duration("AGENTDESK_SCHEDULE_HOLD_INTERVAL", 30*time.Second)
+	if c.SelfService.HoldInterval < time.Second {
 		r.fail("AGENTDESK_SCHEDULE_HOLD_INTERVAL", "must be at least 1s")
 	}
-	c.HoldDurations = DefaultHoldDurations
+	c.SelfService.HoldDurations = DefaultHoldDurations
 	if v := r.str("AGENTDESK_SCHEDULE_HOLD_DURATIONS", ""); v != "" {
 		d, err := ParseDurations(v)
 		if err != nil {
 			r.fail("AGENTDESK_SCHEDULE_HOLD_DURATIONS", err.Error())
 			return
 		}
-		c.HoldDurations = d
+		c.SelfService.HoldDurations = d
 	}
 }
 

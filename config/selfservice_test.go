@@ -26,15 +26,15 @@ func TestSelfServiceConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.StaleAfter != 48*time.Hour || c.HoldInterval != 30*time.Second || !slices.Equal(c.HoldDurations, DefaultHoldDurations) {
-		t.Errorf("defaults: %v %v %v", c.StaleAfter, c.HoldInterval, c.HoldDurations)
+	if c.SelfService.StaleAfter != 48*time.Hour || c.SelfService.HoldInterval != 30*time.Second || !slices.Equal(c.SelfService.HoldDurations, DefaultHoldDurations) {
+		t.Errorf("defaults: %v %v %v", c.SelfService.StaleAfter, c.SelfService.HoldInterval, c.SelfService.HoldDurations)
 	}
 	c, err = load(map[string]string{"AGENTDESK_SELFSERVICE_STALE_AFTER": "72h", "AGENTDESK_SCHEDULE_HOLD_INTERVAL": "10s", "AGENTDESK_SCHEDULE_HOLD_DURATIONS": "30m, 2h"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.StaleAfter != 72*time.Hour || c.HoldInterval != 10*time.Second || !slices.Equal(c.HoldDurations, []time.Duration{30 * time.Minute, 2 * time.Hour}) {
-		t.Errorf("set: %v %v %v", c.StaleAfter, c.HoldInterval, c.HoldDurations)
+	if c.SelfService.StaleAfter != 72*time.Hour || c.SelfService.HoldInterval != 10*time.Second || !slices.Equal(c.SelfService.HoldDurations, []time.Duration{30 * time.Minute, 2 * time.Hour}) {
+		t.Errorf("set: %v %v %v", c.SelfService.StaleAfter, c.SelfService.HoldInterval, c.SelfService.HoldDurations)
 	}
 	for name, v := range map[string]string{
 		"AGENTDESK_SELFSERVICE_STALE_AFTER": "0s",

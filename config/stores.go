@@ -11,32 +11,32 @@ import (
 // address of its server, and the addresses must be URLs those clients accept.
 func (r *reader) sharedStores(c *Config) {
 	for _, use := range []struct{ name, kind string }{
-		{"AGENTDESK_SESSION_STORE", c.SessionStore},
-		{"AGENTDESK_LOCK_STORE", c.LockStore},
+		{"AGENTDESK_SESSION_STORE", c.Stores.Session},
+		{"AGENTDESK_LOCK_STORE", c.Stores.Lock},
 	} {
 		switch {
-		case use.kind == "postgres" && c.DatabaseURL == "":
+		case use.kind == "postgres" && c.Stores.DatabaseURL == "":
 			r.fail("AGENTDESK_DATABASE_URL", "is required when "+use.name+"=postgres")
-		case use.kind == "redis" && c.RedisURL == "":
+		case use.kind == "redis" && c.Stores.RedisURL == "":
 			r.fail("AGENTDESK_REDIS_URL", "is required when "+use.name+"=redis")
 		}
 	}
 	// pgx also takes key=value connection strings ("host=db dbname=agentdesk").
-	keyValue := !strings.Contains(c.DatabaseURL, "://") && strings.Contains(c.DatabaseURL, "=")
-	if c.DatabaseURL != "" && !keyValue && !validURL(c.DatabaseURL, "postgres", "postgresql") {
+	keyValue := !strings.Contains(c.Stores.DatabaseURL, "://") && strings.Contains(c.Stores.DatabaseURL, "=")
+	if c.Stores.DatabaseURL != "" && !keyValue && !validURL(c.Stores.DatabaseURL, "postgres", "postgresql") {
 		// Never echo the value: it usually holds a password.
 		r.fail("AGENTDESK_DATABASE_URL", "want a URL such as postgres://agentdesk:…@db.example.com:5432/agentdesk")
 	}
-	if c.RedisURL != "" && !validURL(c.RedisURL, "redis", "rediss") {
+	if c.Stores.RedisURL != "" && !validURL(c.Stores.RedisURL, "redis", "rediss") {
 		r.fail("AGENTDESK_REDIS_URL", "want a URL such as redis://redis.example.com:6379/0 (rediss:// for TLS)")
 	}
-	if c.LockTTL < time.Second {
+	if c.Stores.LockTTL < time.Second {
 		r.fail("AGENTDESK_LOCK_TTL", "must be at least 1s")
 	}
-	if c.InstanceID == "" {
-		c.InstanceID = defaultInstanceID(c.Addr)
+	if c.Stores.InstanceID == "" {
+		c.Stores.InstanceID = defaultInstanceID(c.Site.Addr)
 	}
-	if len(c.InstanceID) > 200 || strings.ContainsFunc(c.InstanceID, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if len(c.Stores.InstanceID) > 200 || strings.ContainsFunc(c.Stores.InstanceID, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		r.fail("AGENTDESK_INSTANCE_ID", "want a name of this replica (1 to 200 printable characters), e.g. its host name")
 	}
 }

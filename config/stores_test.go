@@ -33,20 +33,20 @@ func TestSharedStores(t *testing.T) {
 		check   func(t *testing.T, c *Config)
 	}{
 		{name: "defaults", check: func(t *testing.T, c *Config) {
-			if c.SessionStore != "sqlite" || c.LockStore != "memory" || c.LockTTL != 30*time.Second || c.InstanceID == "" {
-				t.Errorf("defaults = %q, %q, %s, instance %q; want sqlite, memory, 30s and the host name", c.SessionStore, c.LockStore, c.LockTTL, c.InstanceID)
+			if c.Stores.Session != "sqlite" || c.Stores.Lock != "memory" || c.Stores.LockTTL != 30*time.Second || c.Stores.InstanceID == "" {
+				t.Errorf("defaults = %q, %q, %s, instance %q; want sqlite, memory, 30s and the host name", c.Stores.Session, c.Stores.Lock, c.Stores.LockTTL, c.Stores.InstanceID)
 			}
 		}},
 		{name: "redis for both", set: map[string]string{"AGENTDESK_SESSION_STORE": "redis", "AGENTDESK_LOCK_STORE": "Redis", "AGENTDESK_REDIS_URL": rd},
 			check: func(t *testing.T, c *Config) {
-				if c.SessionStore != "redis" || c.LockStore != "redis" || c.RedisURL != rd {
-					t.Errorf("got %q, %q, %q", c.SessionStore, c.LockStore, c.RedisURL)
+				if c.Stores.Session != "redis" || c.Stores.Lock != "redis" || c.Stores.RedisURL != rd {
+					t.Errorf("got %q, %q, %q", c.Stores.Session, c.Stores.Lock, c.Stores.RedisURL)
 				}
 			}},
 		{name: "postgres for both", set: map[string]string{"AGENTDESK_SESSION_STORE": "postgres", "AGENTDESK_LOCK_STORE": "postgres", "AGENTDESK_DATABASE_URL": pg, "AGENTDESK_LOCK_TTL": "2m"},
 			check: func(t *testing.T, c *Config) {
-				if c.DatabaseURL != pg || c.LockTTL != 2*time.Minute {
-					t.Errorf("got %q, %s", c.DatabaseURL, c.LockTTL)
+				if c.Stores.DatabaseURL != pg || c.Stores.LockTTL != 2*time.Minute {
+					t.Errorf("got %q, %s", c.Stores.DatabaseURL, c.Stores.LockTTL)
 				}
 			}},
 		{name: "key=value connection string", set: map[string]string{"AGENTDESK_SESSION_STORE": "postgres", "AGENTDESK_DATABASE_URL": "host=db dbname=agentdesk"}},

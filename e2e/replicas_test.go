@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/agentdesk/agentdesk/auth/demoidp"
 	"github.com/agentdesk/agentdesk/emclient/emsim"
+	"github.com/agentdesk/agentdesk/internal/webtest"
 	"github.com/agentdesk/agentdesk/store/pgtest"
 	"github.com/agentdesk/agentdesk/store/redistest"
 )
@@ -456,33 +456,13 @@ type httpBrowser struct {
 	hc *http.Client
 }
 
-type page struct {
-	*http.Response
-	Body string
-	doc  *goquery.Document
-}
+// page is an answer read whole.
+type page struct{ *webtest.Page }
 
-func (p *page) Doc() *goquery.Document {
-	if p.doc == nil {
-		d, err := goquery.NewDocumentFromReader(strings.NewReader(p.Body))
-		if err != nil {
-			panic(err)
-		}
-		p.doc = d
-	}
-	return p.doc
-}
-
-func (p *page) testid(id string) *goquery.Selection {
-	return p.Doc().Find(`[data-testid="` + id + `"]`)
-}
+func (p *page) testid(id string) *goquery.Selection { return p.TestID(id) }
 
 func newBrowser(t *testing.T) *httpBrowser {
-	jar, _ := cookiejar.New(nil)
-	return &httpBrowser{t: t, hc: &http.Client{
-		Jar: jar, Timeout: 20 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	return &httpBrowser{t: t, hc: webtest.NewClient()}
 }
 
 func (c *httpBrowser) do(req *http.Request) *page {
@@ -490,11 +470,10 @@ func (c *httpBrowser) do(req *http.Request) *page {
 	if err != nil {
 		// Called from goroutines too: report, and let the caller see a zero page.
 		c.t.Errorf("%s %s: %v", req.Method, req.URL, err)
-		return &page{Response: &http.Response{StatusCode: 0}}
+		return &page{&webtest.Page{Response: &http.Response{StatusCode: 0}}}
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return &page{Response: resp, Body: string(b)}
+	pg, _ := webtest.Read(resp)
+	return &page{pg}
 }
 
 func (c *httpBrowser) get(u string) *page {
@@ -545,12 +524,11 @@ func (c *httpBrowser) csrf(p *page) string {
 	if p.StatusCode != http.StatusOK {
 		c.t.Fatalf("page for the CSRF token: %d\n%s", p.StatusCode, truncate(p.Body, 2000))
 	}
-	raw, _ := p.Doc().Find("body").Attr("hx-headers")
-	var h map[string]string
-	if err := json.Unmarshal([]byte(raw), &h); err != nil || h["X-CSRF-Token"] == "" {
-		c.t.Fatalf("no CSRF token on the page (hx-headers %q)", raw)
+	t := p.CSRFToken()
+	if t == "" {
+		c.t.Fatalf("no CSRF token on the page\n%s", truncate(p.Body, 2000))
 	}
-	return h["X-CSRF-Token"]
+	return t
 }
 
 // signIn runs the real sign-in on the portal at base: the portal's redirect to
@@ -559,46 +537,23 @@ func (c *httpBrowser) signIn(base, user string) {
 	c.t.Helper()
 	r := c.get(base + "/auth/login?return_to=%2Fjobs")
 	cur, _ := url.Parse(base + "/auth/login")
+	get := func(u string) *webtest.Page { return c.get(u).Page }
 	// Follow redirects to the IdP's login page.
-	for hops := 0; r.StatusCode == http.StatusSeeOther || r.StatusCode == http.StatusFound; hops++ {
-		if hops > 5 {
-			c.t.Fatal("too many redirects before the IdP login page")
-		}
-		next, err := cur.Parse(r.Header.Get("Location"))
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		r, cur = c.get(next.String()), next
-	}
-	form := r.testid("login-form")
-	if r.StatusCode != http.StatusOK || form.Length() != 1 {
-		c.t.Fatalf("IdP login page at %s: %d\n%s", cur, r.StatusCode, truncate(r.Body, 2000))
-	}
-	action, _ := form.Attr("action")
-	post, err := cur.Parse(action)
+	pg, cur, err := webtest.Follow(r.Page, cur, 6, get, nil)
 	if err != nil {
-		c.t.Fatal(err)
+		c.t.Fatalf("before the IdP login page: %v", err)
 	}
-	vals := url.Values{}
-	form.Find(`input[type="hidden"]`).Each(func(_ int, s *goquery.Selection) {
-		n, _ := s.Attr("name")
-		v, _ := s.Attr("value")
-		vals.Set(n, v)
-	})
-	vals.Set("username", user)
-	vals.Set("password", "demo")
-	r, cur = c.postForm(post.String(), vals, post.Scheme+"://"+post.Host), post
+	r = &page{pg}
+	post, vals, err := webtest.LoginForm(r.Page, cur, user)
+	if err != nil {
+		c.t.Fatalf("IdP login page: %v\n%s", err, truncate(r.Body, 2000))
+	}
+	r = c.postForm(post.String(), vals, post.Scheme+"://"+post.Host)
 	// Follow redirects through the callback until a page answers.
-	for hops := 0; r.StatusCode == http.StatusSeeOther || r.StatusCode == http.StatusFound; hops++ {
-		if hops > 8 {
-			c.t.Fatal("too many redirects after the IdP login")
-		}
-		next, err := cur.Parse(r.Header.Get("Location"))
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		r, cur = c.get(next.String()), next
+	if pg, cur, err = webtest.Follow(r.Page, post, 9, get, nil); err != nil {
+		c.t.Fatalf("after the IdP login: %v", err)
 	}
+	r = &page{pg}
 	if r.StatusCode != http.StatusOK || r.testid("page-title").Text() != "Jobs" || !strings.HasPrefix(cur.String(), base+"/jobs") {
 		c.t.Fatalf("after sign-in at %s: %d\n%s", cur, r.StatusCode, truncate(r.Body, 2000))
 	}

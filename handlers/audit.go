@@ -32,7 +32,7 @@ var kindLabels = map[audit.Kind]string{
 
 // mayAudit reports whether the signed-in user may read the audit log.
 func (h *Handler) mayAudit(c echo.Context) bool {
-	return h.audit != nil && h.grant(c).CanAudit()
+	return h.svc.Audit != nil && h.grant(c).CanAudit()
 }
 
 // showAudit is the audit log page. For users who may not read it, it does not
@@ -50,15 +50,15 @@ func (h *Handler) showAudit(c echo.Context) error {
 		f.Before = cur
 	}
 	f.Limit = auditPageSize
-	page, err := h.audit.Query(c.Request().Context(), f)
+	page, err := h.svc.Audit.Query(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
-	path := h.base + "/audit"
+	path := h.set.base + "/audit"
 	q := auditQuery(form)
 	m := views.AuditList{
 		Path: path, Filter: form, Error: problem,
-		CSVURL:  h.base + "/audit.csv" + encodeQuery(q),
+		CSVURL:  h.set.base + "/audit.csv" + encodeQuery(q),
 		Actions: []views.KV{{Key: "", Value: "Any action"}},
 		Results: []views.KV{{Key: "", Value: "Any outcome"}},
 		Kinds:   []views.KV{{Key: "", Value: "Any kind"}},
@@ -100,9 +100,9 @@ func (h *Handler) exportAudit(c echo.Context) error {
 	if c.Request().Method == http.MethodHead {
 		return nil
 	}
-	if err := h.audit.ExportCSV(c.Request().Context(), w, f); err != nil {
+	if err := h.svc.Audit.ExportCSV(c.Request().Context(), w, f); err != nil {
 		// The status is sent; all that is left is to stop and log.
-		h.log.Error("audit export interrupted", "err", err, "request_id", requestIDFrom(c.Request().Context()))
+		h.logFor(c).Error("audit export interrupted", "err", err)
 	}
 	return nil
 }
@@ -201,14 +201,14 @@ func (h *Handler) auditRow(e audit.Entry) views.AuditRow {
 		r.Who = "unknown"
 	}
 	if emclient.ValidID(e.JobID) {
-		r.JobURL = h.base + "/jobs/" + e.JobID
+		r.JobURL = h.set.base + "/jobs/" + e.JobID
 	}
 	return r
 }
 
 // jobHistory is the job's latest audit entries, newest first.
 func (h *Handler) jobHistory(ctx context.Context, j *jobs.Job) ([]views.AuditRow, error) {
-	page, err := h.audit.Query(ctx, audit.Filter{JobID: j.ID, Limit: jobHistorySize})
+	page, err := h.svc.Audit.Query(ctx, audit.Filter{JobID: j.ID, Limit: jobHistorySize})
 	if err != nil {
 		return nil, fmt.Errorf("job history: %w", err)
 	}
@@ -221,7 +221,7 @@ func (h *Handler) jobHistory(ctx context.Context, j *jobs.Job) ([]views.AuditRow
 
 // auditURLForJob is the audit page filtered to one job.
 func (h *Handler) auditURLForJob(id string) string {
-	return h.base + "/audit?job=" + url.QueryEscape(id)
+	return h.set.base + "/audit?job=" + url.QueryEscape(id)
 }
 
 // record writes a sign-in, sign-out or break-glass entry with where the request
@@ -229,11 +229,11 @@ func (h *Handler) auditURLForJob(id string) string {
 // could not be recorded, and go on with what cannot be refused (a sign-out, a
 // failure).
 func (h *Handler) record(c echo.Context, e audit.Entry) error {
-	if h.audit == nil {
+	if h.svc.Audit == nil {
 		return nil
 	}
 	e.IP, e.UserAgent = c.RealIP(), c.Request().UserAgent()
-	return h.audit.Record(c.Request().Context(), e)
+	return h.svc.Audit.Record(c.Request().Context(), e)
 }
 
 // who fills the person of an entry from an identity.

@@ -25,14 +25,15 @@ func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
 		c.Set(sessionKey, true)
-		if u, ok := h.sessions.User(ctx); ok {
+		if u, ok := h.svc.Sessions.User(ctx); ok {
 			if !u.BreakGlass {
 				// Roles follow the current policy on every request, never
 				// what the session remembered from its sign-in.
-				u.Roles = h.policy().Roles(subjectOf(&u.Identity))
+				u.Roles = h.svc.Policy().Roles(subjectOf(&u.Identity))
 			}
 			c.Set(userKey, u)
-			h.sessions.Touch(ctx, isBackground(c))
+			c.SetRequest(c.Request().WithContext(withLogger(ctx, h.logCtx(ctx).With("user", u.Key()))))
+			h.svc.Sessions.Touch(ctx, isBackground(c))
 		}
 		return next(c)
 	}
@@ -77,11 +78,11 @@ func (h *Handler) signedOut(c echo.Context) error {
 		// A framed card never navigates to the identity provider.
 		return h.embedSignedOut(c)
 	}
-	target := h.base + "/auth/signin?return_to=" + url.QueryEscape(returnPath(r, h.base))
+	target := h.set.base + "/auth/signin?return_to=" + url.QueryEscape(returnPath(r, h.set.base))
 	if r.Header.Get("HX-Request") == "true" {
 		// Return to the page the fragment belongs to, not to the fragment.
 		if p, ok := h.samePagePath(r.Header.Get("HX-Current-URL")); ok {
-			target = h.base + "/auth/signin?return_to=" + url.QueryEscape(p)
+			target = h.set.base + "/auth/signin?return_to=" + url.QueryEscape(p)
 		}
 		c.Response().Header().Set("HX-Redirect", target)
 		return c.NoContent(http.StatusUnauthorized)
@@ -104,7 +105,7 @@ func (h *Handler) samePagePath(raw string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	p := strings.TrimPrefix(u.RequestURI(), h.base)
+	p := strings.TrimPrefix(u.RequestURI(), h.set.base)
 	if p == "" {
 		p = "/"
 	}
@@ -126,10 +127,10 @@ func returnPath(r *http.Request, base string) string {
 func (h *Handler) showSignIn(c echo.Context) error {
 	returnTo, _ := auth.SafeReturnTo(c.QueryParam("return_to"))
 	if h.currentUser(c) != nil {
-		return c.Redirect(http.StatusSeeOther, h.base+returnTo)
+		return c.Redirect(http.StatusSeeOther, h.set.base+returnTo)
 	}
 	status := http.StatusOK
-	if !h.signin.Ready() {
+	if !h.svc.SignIn.Ready() {
 		status = http.StatusServiceUnavailable
 	}
 	return h.renderSignIn(c, status, returnTo, "")
@@ -144,7 +145,7 @@ func (h *Handler) startSignIn(c echo.Context) error {
 	returnTo, _ := auth.SafeReturnTo(c.QueryParam("return_to"))
 	now := time.Now()
 	binding := strconv.FormatInt(now.Unix(), 10) + "." + randomString(32)
-	u, err := h.signin.AuthCodeURL(c.Request().Context(), h.sessions, binding, returnTo)
+	u, err := h.svc.SignIn.AuthCodeURL(c.Request().Context(), h.svc.Sessions, binding, returnTo)
 	if err != nil {
 		if errors.Is(err, auth.ErrUnavailable) {
 			return h.renderSignIn(c, http.StatusServiceUnavailable, returnTo, "")
@@ -168,11 +169,11 @@ const maxPendingSignIns = 8
 func (h *Handler) txCookie(state, binding string, maxAge int) *http.Cookie {
 	sum := sha256.Sum256([]byte(state))
 	return &http.Cookie{Name: h.txCookiePrefix() + hex.EncodeToString(sum[:8]), Value: binding, Path: "/",
-		MaxAge: maxAge, HttpOnly: true, Secure: h.sm.Cookie.Secure, SameSite: http.SameSiteLaxMode}
+		MaxAge: maxAge, HttpOnly: true, Secure: h.svc.SessionManager.Cookie.Secure, SameSite: http.SameSiteLaxMode}
 }
 
 func (h *Handler) txCookiePrefix() string {
-	if h.sm.Cookie.Secure {
+	if h.svc.SessionManager.Cookie.Secure {
 		return "__Host-agentdesk-tx-"
 	}
 	return "agentdesk_tx_"
@@ -195,7 +196,7 @@ func (h *Handler) dropOldTxCookies(c echo.Context) {
 	}
 	slices.SortFunc(all, func(a, b pending) int { return cmp.Compare(a.created, b.created) })
 	for i := 0; i < len(all)-(maxPendingSignIns-1); i++ {
-		c.SetCookie(&http.Cookie{Name: all[i].name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.sm.Cookie.Secure, SameSite: http.SameSiteLaxMode})
+		c.SetCookie(&http.Cookie{Name: all[i].name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.svc.SessionManager.Cookie.Secure, SameSite: http.SameSiteLaxMode})
 	}
 }
 
@@ -204,7 +205,7 @@ func (h *Handler) dropOldTxCookies(c echo.Context) {
 func (h *Handler) finishSignIn(c echo.Context) error {
 	r := c.Request()
 	if e := c.QueryParam("error"); e != "" {
-		h.log.Warn("sign-in refused by the identity provider", "error", e, "description", c.QueryParam("error_description"))
+		h.logFor(c).Warn("sign-in refused by the identity provider", "error", e, "description", c.QueryParam("error_description"))
 		h.recordFailure(c, audit.Entry{Kind: audit.KindSignInFailed, Result: audit.ResultDenied,
 			Message: "the identity provider refused the sign-in (" + oauthErrorCode(e) + ")"})
 		return h.renderSignIn(c, http.StatusUnauthorized, "/", "The sign-in was not completed. Try again.")
@@ -215,13 +216,13 @@ func (h *Handler) finishSignIn(c echo.Context) error {
 		binding = ck.Value
 		c.SetCookie(h.txCookie(state, "", -1)) // spent, whatever the outcome
 	}
-	id, returnTo, err := h.signin.Exchange(r.Context(), h.sessions, binding, r)
+	id, returnTo, err := h.svc.SignIn.Exchange(r.Context(), h.svc.Sessions, binding, r)
 	if err != nil {
 		status := http.StatusBadRequest
 		if errors.Is(err, auth.ErrUnavailable) {
 			status = http.StatusServiceUnavailable
 		}
-		h.log.Warn("sign-in failed", "err", err, "ip", c.RealIP())
+		h.logFor(c).Warn("sign-in failed", "err", err, "ip", c.RealIP())
 		// The reason class only: the error may quote the code, state or token.
 		class := "the sign-in response could not be verified"
 		if errors.Is(err, auth.ErrUnavailable) {
@@ -238,28 +239,28 @@ func (h *Handler) finishSignIn(c echo.Context) error {
 	switch {
 	case id.GroupsPresent:
 		// Remembered only for a later overage sign-in, and only when asked to.
-		if h.rememberOverage {
-			if err := h.users.SaveGroups(r.Context(), id.Key(), id.Groups); err != nil {
+		if h.set.rememberOverage {
+			if err := h.svc.Users.SaveGroups(r.Context(), id.Key(), id.Groups); err != nil {
 				return err
 			}
 		}
 	case id.GroupsOverage:
 		prev, ok := []string(nil), false
-		if h.rememberOverage {
+		if h.set.rememberOverage {
 			var err error
-			if prev, ok, err = h.users.LastGroups(r.Context(), id.Key()); err != nil {
+			if prev, ok, err = h.svc.Users.LastGroups(r.Context(), id.Key()); err != nil {
 				return err
 			}
 		}
 		if !ok {
-			h.log.Warn("sign-in refused: group overage", "user", id.Key())
+			h.logFor(c).Warn("sign-in refused: group overage", "user", id.Key())
 			_ = h.record(c, who(audit.Entry{Kind: audit.KindSignInFailed, Result: audit.ResultDenied,
 				Message: "too many groups for the token (group overage)"}, &id))
 			return h.renderSignIn(c, http.StatusForbidden, "/", "Your account is in too many groups for the identity provider to list them in the sign-in token. Ask your administrator to configure group filtering for AgentDesk.")
 		}
 		// Entra overage, explicitly configured: the groups of the last sign-in
 		// that listed them. Never for a token that simply has no groups.
-		h.log.Warn("group overage: using the groups remembered from the last sign-in (AGENTDESK_OIDC_REMEMBER_OVERAGE_GROUPS)", "user", id.Key())
+		h.logFor(c).Warn("group overage: using the groups remembered from the last sign-in (AGENTDESK_OIDC_REMEMBER_OVERAGE_GROUPS)", "user", id.Key())
 		u.Groups = prev
 	default:
 		// No groups claim in the ID token nor in UserInfo: Entra ID and Okta
@@ -268,9 +269,9 @@ func (h *Handler) finishSignIn(c echo.Context) error {
 		noGroups = true
 		u.Groups = nil
 	}
-	u.Roles = h.policy().Roles(subjectOf(&u.Identity))
+	u.Roles = h.svc.Policy().Roles(subjectOf(&u.Identity))
 	if noGroups && len(u.Roles) == 0 {
-		h.log.Warn("sign-in without a groups claim and without a role", "user", id.Key())
+		h.logFor(c).Warn("sign-in without a groups claim and without a role", "user", id.Key())
 		_ = h.record(c, who(audit.Entry{Kind: audit.KindSignInFailed, Result: audit.ResultDenied,
 			Message: "the identity provider sent no groups"}, &id))
 		return h.renderSignIn(c, http.StatusForbidden, "/", "Your identity provider sent no groups for your account, so AgentDesk gives you no role. If you should have access, ask your administrator to add you to an AgentDesk group.")
@@ -280,12 +281,12 @@ func (h *Handler) finishSignIn(c echo.Context) error {
 	if err := h.record(c, entry); err != nil {
 		return fmt.Errorf("sign-in not recorded: %w", err)
 	}
-	if err := h.sessions.SignIn(r.Context(), u); err != nil {
+	if err := h.svc.Sessions.SignIn(r.Context(), u); err != nil {
 		return err
 	}
 	h.renewCSRF(c)
-	h.log.Info("signed in", "user", id.Key(), "roles", u.Roles)
-	return c.Redirect(http.StatusSeeOther, h.base+returnTo)
+	h.logFor(c).Info("signed in", "user", id.Key(), "roles", u.Roles)
+	return c.Redirect(http.StatusSeeOther, h.set.base+returnTo)
 }
 
 // signOut ends the portal session and, when the IdP offers it, the IdP session.
@@ -295,44 +296,44 @@ func (h *Handler) signOut(c echo.Context) error {
 	hint := ""
 	if u != nil {
 		hint = u.IDToken
-		h.log.Info("signed out", "user", u.Key())
+		h.logFor(c).Info("signed out") // the request logger names the user
 		_ = h.record(c, who(audit.Entry{Kind: audit.KindSignOut, Result: audit.ResultPerformed}, &u.Identity))
 	}
-	if err := h.sessions.SignOut(ctx); err != nil {
+	if err := h.svc.Sessions.SignOut(ctx); err != nil {
 		return err
 	}
 	if u != nil && !u.BreakGlass {
-		if end, ok := h.signin.EndSessionURL(hint); ok {
+		if end, ok := h.svc.SignIn.EndSessionURL(hint); ok {
 			return h.redirect(c, end)
 		}
 	}
-	return h.redirect(c, h.base+"/auth/signin")
+	return h.redirect(c, h.set.base+"/auth/signin")
 }
 
 // breakGlassSignIn signs in the local administrator, for IdP outages. It is off
 // unless a password file is configured.
 func (h *Handler) breakGlassSignIn(c echo.Context) error {
-	if !h.breakGlass.Enabled() {
+	if !h.svc.BreakGlass.Enabled() {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
 	user, pass := c.Request().PostFormValue("username"), c.Request().PostFormValue("password")
 	ip := c.RealIP()
-	if wait := h.breakGlassLimit.wait(ip, user); wait > 0 {
-		h.log.Warn("break-glass sign-in throttled", "ip", ip, "wait", wait)
+	if wait := h.lim.breakGlass.wait(ip, user); wait > 0 {
+		h.logFor(c).Warn("break-glass sign-in throttled", "ip", ip, "wait", wait)
 		h.recordFailure(c, audit.Entry{Kind: audit.KindBreakGlass, Result: audit.ResultRefused, Message: "too many wrong attempts from this address"})
 		secs := int(wait.Seconds()) + 1
 		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 		return h.renderSignIn(c, http.StatusTooManyRequests, "/", fmt.Sprintf("Too many wrong attempts. Wait %s and try again.", waitWords(secs)))
 	}
-	if !h.breakGlass.Check(user, pass) {
-		h.breakGlassLimit.fail(ip, user)
-		h.log.Warn("break-glass sign-in failed", "ip", ip)
+	if !h.svc.BreakGlass.Check(user, pass) {
+		h.lim.breakGlass.fail(ip, user)
+		h.logFor(c).Warn("break-glass sign-in failed", "ip", ip)
 		h.recordFailure(c, audit.Entry{Kind: audit.KindBreakGlass, Result: audit.ResultDenied, Message: "wrong user name or password"})
 		return h.renderSignIn(c, http.StatusUnauthorized, "/", "Wrong user name or password.")
 	}
-	h.breakGlassLimit.succeed(ip, user)
+	h.lim.breakGlass.succeed(ip, user)
 	u := auth.User{
-		Identity:   h.breakGlass.Identity(),
+		Identity:   h.svc.BreakGlass.Identity(),
 		Roles:      []string{"break-glass administrator"},
 		SignedInAt: time.Now(),
 		BreakGlass: true,
@@ -340,12 +341,12 @@ func (h *Handler) breakGlassSignIn(c echo.Context) error {
 	if err := h.record(c, who(audit.Entry{Kind: audit.KindBreakGlass, Result: audit.ResultPerformed, Message: "signed in as the break-glass administrator"}, &u.Identity)); err != nil {
 		return fmt.Errorf("break-glass sign-in not recorded: %w", err)
 	}
-	if err := h.sessions.SignIn(c.Request().Context(), u); err != nil {
+	if err := h.svc.Sessions.SignIn(c.Request().Context(), u); err != nil {
 		return err
 	}
 	h.renewCSRF(c)
-	h.log.Warn("break-glass administrator signed in", "user", user, "ip", c.RealIP())
-	return c.Redirect(http.StatusSeeOther, h.base+"/jobs")
+	h.logFor(c).Warn("break-glass administrator signed in", "user", user, "ip", c.RealIP())
+	return c.Redirect(http.StatusSeeOther, h.set.base+"/jobs")
 }
 
 // redirect navigates the whole page, also for htmx requests.

@@ -22,12 +22,12 @@ const maxCSPReport = 8 << 10
 // the endpoint stores nothing, is rate-limited per address and logs only a
 // few truncated fields.
 func (h *Handler) cspReport(c echo.Context) error {
-	if ok, _ := h.cspLimit.allow(c.RealIP()); !ok {
+	if ok, _ := h.lim.csp.allow(c.RealIP()); !ok {
 		return c.NoContent(http.StatusTooManyRequests)
 	}
 	r := c.Request()
 	rc := http.NewResponseController(c.Response())
-	_ = rc.SetReadDeadline(time.Now().Add(h.bodyTimeout))
+	_ = rc.SetReadDeadline(time.Now().Add(h.set.bodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, maxCSPReport))
 	_ = rc.SetReadDeadline(time.Time{})
 	if err != nil {
@@ -66,7 +66,7 @@ func (h *Handler) cspReport(c echo.Context) error {
 			}
 			return ""
 		}
-		h.log.Warn("content security policy violation", "ip", c.RealIP(),
+		h.logFor(c).Warn("content security policy violation", "ip", c.RealIP(),
 			"document", field("document-uri", "documentURL"),
 			"directive", field("effective-directive", "effectiveDirective", "violated-directive"),
 			"blocked", field("blocked-uri", "blockedURL"),

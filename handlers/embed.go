@@ -28,7 +28,7 @@ const embedMineMax = 10
 const embedDone = "/embed/done"
 
 func (h *Handler) isEmbedPath(path string) bool {
-	return strings.HasPrefix(path, h.base+"/embed/")
+	return strings.HasPrefix(path, h.set.base+"/embed/")
 }
 
 // fromEmbed reports a request made by an embedded card: an /embed/ page, or an
@@ -66,7 +66,7 @@ func (h *Handler) embedLayout(c echo.Context, title, openURL string) views.Layou
 	l := h.layout(c, title)
 	l.Nav = nil
 	l.DemoBanner = false
-	l.Embed = &views.EmbedFrame{ParentOrigins: slices.Clone(h.embedOrigins), OpenURL: openURL}
+	l.Embed = &views.EmbedFrame{ParentOrigins: slices.Clone(h.set.embedOrigins), OpenURL: openURL}
 	return l
 }
 
@@ -87,19 +87,19 @@ func (h *Handler) requireEmbedUser(next echo.HandlerFunc) echo.HandlerFunc {
 // swapped into #embed-root instead of HX-Redirect, so the frame stays put.
 func (h *Handler) embedSignedOut(c echo.Context) error {
 	r := c.Request()
-	topReturn := returnPath(r, h.base)
+	topReturn := returnPath(r, h.set.base)
 	if cur := r.Header.Get("HX-Current-URL"); cur != "" {
 		if u, err := url.Parse(cur); err == nil && h.isEmbedPath(u.Path) {
-			topReturn = strings.TrimPrefix(u.RequestURI(), h.base)
+			topReturn = strings.TrimPrefix(u.RequestURI(), h.set.base)
 		}
 	}
-	if !h.isEmbedPath(h.base+topReturn) || topReturn == embedDone {
+	if !h.isEmbedPath(h.set.base+topReturn) || topReturn == embedDone {
 		topReturn = "/"
 	}
 	m := views.EmbedSignIn{
-		PopupURL:    h.base + "/auth/login?return_to=" + url.QueryEscape(embedDone),
-		TopURL:      h.base + "/auth/login?return_to=" + url.QueryEscape(topReturn),
-		Unavailable: !h.signin.Ready(),
+		PopupURL:    h.set.base + "/auth/login?return_to=" + url.QueryEscape(embedDone),
+		TopURL:      h.set.base + "/auth/login?return_to=" + url.QueryEscape(topReturn),
+		Unavailable: !h.svc.SignIn.Ready(),
 	}
 	if r.Header.Get("HX-Request") == "true" {
 		hd := c.Response().Header()
@@ -116,7 +116,7 @@ func (h *Handler) embedSignedOut(c echo.Context) error {
 // embedDetail adapts the job page's model to the embedded card: compact (no
 // reasons), and its own links stay inside the frame.
 func (h *Handler) embedDetail(m *views.JobDetail) {
-	m.URL = h.base + "/embed/jobs/" + m.ID
+	m.URL = h.set.base + "/embed/jobs/" + m.ID
 	m.JobsURL = ""
 	m.Why = nil
 }
@@ -139,13 +139,13 @@ func (h *Handler) showEmbedJob(c echo.Context) error {
 	if q := c.QueryParam("action"); q != "" {
 		m.Confirm, m.LinkNote = h.deepLink(c, j, m.Actions, q)
 	}
-	return h.write(c, http.StatusOK, views.EmbedJobPage(h.embedLayout(c, j.Name, h.base+"/jobs/"+j.ID), m))
+	return h.write(c, http.StatusOK, views.EmbedJobPage(h.embedLayout(c, j.Name, h.set.base+"/jobs/"+j.ID), m))
 }
 
 // showEmbedMine is /embed/my-backups: the jobs the user may see that protect
 // one of their own computers (the policy's self-service claims).
 func (h *Handler) showEmbedMine(c echo.Context) error {
-	snap, err := h.jobs.List(c.Request().Context())
+	snap, err := h.svc.Jobs.List(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -157,15 +157,15 @@ func (h *Handler) showEmbedMine(c echo.Context) error {
 		}
 	}
 	slices.SortFunc(mine, func(a, b *jobs.Job) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
-	m := views.EmbedMine{AllURL: h.base + "/"}
+	m := views.EmbedMine{AllURL: h.set.base + "/"}
 	if len(mine) > embedMineMax {
 		m.More = len(mine) - embedMineMax
 		mine = mine[:embedMineMax]
 	}
-	runs := h.jobs.RunStates(c.Request().Context())
+	runs := h.svc.Jobs.RunStates(c.Request().Context())
 	for _, j := range mine {
 		r := h.jobRow(g, h.liveRow(c.Request().Context(), snap.AsOf, j, runs))
-		r.URL = h.base + "/embed/jobs/" + j.ID
+		r.URL = h.set.base + "/embed/jobs/" + j.ID
 		r.Actions = nil
 		m.Rows = append(m.Rows, r)
 		// Live like every other view of these jobs: the list refreshes itself
@@ -175,9 +175,9 @@ func (h *Handler) showEmbedMine(c echo.Context) error {
 		}
 	}
 	if m.Poll != "" {
-		m.SelfURL = h.base + "/embed/my-backups"
+		m.SelfURL = h.set.base + "/embed/my-backups"
 	}
-	return h.write(c, http.StatusOK, views.EmbedMinePage(h.embedLayout(c, "My backups", h.base+"/"), m))
+	return h.write(c, http.StatusOK, views.EmbedMinePage(h.embedLayout(c, "My backups", h.set.base+"/"), m))
 }
 
 // showEmbedDone ends the sign-in popup of a framed card. It carries a
@@ -194,10 +194,10 @@ func (h *Handler) showEmbedDone(c echo.Context) error {
 	// cards on other sites.
 	if u != nil && !u.BreakGlass {
 		var err error
-		code, err = h.sessions.MintHandoff(c.Request().Context(), *u)
+		code, err = h.svc.Sessions.MintHandoff(c.Request().Context(), *u)
 		if err != nil {
 			// The card can still reload: enough when it shares the popup's cookies.
-			h.log.Error("embedded sign-in hand-off not minted", "err", err, "user", u.Key())
+			h.logFor(c).Error("embedded sign-in hand-off not minted", "err", err)
 			code = ""
 		}
 	}
@@ -211,18 +211,18 @@ func (h *Handler) showEmbedDone(c echo.Context) error {
 func (h *Handler) redeemHandoff(c echo.Context) error {
 	r := c.Request()
 	ip := c.RealIP()
-	if h.handoffLimit.blocked(ip) {
-		h.log.Warn("embedded sign-in hand-off throttled", "ip", ip)
+	if h.lim.handoff.blocked(ip) {
+		h.logFor(c).Warn("embedded sign-in hand-off throttled", "ip", ip)
 		return echo.NewHTTPError(http.StatusTooManyRequests, "Too many failed sign-ins from this address. Wait a minute, then sign in again.")
 	}
 	// The body only: a code must never travel in a URL.
-	u, err := h.sessions.RedeemHandoff(r.Context(), r.PostFormValue("code"))
+	u, err := h.svc.Sessions.RedeemHandoff(r.Context(), r.PostFormValue("code"))
 	if err != nil {
 		if !errors.Is(err, auth.ErrHandoffInvalid) {
 			return err
 		}
-		h.handoffLimit.fail(ip)
-		h.log.Warn("embedded sign-in hand-off refused", "ip", ip) // never the code
+		h.lim.handoff.fail(ip)
+		h.logFor(c).Warn("embedded sign-in hand-off refused", "ip", ip) // never the code
 		h.recordFailure(c, audit.Entry{Kind: audit.KindSignInFailed, Result: audit.ResultDenied, Embedded: true,
 			Message: "embedded card: the sign-in hand-off was unknown, expired or already used"})
 		return echo.NewHTTPError(http.StatusBadRequest, "The sign-in could not be passed to this card: it expired or was already used. Sign in again.")
@@ -238,16 +238,16 @@ func (h *Handler) redeemHandoff(c echo.Context) error {
 	if err := h.record(c, entry); err != nil {
 		return fmt.Errorf("sign-in not recorded: %w", err)
 	}
-	if err := h.sessions.SignIn(r.Context(), u); err != nil {
+	if err := h.svc.Sessions.SignIn(r.Context(), u); err != nil {
 		return err
 	}
 	h.renewCSRF(c)
-	h.log.Info("signed in (embedded card)", "user", u.Key(), "roles", u.Roles)
+	h.logFor(c).Info("signed in (embedded card)", "user", u.Key(), "roles", u.Roles)
 	return c.NoContent(http.StatusNoContent)
 }
 
 // signInStep reports the portal's own steps of the sign-in flow, which the
 // sign-in popup of a framed card passes through.
 func (h *Handler) signInStep(path string) bool {
-	return path == h.base+"/auth/login" || path == h.base+"/auth/callback"
+	return path == h.set.base+"/auth/login" || path == h.set.base+"/auth/callback"
 }

@@ -211,10 +211,10 @@ func TestSessionStoreDown(t *testing.T) {
 	p := newPortal(t)
 	c := p.signIn("alice")
 	job := p.jobNamed("Erin's laptop")
-	if _, err := p.auditDB.Exec(`ALTER TABLE sessions RENAME TO sessions_away`); err != nil {
+	if _, err := p.db.Exec(`ALTER TABLE sessions RENAME TO sessions_away`); err != nil {
 		t.Fatal(err)
 	}
-	restore := func() { _, _ = p.auditDB.Exec(`ALTER TABLE sessions_away RENAME TO sessions`) }
+	restore := func() { _, _ = p.db.Exec(`ALTER TABLE sessions_away RENAME TO sessions`) }
 	defer restore()
 	before := p.actionCalls()
 	for _, r := range []*response{c.get("/jobs"), c.action(job.ID, "start")} {

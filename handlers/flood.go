@@ -17,8 +17,8 @@ func (h *Handler) limitAnonymous(next echo.HandlerFunc) echo.HandlerFunc {
 		if h.currentUser(c) != nil {
 			return next(c)
 		}
-		if ok, _ := h.anonLimit.allow(c.RealIP()); !ok {
-			h.log.Debug("anonymous request rate-limited", "ip", c.RealIP(), "path", c.Request().URL.Path)
+		if ok, _ := h.lim.anon.allow(c.RealIP()); !ok {
+			h.logFor(c).Debug("anonymous request rate-limited", "ip", c.RealIP(), "path", c.Request().URL.Path)
 			c.Response().Header().Set("Retry-After", "60")
 			return echo.NewHTTPError(http.StatusTooManyRequests, "Too many sign-in requests from your address. Wait a minute and try again.")
 		}
@@ -31,9 +31,9 @@ func (h *Handler) limitAnonymous(next echo.HandlerFunc) echo.HandlerFunc {
 // costs a few rows: beyond the per-address rate the attempts are counted, and
 // the next row that is written says how many were not written one by one.
 func (h *Handler) recordFailure(c echo.Context, e audit.Entry) {
-	ok, skipped := h.auditFlood.allow(c.RealIP())
+	ok, skipped := h.lim.auditFlood.allow(c.RealIP())
 	if !ok {
-		h.log.Debug("audit of a failed attempt aggregated", "ip", c.RealIP(), "kind", e.Kind)
+		h.logFor(c).Debug("audit of a failed attempt aggregated", "ip", c.RealIP(), "kind", e.Kind)
 		return
 	}
 	if skipped > 0 {

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
-
-	"github.com/agentdesk/agentdesk/auth"
 )
 
 var loopbackProxy = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
@@ -84,7 +82,7 @@ func TestAnonymousFloodBounded(t *testing.T) {
 	p := newPortal(t, portalOptions{anonymousBurst: 5000})
 	rows := func(q string) (n, size int) {
 		t.Helper()
-		if err := p.auditDB.QueryRow(q).Scan(&n, &size); err != nil {
+		if err := p.db.QueryRow(q).Scan(&n, &size); err != nil {
 			t.Fatal(err)
 		}
 		return n, size
@@ -121,7 +119,7 @@ func TestAnonymousFloodBounded(t *testing.T) {
 	r := c.get("/auth/login?return_to=%2F")
 	wantStatus(t, "start sign-in", r, http.StatusSeeOther)
 	var long int
-	if err := p.auditDB.QueryRow(`SELECT count(*) FROM sessions WHERE expiry > julianday('now', '+15 minutes')`).Scan(&long); err != nil {
+	if err := p.db.QueryRow(`SELECT count(*) FROM sessions WHERE expiry > julianday('now', '+15 minutes')`).Scan(&long); err != nil {
 		t.Fatal(err)
 	}
 	if long != 0 {
@@ -129,7 +127,7 @@ func TestAnonymousFloodBounded(t *testing.T) {
 	}
 	// A signed-in session gets the full lifetime again.
 	p.signIn("audrey")
-	if err := p.auditDB.QueryRow(`SELECT count(*) FROM sessions WHERE expiry > julianday('now', '+7 hours') AND token NOT LIKE 'agentdesk.%'`).Scan(&long); err != nil {
+	if err := p.db.QueryRow(`SELECT count(*) FROM sessions WHERE expiry > julianday('now', '+7 hours') AND token NOT LIKE 'agentdesk.%'`).Scan(&long); err != nil {
 		t.Fatal(err)
 	}
 	if long != 1 {
@@ -161,12 +159,8 @@ func TestBreakGlassGuessesLockOutNobody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bg, err := auth.ParseBreakGlass([]byte("root:" + string(hash)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The first delay is long, so that nothing here depends on timing.
-	p := newPortal(t, portalOptions{breakGlass: bg, breakGlassDelay: time.Hour, trustedProxies: loopbackProxy})
+	p := newPortal(t, portalOptions{breakGlass: []byte("root:" + string(hash)), breakGlassDelay: time.Hour, trustedProxies: loopbackProxy})
 	attacker := p.newClient()
 	attacker.csrf = attacker.readCSRF(attacker.get("/auth/signin", header("X-Forwarded-For", "10.6.6.6")))
 	got := map[int]int{}

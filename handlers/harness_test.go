@@ -1,42 +1,42 @@
 package handlers_test
 
-// The harness builds the portal the way main.go's servePortal does, in process:
-// emsim behind a plain-HTTP test server, the real EM client, SQLite sessions, the
-// demo OpenID provider and the real echo stack. Nothing of ours is mocked; tests
-// sign in through the authorization-code flow like a browser.
+// The harness builds the portal through app.Build, as the agentdesk command
+// does, in process: emsim behind a plain-HTTP test server, the demo OpenID
+// provider, and the portal as shipped (real EM client, SQLite stores, audit,
+// holds, the echo stack). Nothing of ours is mocked; tests sign in through the
+// authorization-code flow like a browser.
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/agentdesk/agentdesk/app"
 	"github.com/agentdesk/agentdesk/audit"
 	"github.com/agentdesk/agentdesk/auth"
 	"github.com/agentdesk/agentdesk/auth/demoidp"
+	"github.com/agentdesk/agentdesk/config"
 	"github.com/agentdesk/agentdesk/emclient"
 	"github.com/agentdesk/agentdesk/emclient/emsim"
 	"github.com/agentdesk/agentdesk/handlers"
 	"github.com/agentdesk/agentdesk/holds"
+	"github.com/agentdesk/agentdesk/internal/webtest"
 	"github.com/agentdesk/agentdesk/jobs"
-	"github.com/agentdesk/agentdesk/policy"
-	"github.com/agentdesk/agentdesk/static"
 	"github.com/agentdesk/agentdesk/store"
 	"github.com/agentdesk/agentdesk/store/storetest"
 )
@@ -53,8 +53,8 @@ type portalOptions struct {
 	jobs         int           // fleet size (default fleetSize)
 
 	// Reliability tests.
-	requestTimeout   time.Duration                   // handlers.Deps.RequestTimeout (default: the handlers' default)
-	maxInFlight      int                             // handlers.Deps.MaxInFlight
+	requestTimeout   time.Duration                   // config.Operations.RequestTimeout (default: the handlers' default)
+	maxInFlight      int                             // config.Operations.MaxInFlight
 	emTimeout        time.Duration                   // emclient.Config.Timeout (default 5s)
 	breakerThreshold int                             // emclient.Config.BreakerThreshold
 	breakerCooldown  time.Duration                   // emclient.Config.BreakerCooldown
@@ -66,32 +66,37 @@ type portalOptions struct {
 	wrapEM, wrapIdP  func(http.Handler) http.Handler // see what EM and the IdP answer
 	idpLater         bool                            // the IdP is not listening at start: call startIdP
 
-	// Embed mode: handlers.Deps.EmbedOrigins and EmbedCrossSite.
+	// Embed mode: config.Embed.
 	embedOrigins   []string
 	embedCrossSite bool
 	handoffTTL     time.Duration // auth.Sessions.SetHandoffTTL (default auth.DefaultHandoffTTL)
 
 	// Self-service.
 	users         []demoidp.User  // more IdP users besides the demo ones
-	staleAfter    time.Duration   // handlers.Deps.StaleAfter
-	holdDurations []time.Duration // handlers.Deps.HoldDurations
+	staleAfter    time.Duration   // config.SelfService.StaleAfter
+	holdDurations []time.Duration // config.SelfService.HoldDurations
 	holdInterval  time.Duration   // how often the holds loop runs (default 20ms)
 	// holdsClock, when set, is the holds service's clock and no holds loop
 	// runs: the test moves the clock and calls holds.Tick itself.
 	holdsClock func() time.Time
 
 	// Security.
-	rememberOverage bool   // handlers.Deps.RememberOverageGroups
+	rememberOverage bool   // config.SignIn.RememberOverage
 	policy          []byte // the policy file (default policy.Default())
 	trustedProxies  []netip.Prefix
-	bodyTimeout     time.Duration // handlers.Deps.BodyTimeout
-	anonymousBurst  int           // handlers.Deps.AnonymousBurst
-	breakGlass      *auth.BreakGlass
+	bodyTimeout     time.Duration // handlers.Tuning.BodyTimeout
+	anonymousBurst  int           // config.Operations.SignInRate
+	breakGlass      []byte        // the break-glass file (AGENTDESK_BREAKGLASS_FILE)
 	breakGlassDelay time.Duration
+
+	// configure changes the configuration last, for settings without an
+	// option of their own: a new setting needs no harness change.
+	configure func(*config.Config)
 }
 
 // testPortal is one complete portal with its own EM simulator and IdP.
 type testPortal struct {
+	app    *app.App // the portal as app.Build made it
 	t      testing.TB
 	URL    string // the portal, e.g. http://127.0.0.1:40123
 	issuer string
@@ -107,13 +112,15 @@ type testPortal struct {
 	stopIdP  func()
 	// idpReady waits until the portal has the IdP's discovery document.
 	idpReady func(context.Context) error
-	// audit is the portal's audit log; auditDB its own handle on the portal's
-	// SQLite file (or its PostgreSQL database), so a test can break the audit
-	// store alone.
-	audit   *audit.Log
+	// audit is the portal's audit log; db a handle of the test's own on the
+	// portal's SQLite file, so a test can break one table under it (sessions).
+	audit *audit.Log
+	db    *sql.DB
+	// auditDB is a handle of the test's own on the database of the audit log:
+	// db, or PostgreSQL with AGENTDESK_TEST_AUDIT_DIALECT=postgres.
 	auditDB *sql.DB
 	holds   *holds.Service // time-boxed disables; its loop runs every holdInterval
-	users   *store.Users   // the remembered groups
+	users   handlers.Users // the remembered groups
 }
 
 // testLogger discards unless AGENTDESK_TEST_LOG is set: goroutines that outlive
@@ -150,60 +157,12 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 		}
 		return f(h)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-
 	if o.jobs == 0 {
 		o.jobs = fleetSize
 	}
 	sim := emsim.New(emsim.Config{Seed: 1, Jobs: o.jobs, SessionSpeed: o.sessionSpeed, Logger: log,
 		Accounts: []emsim.Account{{Name: "svc", Password: o.emPassword, Role: emsim.PortalAdministrator}}})
 	emSrv := httptest.NewServer(wrap(o.wrapEM, sim))
-	em, err := emclient.New(emclient.Config{BaseURL: emSrv.URL, Username: "svc", Password: o.emPassword, Timeout: o.emTimeout, Logger: log,
-		BreakerThreshold: o.breakerThreshold, BreakerCooldown: o.breakerCooldown, LogonBackoff: o.logonBackoff, Now: o.emClock})
-	if err != nil {
-		t.Fatalf("emclient.New: %v", err)
-	}
-
-	dbPath := filepath.Join(t.TempDir(), "agentdesk.db")
-	db, err := store.OpenSQLite(ctx, dbPath)
-	if err != nil {
-		t.Fatalf("OpenSQLite: %v", err)
-	}
-	// The audit log has a handle of its own, on the same SQLite file, or with
-	// AGENTDESK_TEST_AUDIT_DIALECT=postgres on a fresh PostgreSQL database
-	// (as with AGENTDESK_DATABASE_URL): go test -run Audit runs on either.
-	auditCfg := store.Config{Dialect: store.SQLite, DSN: dbPath}
-	if d := store.Dialect(os.Getenv("AGENTDESK_TEST_AUDIT_DIALECT")); d == store.Postgres {
-		auditCfg = storetest.NewConfig(t, d)
-	}
-	auditDB, err := store.Open(ctx, auditCfg)
-	if err != nil {
-		t.Fatalf("open the audit database: %v", err)
-	}
-	auditStore, err := audit.NewSQLStore(ctx, auditDB)
-	if err != nil {
-		t.Fatalf("audit store: %v", err)
-	}
-	auditLog := audit.New(auditStore, audit.Options{Logger: log})
-	sessionStore, err := store.NewSessionStore(ctx, db, 0)
-	if err != nil {
-		t.Fatalf("session store: %v", err)
-	}
-	users, err := store.NewUsers(ctx, db)
-	if err != nil {
-		t.Fatalf("users: %v", err)
-	}
-	holdStore, err := holds.NewSQLStore(ctx, db)
-	if err != nil {
-		t.Fatalf("holds store: %v", err)
-	}
-	if o.policy == nil {
-		o.policy = policy.Default()
-	}
-	pol, err := policy.Parse(o.policy)
-	if err != nil {
-		t.Fatalf("policy.Parse: %v", err)
-	}
 
 	// Both servers need their URLs before their handlers exist: the IdP knows
 	// the portal's redirect URI, the portal the IdP's issuer.
@@ -211,9 +170,9 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 	idpSrv := httptest.NewUnstartedServer(nil)
 	portalURL := "http://" + portalSrv.Listener.Addr().String()
 	issuer := "http://" + idpSrv.Listener.Addr().String()
-	const clientID, secret = "agentdesk", "test-client-secret"
+	const secret = "test-client-secret"
 	idp, err := demoidp.New(demoidp.Config{
-		Issuer: issuer, ClientID: clientID, ClientSecret: secret,
+		Issuer: issuer, ClientID: "agentdesk", ClientSecret: secret,
 		RedirectURIs:           []string{portalURL + "/auth/callback"},
 		PostLogoutRedirectURIs: []string{portalURL + "/auth/signin"},
 		BackChannelLogoutURI:   portalURL + "/auth/backchannel-logout",
@@ -238,77 +197,101 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 		idpSrv.Start()
 	}
 
-	oidcCfg := auth.Config{
-		Issuer: issuer, ClientID: clientID, ClientSecret: secret,
-		RedirectURL: portalURL + "/auth/callback", Scopes: []string{"openid", "profile", "email", "groups"},
-		GroupsClaim: "groups", ExtraClaims: []string{"preferred_username", "computer"},
-		PostLogoutRedirectURL: portalURL + "/auth/signin", Logger: log,
+	// The portal as shipped (app.Build), configured as the demo is, with the
+	// test's settings on top.
+	dir := t.TempDir()
+	pub, _ := url.Parse(portalURL + "/")
+	cfg := app.DemoDefaults(pub, emSrv.URL, issuer, secret, dir)
+	cfg.EM.Password, cfg.EM.Timeout = o.emPassword, o.emTimeout
+	if o.breakerThreshold != 0 {
+		cfg.EM.BreakerThreshold = o.breakerThreshold
 	}
-	// As in servePortal: the policy decides which claims the sign-in copies.
-	for _, c := range pol.Claims() {
-		if !slices.Contains(oidcCfg.ExtraClaims, c) {
-			oidcCfg.ExtraClaims = append(oidcCfg.ExtraClaims, c)
+	if o.breakerCooldown != 0 {
+		cfg.EM.BreakerCooldown = o.breakerCooldown
+	}
+	cfg.Site.TrustedProxies = o.trustedProxies
+	cfg.SignIn.RememberOverage = o.rememberOverage
+	if o.policy != nil {
+		cfg.SignIn.PolicyFile = writeFile(t, dir, "policy.yaml", o.policy)
+	}
+	if o.breakGlass != nil {
+		cfg.SignIn.BreakGlassFile = writeFile(t, dir, "breakglass", o.breakGlass)
+	}
+	cfg.Operations = config.Operations{RequestTimeout: o.requestTimeout, MaxInFlight: o.maxInFlight, SignInRate: o.anonymousBurst}
+	cfg.Embed = config.Embed{Origins: o.embedOrigins, CrossSite: o.embedCrossSite}
+	cfg.SelfService.HoldInterval = cmp.Or(o.holdInterval, 20*time.Millisecond)
+	cfg.SelfService.StaleAfter = cmp.Or(o.staleAfter, cfg.SelfService.StaleAfter)
+	if len(o.holdDurations) > 0 {
+		cfg.SelfService.HoldDurations = o.holdDurations
+	}
+	// With AGENTDESK_TEST_AUDIT_DIALECT=postgres the portal keeps what
+	// replicas share (the audit log, holds, remembered groups) in a fresh
+	// PostgreSQL database, as with AGENTDESK_DATABASE_URL: go test -run Audit
+	// runs on either.
+	if d := store.Dialect(os.Getenv("AGENTDESK_TEST_AUDIT_DIALECT")); d == store.Postgres {
+		cfg.Stores.DatabaseURL = storetest.NewConfig(t, d).DSN
+	}
+	if o.configure != nil {
+		o.configure(cfg)
+	}
+	a, err := app.Build(context.Background(), cfg, app.Options{
+		Logger: log, Demo: true,
+		EMNow: o.emClock, EMLogonBackoff: o.logonBackoff,
+		Jobs:     jobs.Options{PollEvery: 50 * time.Millisecond, SessionWait: o.sessionWait, Locker: o.locker},
+		HoldsNow: o.holdsClock, ManualHolds: o.holdsClock != nil,
+		HandoffTTL: o.handoffTTL,
+		Tuning:     handlers.Tuning{BodyTimeout: o.bodyTimeout, BreakGlassDelay: o.breakGlassDelay},
+	})
+	if err != nil {
+		t.Fatalf("app.Build: %v", err)
+	}
+	// A second handle on the portal's SQLite file, so a test can break one
+	// table under the running portal.
+	db, err := store.OpenSQLite(context.Background(), a.DataFile)
+	if err != nil {
+		t.Fatalf("OpenSQLite: %v", err)
+	}
+	auditDB := db
+	if u := cfg.Stores.DatabaseURL; u != "" {
+		if auditDB, err = store.Open(context.Background(), store.Config{Dialect: store.Postgres, DSN: u}); err != nil {
+			t.Fatalf("open the audit database: %v", err)
 		}
 	}
-	if g := pol.GroupsClaim(); g != "" {
-		oidcCfg.GroupsClaim = g
-	}
-	sm := auth.NewSessionManager(sessionStore, 8*time.Hour, "", false)
-	sessions := auth.NewSessions(sm, 30*time.Minute)
-	sessions.SetHandoffTTL(o.handoffTTL)
-	rp := auth.NewOIDC(ctx, oidcCfg)
 	if !o.idpLater {
-		wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+		wctx, wcancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer wcancel()
-		if err := rp.WaitReady(wctx); err != nil {
+		if err := a.SignIn.WaitReady(wctx); err != nil {
 			t.Fatalf("OIDC discovery: %v", err)
 		}
 	}
-	svc := jobs.NewService(em, jobs.Options{PollEvery: 50 * time.Millisecond, Logger: log, Recorder: auditLog, SessionWait: o.sessionWait, Locker: o.locker})
-	if o.holdInterval == 0 {
-		o.holdInterval = 20 * time.Millisecond
-	}
-	hs := holds.New(holdStore, svc, holds.Options{Interval: o.holdInterval, Logger: log, Now: o.holdsClock})
-	holdsCtx, stopHolds := context.WithCancel(ctx)
-	holdsDone := make(chan struct{})
-	if o.holdsClock == nil {
-		go func() { defer close(holdsDone); hs.Run(holdsCtx) }()
-	} else {
-		close(holdsDone)
-	}
-
-	pub, _ := url.Parse(portalURL + "/")
-	e, h := handlers.New(handlers.Deps{
-		Jobs: svc, SessionManager: sm, Sessions: sessions, SignIn: rp, Users: users, RememberOverageGroups: o.rememberOverage,
-		Policy: func() *policy.Policy { return pol }, Assets: static.New("/static/"),
-		Logger: log, PublicURL: pub, BasePath: "", Secure: false, Demo: true, IdPOrigin: issuer,
-		Ready: func(ctx context.Context) error { return db.PingContext(ctx) },
-		EM:    em, IdPIssuer: issuer, RequestTimeout: o.requestTimeout, MaxInFlight: o.maxInFlight,
-		Audit: auditLog, EmbedOrigins: o.embedOrigins, EmbedCrossSite: o.embedCrossSite,
-		Holds: hs, StaleAfter: o.staleAfter, HoldDurations: o.holdDurations,
-		TrustedProxies: o.trustedProxies, BodyTimeout: o.bodyTimeout, AnonymousBurst: o.anonymousBurst,
-		BreakGlass: o.breakGlass, BreakGlassDelay: o.breakGlassDelay,
-	})
-	portalSrv.Config.Handler = e
+	portalSrv.Config.Handler = a.Handler
 	portalSrv.Start()
 
 	t.Cleanup(func() {
 		portalSrv.Close()
-		stopHolds()
-		<-holdsDone
-		svc.Close()
-		cancel()
-		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = em.Close(cctx)
-		ccancel()
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer ccancel()
+		if err := a.Close(cctx); err != nil {
+			t.Errorf("app.Close: %v", err)
+		}
 		idpSrv.Close()
 		emSrv.CloseClientConnections() // a request EM black-holes must not hold Close
 		emSrv.Close()
 		db.Close()
 		auditDB.Close()
 	})
-	return &testPortal{users: users, holds: hs, audit: auditLog, auditDB: auditDB.SQL(), t: t, URL: portalURL, issuer: issuer, sim: sim, emSrv: emSrv, h: h, svc: svc, server: e,
-		em: em, startIdP: startIdP, stopIdP: idpSrv.Close, idpReady: rp.WaitReady}
+	return &testPortal{app: a, users: a.Users, holds: a.Holds, audit: a.Audit, db: db.SQL(), auditDB: auditDB.SQL(), t: t, URL: portalURL, issuer: issuer, sim: sim, emSrv: emSrv, h: a.Web, svc: a.Jobs, server: a.Handler,
+		em: a.EM, startIdP: startIdP, stopIdP: idpSrv.Close, idpReady: a.SignIn.WaitReady}
+}
+
+// writeFile writes a file the portal reads at start and returns its path.
+func writeFile(t testing.TB, dir, name string, content []byte) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // emRequests is the number of requests EM has seen so far, of any kind.
@@ -368,39 +351,14 @@ type client struct {
 }
 
 func (p *testPortal) newClient() *client {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return &client{t: p.t, p: p, hc: &http.Client{
-		Jar:           jar,
-		Timeout:       20 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	return &client{t: p.t, p: p, hc: webtest.NewClient()}
 }
 
 // response is a read answer.
-type response struct {
-	*http.Response
-	Body string
-	doc  *goquery.Document
-}
+type response struct{ *webtest.Page }
 
-func (r *response) Doc() *goquery.Document {
-	if r.doc == nil {
-		d, err := goquery.NewDocumentFromReader(strings.NewReader(r.Body))
-		if err != nil {
-			panic(err)
-		}
-		r.doc = d
-	}
-	return r.doc
-}
-
-// testids returns the elements with a data-testid.
-func (r *response) testid(id string) *goquery.Selection {
-	return r.Doc().Find(`[data-testid="` + id + `"]`)
-}
+// testid returns the elements with a data-testid.
+func (r *response) testid(id string) *goquery.Selection { return r.TestID(id) }
 
 // reqOpt changes a request before it is sent.
 type reqOpt func(*http.Request)
@@ -449,12 +407,11 @@ func (c *client) do(method, path string, body io.Reader, opts ...reqOpt) *respon
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	pg, err := webtest.Read(resp)
 	if err != nil {
 		c.t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
-	return &response{Response: resp, Body: string(b)}
+	return &response{pg}
 }
 
 func (c *client) get(path string, opts ...reqOpt) *response {
@@ -536,11 +493,8 @@ func (c *client) sessionCookie() *http.Cookie {
 // readCSRF takes the token from a full page: <body hx-headers> or a hidden field.
 func (c *client) readCSRF(r *response) string {
 	c.t.Helper()
-	if raw, ok := r.Doc().Find("body").Attr("hx-headers"); ok {
-		var h map[string]string
-		if err := json.Unmarshal([]byte(raw), &h); err == nil && h["X-CSRF-Token"] != "" {
-			return h["X-CSRF-Token"]
-		}
+	if t := r.CSRFToken(); t != "" {
+		return t
 	}
 	if v, ok := r.Doc().Find(`input[name="csrf"]`).Attr("value"); ok && v != "" {
 		return v
@@ -589,62 +543,31 @@ func (c *client) completeLogin(username string, r *response) (string, *response)
 		c.t.Fatalf("/auth/login: %d %s", r.StatusCode, r.Body)
 	}
 	// Follow the IdP's redirects (authorize → login page).
-	cur := r.Request.URL
-	for hops := 0; r.StatusCode == http.StatusSeeOther || r.StatusCode == http.StatusFound; hops++ {
-		if hops > 5 {
-			c.t.Fatal("too many redirects before the IdP login page")
-		}
-		next, err := cur.Parse(r.Header.Get("Location"))
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		r = c.get(next.String())
-		cur = next
+	get := func(u string) *webtest.Page { return c.get(u).Page }
+	pg, cur, err := webtest.Follow(r.Page, r.Request.URL, 6, get, nil)
+	if err != nil {
+		c.t.Fatalf("before the IdP login page: %v", err)
 	}
+	r = &response{pg}
 	if r.StatusCode != http.StatusOK {
 		c.t.Fatalf("IdP login page: %d %s", r.StatusCode, r.Body)
 	}
-	form := r.Doc().Find(`form[data-testid="login-form"]`)
-	if form.Length() != 1 {
-		c.t.Fatalf("IdP login page has no login form:\n%s", r.Body)
-	}
-	action, _ := form.Attr("action")
-	post, err := cur.Parse(action)
+	post, vals, err := webtest.LoginForm(r.Page, cur, username)
 	if err != nil {
-		c.t.Fatal(err)
+		c.t.Fatalf("IdP login page: %v\n%s", err, r.Body)
 	}
-	vals := url.Values{}
-	form.Find(`input[type="hidden"]`).Each(func(_ int, s *goquery.Selection) {
-		n, _ := s.Attr("name")
-		v, _ := s.Attr("value")
-		vals.Set(n, v)
-	})
-	if vals.Get("csrf") == "" || vals.Get("authRequestID") == "" {
-		c.t.Fatalf("IdP login form lacks its hidden fields: %v", vals)
-	}
-	vals.Set("username", username)
-	vals.Set("password", "demo")
 	r = c.postForm(post.String(), vals, func(req *http.Request) {
 		req.Header.Set("Origin", post.Scheme+"://"+post.Host)
 	})
-	cur = post
 	// Follow redirects until the portal's callback answers.
-	for hops := 0; ; hops++ {
-		if hops > 8 {
-			c.t.Fatal("too many redirects after the IdP login")
-		}
-		if r.StatusCode != http.StatusSeeOther && r.StatusCode != http.StatusFound {
-			c.t.Fatalf("sign-in stopped at %s with %d:\n%s", cur, r.StatusCode, r.Body)
-		}
-		next, err := cur.Parse(r.Header.Get("Location"))
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		r = c.get(next.String())
-		cur = next
-		if next.Path == "/auth/callback" && strings.HasPrefix(next.String(), c.p.URL) {
-			break
-		}
+	atCallback := func(u *url.URL) bool { return u.Path == "/auth/callback" && strings.HasPrefix(u.String(), c.p.URL) }
+	pg, cur, err = webtest.Follow(r.Page, post, 9, get, atCallback)
+	if err != nil {
+		c.t.Fatalf("after the IdP login: %v", err)
+	}
+	r = &response{pg}
+	if !atCallback(cur) {
+		c.t.Fatalf("sign-in stopped at %s with %d:\n%s", cur, r.StatusCode, r.Body)
 	}
 	c.lastCallback = r
 	if r.StatusCode != http.StatusSeeOther {
@@ -713,4 +636,13 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + fmt.Sprintf("… (%d more bytes)", len(s)-n)
+}
+
+// breakAudit takes the audit log's table away under the running portal: the
+// audit store is down, the rest of its database (sessions) is not.
+func (p *testPortal) breakAudit() {
+	p.t.Helper()
+	if _, err := p.auditDB.Exec(`ALTER TABLE audit_log RENAME TO audit_log_away`); err != nil {
+		p.t.Fatal(err)
+	}
 }

@@ -22,11 +22,11 @@ func (h *Handler) readyz(c echo.Context) error {
 	if h.stopping.Load() {
 		return c.String(http.StatusServiceUnavailable, "shutting down\n")
 	}
-	if h.ready != nil {
+	if h.svc.Ready != nil {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
-		if err := h.ready(ctx); err != nil {
-			h.log.Warn("not ready", "err", err)
+		if err := h.svc.Ready(ctx); err != nil {
+			h.logFor(c).Warn("not ready", "err", err)
 			return c.String(http.StatusServiceUnavailable, "not ready\n")
 		}
 	}

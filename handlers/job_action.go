@@ -102,7 +102,7 @@ var actionLabels = map[jobs.Action]string{
 }
 
 func (h *Handler) button(j *jobs.Job, a jobs.Action) views.ActionButton {
-	base := h.base + "/jobs/" + j.ID
+	base := h.set.base + "/jobs/" + j.ID
 	return views.ActionButton{
 		Action:     string(a),
 		Label:      actionLabels[a],
@@ -148,24 +148,24 @@ func (h *Handler) actionFor(c echo.Context) (*jobs.Job, jobs.Action, error) {
 		return nil, "", echo.NewHTTPError(http.StatusNotFound)
 	}
 	ctx := c.Request().Context()
-	j, _, err := h.jobs.Job(ctx, c.Param("id"))
+	j, _, err := h.svc.Jobs.Job(ctx, c.Param("id"))
 	if err != nil {
 		return nil, "", err
 	}
 	g := h.grant(c)
 	if !g.Visible(policyJob(j)) {
 		// Audited, but answered exactly like a job that does not exist.
-		if h.deniedWorthAuditing(c) && h.audit != nil {
+		if h.deniedWorthAuditing(c) && h.svc.Audit != nil {
 			at := jobs.Attempt{At: time.Now(), Actor: h.actor(c), Action: a, JobID: j.ID, JobUID: j.UID, JobName: j.Name, Server: j.Server}
-			if err := h.audit.Refused(ctx, at, jobs.Outcome{Result: "denied", Message: "not allowed by policy: the job is not visible to this user (answered as not found)"}); err != nil {
-				h.log.Error("audit write failed", "err", err)
+			if err := h.svc.Audit.Refused(ctx, at, jobs.Outcome{Result: "denied", Message: "not allowed by policy: the job is not visible to this user (answered as not found)"}); err != nil {
+				h.logFor(c).Error("audit write failed", "err", err)
 			}
 		}
 		return nil, "", jobs.ErrNotFound
 	}
 	if !g.Can(policyJob(j), policyAction(a)) {
 		if h.deniedWorthAuditing(c) {
-			h.jobs.RecordDenied(ctx, h.actor(c), j, a)
+			h.svc.Jobs.RecordDenied(ctx, h.actor(c), j, a)
 		}
 		return nil, "", echo.NewHTTPError(http.StatusForbidden)
 	}
@@ -191,7 +191,7 @@ func (h *Handler) deniedWorthAuditing(c echo.Context) bool {
 }
 
 func (h *Handler) confirmModel(c echo.Context, j *jobs.Job, b views.ActionButton) views.Confirm {
-	m := views.Confirm{JobID: j.ID, JobName: j.Name, Action: b, CancelURL: h.base + "/jobs/" + j.ID, CSRFToken: h.csrfToken(c)}
+	m := views.Confirm{JobID: j.ID, JobName: j.Name, Action: b, CancelURL: h.set.base + "/jobs/" + j.ID, CSRFToken: h.csrfToken(c)}
 	switch jobs.Action(b.Action) {
 	case jobs.Enable:
 		m.Desired = "enabled"
@@ -216,7 +216,7 @@ func (h *Handler) confirmAction(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusConflict, err.Error())
 	}
 	m := h.confirmModel(c, j, h.button(j, a))
-	if st, ok := h.jobs.RunState(c.Request().Context(), j.ID); ok && st.Action == a {
+	if st, ok := h.svc.Jobs.RunState(c.Request().Context(), j.ID); ok && st.Action == a {
 		// Back to the confirmation of an action already sent (or a second
 		// person about to repeat it): say so before anyone sends it again.
 		m.Already = alreadyText(st)
@@ -272,7 +272,7 @@ func (h *Handler) postAction(c echo.Context) error {
 	if hold > 0 {
 		run, err = h.disableFor(c, j, hold)
 	} else {
-		run, err = h.jobs.Act(c.Request().Context(), h.actor(c), j.ID, a)
+		run, err = h.svc.Jobs.Act(c.Request().Context(), h.actor(c), j.ID, a)
 	}
 	if run != nil && err == nil && (a == jobs.Enable || a == jobs.Disable) && hold == 0 {
 		// A person decided about the schedule: earlier time-boxed disables
@@ -291,7 +291,7 @@ func (h *Handler) postAction(c echo.Context) error {
 		return err
 	}
 	if !isHTMX(c) {
-		return c.Redirect(http.StatusSeeOther, h.base+"/jobs/"+j.ID)
+		return c.Redirect(http.StatusSeeOther, h.set.base+"/jobs/"+j.ID)
 	}
 	st := h.actionState(run.Snapshot(), fromList(c))
 	if h.fromMine(c) {
@@ -304,10 +304,10 @@ func (h *Handler) postAction(c echo.Context) error {
 func (h *Handler) refused(c echo.Context, j *jobs.Job, a jobs.Action, msg, by string) error {
 	st := views.ActionState{
 		JobID: j.ID, Action: string(a), Label: actionLabels[a], State: views.StateRefused, Message: msg, By: by,
-		CardURL: h.base + "/jobs/" + j.ID + "/card", ClearConfirm: true,
+		CardURL: h.set.base + "/jobs/" + j.ID + "/card", ClearConfirm: true,
 	}
 	if fromList(c) {
-		st.RowURL = h.base + "/jobs/" + j.ID + "/row"
+		st.RowURL = h.set.base + "/jobs/" + j.ID + "/row"
 	}
 	if !isHTMX(c) {
 		return echo.NewHTTPError(http.StatusConflict, msg)
@@ -324,12 +324,12 @@ func (h *Handler) showActionStatus(c echo.Context) error {
 	}
 	// Whichever replica follows the action (shared run state), any replica
 	// answers this poll.
-	run, ok := h.jobs.RunState(c.Request().Context(), j.ID)
+	run, ok := h.svc.Jobs.RunState(c.Request().Context(), j.ID)
 	if !ok {
 		// Nothing to follow any more (the outcome has aged out): an empty region
 		// stops the polling; the card refreshes itself while the job runs.
 		if !isHTMX(c) {
-			return c.Redirect(http.StatusSeeOther, h.base+"/jobs/"+j.ID)
+			return c.Redirect(http.StatusSeeOther, h.set.base+"/jobs/"+j.ID)
 		}
 		return h.write(c, http.StatusOK, views.EmptyStatus(j.ID))
 	}
@@ -348,7 +348,7 @@ func fromList(c echo.Context) bool {
 }
 
 func (h *Handler) actionState(s jobs.RunState, row bool) views.ActionState {
-	base := h.base + "/jobs/" + s.JobID
+	base := h.set.base + "/jobs/" + s.JobID
 	st := views.ActionState{
 		JobID: s.JobID, Action: string(s.Action), Label: actionLabels[s.Action], Message: s.Message,
 		Progress: s.Progress, TaskID: s.TaskID, PollURL: base + "/status", CardURL: base + "/card", By: s.By,

@@ -22,7 +22,7 @@ const listPageSize = 50
 func (h *Handler) listJobs(c echo.Context) error {
 	ctx := c.Request().Context()
 	f := views.ParseJobFilter(c.QueryParams())
-	snap, err := h.jobs.List(ctx)
+	snap, err := h.svc.Jobs.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func (h *Handler) listJobs(c echo.Context) error {
 	if size <= 0 || size > 500 {
 		size = listPageSize
 	}
-	m := views.JobList{Path: h.base + "/jobs", Filter: f, Total: len(matched), AsOf: snap.AsOf,
+	m := views.JobList{Path: h.set.base + "/jobs", Filter: f, Total: len(matched), AsOf: snap.AsOf,
 		Refreshing: snap.Refreshing, RefreshFailed: snap.RefreshFailed}
 	for s := range servers {
 		m.Servers = append(m.Servers, s)
@@ -55,7 +55,7 @@ func (h *Handler) listJobs(c echo.Context) error {
 	lo := (m.Filter.Page - 1) * size
 	hi := min(lo+size, len(matched))
 	m.Rows = make([]views.JobRow, 0, hi-lo)
-	runs := h.jobs.RunStates(ctx)
+	runs := h.svc.Jobs.RunStates(ctx)
 	for _, j := range matched[lo:hi] {
 		m.Rows = append(m.Rows, h.jobRow(g, h.liveRow(ctx, snap.AsOf, j, runs)))
 	}
@@ -165,7 +165,7 @@ func (h *Handler) liveRow(ctx context.Context, asOf time.Time, j *jobs.Job, runs
 		return jobs.Live{Job: j, AsOf: asOf}
 	}
 	if st.Changed.After(asOf) {
-		if l, err := h.jobs.Live(ctx, j.ID); err == nil {
+		if l, err := h.svc.Jobs.Live(ctx, j.ID); err == nil {
 			return l
 		}
 	}
@@ -178,7 +178,7 @@ func (h *Handler) jobRow(g *policy.Grant, l jobs.Live) views.JobRow {
 	r := views.JobRow{
 		ID:                 j.ID,
 		Name:               j.Name,
-		URL:                h.base + "/jobs/" + j.ID,
+		URL:                h.set.base + "/jobs/" + j.ID,
 		Platform:           platformLabel(j.Platform),
 		Server:             j.Server,
 		Kind:               kindLabel(j.Kind),
@@ -191,7 +191,7 @@ func (h *Handler) jobRow(g *policy.Grant, l jobs.Live) views.JobRow {
 		Live:               l.HasRun || l.Expecting || !l.Settled(),
 	}
 	if r.Poll != "" {
-		r.RowURL = h.base + "/jobs/" + j.ID + "/row"
+		r.RowURL = h.set.base + "/jobs/" + j.ID + "/row"
 	}
 	if j.Last != nil {
 		r.LastRunAt = j.Last.Start

@@ -21,7 +21,7 @@ const sessionPageSize = 10
 // missing, so its existence does not leak.
 func (h *Handler) visibleJob(c echo.Context) (*jobs.Job, time.Time, error) {
 	id := c.Param("id")
-	j, asOf, err := h.jobs.Job(c.Request().Context(), id)
+	j, asOf, err := h.svc.Jobs.Job(c.Request().Context(), id)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -34,7 +34,7 @@ func (h *Handler) visibleJob(c echo.Context) (*jobs.Job, time.Time, error) {
 // liveJob loads a job the user may see, as its live views show it: EM's job
 // and the portal's action on it (jobs.Live).
 func (h *Handler) liveJob(c echo.Context) (jobs.Live, error) {
-	l, err := h.jobs.Live(c.Request().Context(), c.Param("id"))
+	l, err := h.svc.Jobs.Live(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return jobs.Live{}, err
 	}
@@ -175,14 +175,14 @@ func (h *Handler) showSessionComputers(c echo.Context) error {
 		return jobs.ErrInvalidID
 	}
 	ctx := c.Request().Context()
-	b, err := h.jobs.Session(ctx, sid)
+	b, err := h.svc.Jobs.Session(ctx, sid)
 	if err != nil {
 		return err
 	}
 	if emclient.IDFromUID(b.JobUID) != j.ID {
 		return jobs.ErrNotFound
 	}
-	kids, err := h.jobs.Children(ctx, j, b)
+	kids, err := h.svc.Jobs.Children(ctx, j, b)
 	if err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ func (h *Handler) showSessionComputers(c echo.Context) error {
 	}
 	title := "Computers of " + b.Name
 	return h.render(c, http.StatusOK,
-		views.SessionComputersPage(h.layout(c, title), title, h.base+"/jobs/"+j.ID, rows),
+		views.SessionComputersPage(h.layout(c, title), title, h.set.base+"/jobs/"+j.ID, rows),
 		views.SessionComputers(rows))
 }
 
@@ -205,14 +205,14 @@ func (h *Handler) jobDetail(c echo.Context, l jobs.Live) (views.JobDetail, error
 	if spage < 1 {
 		spage = 1
 	}
-	page, err := h.jobs.Sessions(ctx, j.ID, spage, sessionPageSize)
+	page, err := h.svc.Jobs.Sessions(ctx, j.ID, spage, sessionPageSize)
 	if err != nil {
 		return views.JobDetail{}, err
 	}
 	if page.Pages > 0 && spage > page.Pages {
 		// Past the end (an old link, a shortened history): show the last page,
 		// as the jobs list does, rather than an empty history.
-		if page, err = h.jobs.Sessions(ctx, j.ID, page.Pages, sessionPageSize); err != nil {
+		if page, err = h.svc.Jobs.Sessions(ctx, j.ID, page.Pages, sessionPageSize); err != nil {
 			return views.JobDetail{}, err
 		}
 	}
@@ -225,9 +225,9 @@ func (h *Handler) jobDetail(c echo.Context, l jobs.Live) (views.JobDetail, error
 		Platform:           platformLabel(j.Platform),
 		Kind:               kindLabel(j.Kind),
 		Description:        j.Description,
-		URL:                h.base + "/jobs/" + j.ID,
-		CardURL:            h.base + "/jobs/" + j.ID + "/card",
-		JobsURL:            h.base + "/jobs",
+		URL:                h.set.base + "/jobs/" + j.ID,
+		CardURL:            h.set.base + "/jobs/" + j.ID + "/card",
+		JobsURL:            h.set.base + "/jobs",
 		ScheduleConfigured: j.ScheduleConfigured,
 		ScheduleEnabled:    j.ScheduleEnabled,
 		NextRun:            j.NextRun,
@@ -260,7 +260,7 @@ func (h *Handler) jobDetail(c echo.Context, l jobs.Live) (views.JobDetail, error
 		m.JobGuest = guestKVs(e.JobInfo.GuestProcessingOptions)
 		m.Retention = retentionKVs(e.JobInfo)
 	}
-	if srv, err := h.jobs.Server(ctx, j.ServerID); err == nil {
+	if srv, err := h.svc.Jobs.Server(ctx, j.ServerID); err == nil {
 		m.Server = views.BackupServer{Name: srv.Name, Version: srv.Version, Port: srv.Port, Description: srv.Description}
 	} else {
 		m.Server = views.BackupServer{Name: j.Server}
@@ -268,7 +268,7 @@ func (h *Handler) jobDetail(c echo.Context, l jobs.Live) (views.JobDetail, error
 	now := time.Now()
 	for _, s := range page.Sessions {
 		row := sessionRow(s, now)
-		row.ChildrenURL = fmt.Sprintf("%s/jobs/%s/sessions/%s/computers", h.base, j.ID, s.ID)
+		row.ChildrenURL = fmt.Sprintf("%s/jobs/%s/sessions/%s/computers", h.set.base, j.ID, s.ID)
 		m.Sessions = append(m.Sessions, row)
 	}
 	m.Why = whyLines(g, policyJob(j))
@@ -281,7 +281,7 @@ func (h *Handler) jobDetail(c echo.Context, l jobs.Live) (views.JobDetail, error
 	if h.mayAudit(c) {
 		// The entries themselves are read when the section is opened
 		// (showJobHistory): most views of a job never open it.
-		m.HistoryURL, m.HistoryLoadURL = h.auditURLForJob(j.ID), h.base+"/jobs/"+j.ID+"/history"
+		m.HistoryURL, m.HistoryLoadURL = h.auditURLForJob(j.ID), h.set.base+"/jobs/"+j.ID+"/history"
 	}
 	if l.HasRun {
 		st := h.actionState(l.Run, false)

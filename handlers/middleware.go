@@ -24,13 +24,14 @@ const (
 )
 
 // requestID gives every request an id that appears in its log lines and in error
-// pages, so a helpdesk ticket can quote it.
-func requestID(next echo.HandlerFunc) echo.HandlerFunc {
+// pages, so a helpdesk ticket can quote it; the request logger carries it.
+func (h *Handler) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id := randomString(9)
 		c.Response().Header().Set("X-Request-Id", id)
 		r := c.Request()
-		c.SetRequest(r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		c.SetRequest(r.WithContext(withLogger(ctx, h.log.With("request_id", id))))
 		return next(c)
 	}
 }
@@ -88,8 +89,7 @@ func (h *Handler) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				h.log.Error("panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()),
-					"request_id", requestIDFrom(c.Request().Context()))
+				h.logFor(c).Error("panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				err = echo.NewHTTPError(http.StatusInternalServerError)
 			}
 		}()
@@ -106,20 +106,20 @@ func (h *Handler) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		c.SetRequest(r.WithContext(context.WithValue(r.Context(), nonceKey, nonce)))
 		hd := c.Response().Header()
 		formAction := "'self'"
-		if h.idpOrigin != "" {
+		if h.set.idpOrigin != "" {
 			// Sign-out posts a form that redirects to the IdP's end-session page;
 			// browsers apply form-action to that redirect.
-			formAction += " " + h.idpOrigin
+			formAction += " " + h.set.idpOrigin
 		}
 		// Only /embed/ pages may be framed, by the configured parent origins;
 		// X-Frame-Options cannot express an allowlist and would contradict it.
 		ancestors := "'none'"
 		embed := h.isEmbedPath(r.URL.Path)
 		if embed {
-			ancestors = h.embedAncestors
+			ancestors = h.set.embedAncestors
 		}
-		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action "+formAction+"; frame-ancestors "+ancestors+"; base-uri 'none'; report-uri "+h.base+cspReportPath+"; report-to csp")
-		hd.Set("Reporting-Endpoints", `csp="`+h.base+cspReportPath+`"`)
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action "+formAction+"; frame-ancestors "+ancestors+"; base-uri 'none'; report-uri "+h.set.base+cspReportPath+"; report-to csp")
+		hd.Set("Reporting-Endpoints", `csp="`+h.set.base+cspReportPath+`"`)
 		hd.Set("X-Content-Type-Options", "nosniff")
 		// No page needs to tell another where the user came from; the
 		// callback's URL carries the authorization code.
@@ -135,10 +135,10 @@ func (h *Handler) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 			hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 		}
 		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-		if h.secure {
+		if h.set.secure {
 			hd.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
-		if !strings.HasPrefix(r.URL.Path, h.base+"/static/") {
+		if !strings.HasPrefix(r.URL.Path, h.set.base+"/static/") {
 			hd.Set("Cache-Control", "no-store")
 		}
 		hd.Add("Vary", "HX-Request")
@@ -173,10 +173,10 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		if err := cop.Check(r); err != nil {
-			h.log.Warn("cross-origin request refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+			h.logFor(c).Warn("cross-origin request refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 			return echo.NewHTTPError(http.StatusForbidden, errCSRF.Error())
 		}
-		if h.currentUser(c) == nil && !strings.HasPrefix(r.URL.Path, h.base+"/auth/") && r.URL.Path != h.base+"/embed/handoff" {
+		if h.currentUser(c) == nil && !strings.HasPrefix(r.URL.Path, h.set.base+"/auth/") && r.URL.Path != h.set.base+"/embed/handoff" {
 			// Nobody is signed in (signed out in another tab, expired): the
 			// session's token is gone with it. That is a sign-in question,
 			// not a forgery, and the same-origin check above has passed; the
@@ -198,7 +198,7 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		ok := csrfValid(want, got)
-		if !ok && r.URL.Path == h.base+"/embed/handoff" {
+		if !ok && r.URL.Path == h.set.base+"/embed/handoff" {
 			// A signed-out card redeems its hand-off with the token of the
 			// page it was rendered as, which a same-site card may post after
 			// the popup has signed the shared cookie jar in.
@@ -207,7 +207,7 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		if !ok {
-			h.log.Warn("csrf token mismatch", "path", r.URL.Path)
+			h.logFor(c).Warn("csrf token mismatch", "path", r.URL.Path)
 			return echo.NewHTTPError(http.StatusForbidden, errCSRF.Error())
 		}
 		return next(c)
@@ -227,11 +227,11 @@ func (h *Handler) csrfToken(c echo.Context) string {
 func (h *Handler) csrfSecret(c echo.Context) string {
 	ctx := c.Request().Context()
 	if h.currentUser(c) != nil {
-		if t := h.sm.GetString(ctx, csrfSessionKey); t != "" {
+		if t := h.svc.SessionManager.GetString(ctx, csrfSessionKey); t != "" {
 			return t
 		}
 		t := randomString(32)
-		h.sm.Put(ctx, csrfSessionKey, t)
+		h.svc.SessionManager.Put(ctx, csrfSessionKey, t)
 		return t
 	}
 	if t, ok := c.Get(anonCSRFKey).(string); ok {
@@ -242,7 +242,7 @@ func (h *Handler) csrfSecret(c echo.Context) string {
 	}
 	t := randomString(32)
 	c.Set(anonCSRFKey, t)
-	sc := h.sm.Cookie
+	sc := h.svc.SessionManager.Cookie
 	c.SetCookie(&http.Cookie{Name: h.anonCSRFCookie(), Value: t, Path: "/", HttpOnly: true,
 		Secure: sc.Secure, SameSite: sc.SameSite, Partitioned: sc.Partitioned})
 	return t
@@ -293,7 +293,7 @@ func csrfValid(want, got string) bool {
 // session's for a signed-in user, the cookie's otherwise.
 func (h *Handler) expectedCSRF(c echo.Context) string {
 	if h.currentUser(c) != nil {
-		return h.sm.GetString(c.Request().Context(), csrfSessionKey)
+		return h.svc.SessionManager.GetString(c.Request().Context(), csrfSessionKey)
 	}
 	if ck, err := c.Cookie(h.anonCSRFCookie()); err == nil {
 		return ck.Value
@@ -304,7 +304,7 @@ func (h *Handler) expectedCSRF(c echo.Context) string {
 // renewCSRF gives a session that has just been signed in a token of its own,
 // so no token seen before the sign-in (or planted by someone) stays valid.
 func (h *Handler) renewCSRF(c echo.Context) {
-	h.sm.Put(c.Request().Context(), csrfSessionKey, randomString(32))
+	h.svc.SessionManager.Put(c.Request().Context(), csrfSessionKey, randomString(32))
 }
 
 const anonCSRFKey = "agentdesk.anoncsrf"
@@ -312,7 +312,7 @@ const anonCSRFKey = "agentdesk.anoncsrf"
 // anonCSRFCookie is the signed-out token's cookie: __Host- on HTTPS, like the
 // session cookie.
 func (h *Handler) anonCSRFCookie() string {
-	if h.sm.Cookie.Secure {
+	if h.svc.SessionManager.Cookie.Secure {
 		return "__Host-agentdesk-csrf"
 	}
 	return "agentdesk_csrf"

@@ -61,7 +61,7 @@ func sessionReached(next echo.HandlerFunc) echo.HandlerFunc {
 func (h *Handler) sessionStoreFailed(w http.ResponseWriter, r *http.Request, err error) {
 	sc, ok := r.Context().Value(sessionCallKey{}).(*sessionCall)
 	if !ok {
-		h.log.Error("session store failed", "err", err, "path", r.URL.Path)
+		h.logCtx(r.Context()).Error("session store failed", "err", err, "path", r.URL.Path)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("AgentDesk cannot reach its session store. Nothing was sent to Enterprise Manager. Try again in a minute.\n"))

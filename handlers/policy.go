@@ -26,7 +26,7 @@ func (h *Handler) grant(c echo.Context) *policy.Grant {
 	if u.BreakGlass {
 		g = policy.Unrestricted("you signed in as the break-glass administrator")
 	} else {
-		g = h.policy().For(subjectOf(&u.Identity))
+		g = h.svc.Policy().For(subjectOf(&u.Identity))
 	}
 	c.Set(grantKey, g)
 	return g

@@ -17,7 +17,7 @@ import (
 	"github.com/agentdesk/agentdesk/emclient"
 )
 
-// Defaults of the request limits (Deps.RequestTimeout, MaxInFlight, MaxBodyBytes).
+// Defaults of the request limits (config.Operations.RequestTimeout and MaxInFlight, Tuning.MaxBodyBytes).
 const (
 	DefaultRequestTimeout = 15 * time.Second
 	DefaultMaxInFlight    = 512
@@ -43,7 +43,7 @@ type EMState interface {
 // with keeps the request's values but not its deadline.
 func (h *Handler) deadline(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), h.requestTimeout)
+		ctx, cancel := context.WithTimeout(c.Request().Context(), h.set.requestTimeout)
 		defer cancel()
 		c.SetRequest(c.Request().WithContext(ctx))
 		err := next(c)
@@ -61,13 +61,13 @@ func (h *Handler) deadline(next echo.HandlerFunc) echo.HandlerFunc {
 // nothing. The counts are the Handler's: echo applies group middleware per
 // route.
 func (h *Handler) limitInFlight(next echo.HandlerFunc) echo.HandlerFunc {
-	n := &h.inFlight
-	max := int64(h.maxInFlight)
+	n := &h.lim.inFlight
+	max := int64(h.set.maxInFlight)
 	return func(c echo.Context) error {
 		ip := c.RealIP()
 		if n.Add(1) > max || !h.takeClientSlot(ip) {
 			n.Add(-1)
-			h.log.Warn("too many requests in flight; refused", "limit", max, "per_client", h.maxPerClient, "ip", ip, "path", c.Request().URL.Path)
+			h.logFor(c).Warn("too many requests in flight; refused", "limit", max, "per_client", h.set.maxPerClient, "ip", ip, "path", c.Request().URL.Path)
 			c.Response().Header().Set("Retry-After", "5")
 			if r := c.Request(); r.Body != nil && r.Body != http.NoBody {
 				// Otherwise net/http waits for the unread body before it
@@ -83,23 +83,23 @@ func (h *Handler) limitInFlight(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 func (h *Handler) takeClientSlot(ip string) bool {
-	h.clientMu.Lock()
-	defer h.clientMu.Unlock()
-	if h.clientSlots[ip] >= h.maxPerClient {
+	h.lim.clientMu.Lock()
+	defer h.lim.clientMu.Unlock()
+	if h.lim.clientSlots[ip] >= h.set.maxPerClient {
 		return false
 	}
-	h.clientSlots[ip]++
+	h.lim.clientSlots[ip]++
 	return true
 }
 
 func (h *Handler) releaseClientSlot(ip string) {
-	h.clientMu.Lock()
-	defer h.clientMu.Unlock()
-	if h.clientSlots[ip] <= 1 {
-		delete(h.clientSlots, ip) // the map holds only addresses being served
+	h.lim.clientMu.Lock()
+	defer h.lim.clientMu.Unlock()
+	if h.lim.clientSlots[ip] <= 1 {
+		delete(h.lim.clientSlots, ip) // the map holds only addresses being served
 		return
 	}
-	h.clientSlots[ip]--
+	h.lim.clientSlots[ip]--
 }
 
 const busyPage = `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Busy – AgentDesk</title></head>` +
@@ -112,7 +112,7 @@ const busyPage = `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><ti
 func (h *Handler) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		if r.ContentLength > h.maxBody {
+		if r.ContentLength > h.set.maxBody {
 			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
 		}
 		if r.Body == nil || r.Body == http.NoBody {
@@ -121,8 +121,8 @@ func (h *Handler) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 		rc := http.NewResponseController(c.Response())
 		// Not every writer has a connection (tests); then only the server's
 		// ReadTimeout applies.
-		deadlineSet := rc.SetReadDeadline(time.Now().Add(h.bodyTimeout)) == nil
-		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, h.maxBody))
+		deadlineSet := rc.SetReadDeadline(time.Now().Add(h.set.bodyTimeout)) == nil
+		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, h.set.maxBody))
 		if deadlineSet {
 			// The body is read: lift the deadline, or the server's background
 			// read would hit it and cancel the request's context.
@@ -135,7 +135,7 @@ func (h *Handler) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 			case errors.As(err, &tooBig):
 				return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
 			case errors.As(err, &ne) && ne.Timeout():
-				h.log.Warn("request body too slow; refused", "ip", c.RealIP(), "path", r.URL.Path, "timeout", h.bodyTimeout)
+				h.logFor(c).Warn("request body too slow; refused", "ip", c.RealIP(), "path", r.URL.Path, "timeout", h.set.bodyTimeout)
 				c.Response().Header().Set("Connection", "close")
 				return echo.NewHTTPError(http.StatusRequestTimeout, "The request took too long to arrive. Try again.")
 			default:
@@ -172,26 +172,26 @@ func (h *Handler) retryURL(c echo.Context) string {
 	default:
 		return ""
 	}
-	if h.base != "" {
-		if !strings.HasPrefix(target, h.base) {
+	if h.set.base != "" {
+		if !strings.HasPrefix(target, h.set.base) {
 			return ""
 		}
-		target = strings.TrimPrefix(target, h.base)
+		target = strings.TrimPrefix(target, h.set.base)
 	}
 	safe, ok := auth.SafeReturnTo(target)
 	if !ok {
 		return ""
 	}
-	return h.base + safe
+	return h.set.base + safe
 }
 
 // emDownSince is the start of an EM outage while the client has stopped
 // calling EM, or the zero time.
 func (h *Handler) emDownSince() time.Time {
-	if h.em == nil {
+	if h.svc.EM == nil {
 		return time.Time{}
 	}
-	if since, down := h.em.Down(); down {
+	if since, down := h.svc.EM.Down(); down {
 		return since
 	}
 	return time.Time{}

@@ -25,15 +25,15 @@ import (
 func (h *Handler) layout(c echo.Context, title string) views.Layout {
 	l := views.Layout{
 		Title:      title,
-		BasePath:   h.base,
-		CSSURL:     h.assets.Path("app.css"),
-		JSURL:      h.assets.Path("app.js"),
-		UIURL:      h.assets.Path("ui.js"),
-		HTMXURL:    h.assets.Path("htmx.min.js"),
-		IconURL:    h.assets.Path("favicon.svg"),
+		BasePath:   h.set.base,
+		CSSURL:     h.svc.Assets.Path("app.css"),
+		JSURL:      h.svc.Assets.Path("app.js"),
+		UIURL:      h.svc.Assets.Path("ui.js"),
+		HTMXURL:    h.svc.Assets.Path("htmx.min.js"),
+		IconURL:    h.svc.Assets.Path("favicon.svg"),
 		CSPNonce:   nonceFrom(c.Request().Context()),
-		SignOutURL: h.base + "/auth/signout",
-		DemoBanner: h.demo,
+		SignOutURL: h.set.base + "/auth/signout",
+		DemoBanner: h.set.demo,
 	}
 	if c.Get(sessionKey) != nil {
 		l.CSRFToken = h.csrfToken(c)
@@ -43,15 +43,15 @@ func (h *Handler) layout(c echo.Context, title string) views.Layout {
 		if l.User.DisplayName == "" {
 			l.User.DisplayName = u.Email
 		}
-		l.Nav = []views.NavLink{{Label: "Jobs", URL: h.base + "/jobs", Current: c.Path() == h.base+"/jobs"}}
+		l.Nav = []views.NavLink{{Label: "Jobs", URL: h.set.base + "/jobs", Current: c.Path() == h.set.base+"/jobs"}}
 		if h.grant(c).SelfServiceOnly() {
-			l.Nav = append([]views.NavLink{{Label: "My backups", URL: h.base + "/", Current: c.Path() == h.base+"/" || c.Path() == h.base}}, l.Nav...)
+			l.Nav = append([]views.NavLink{{Label: "My backups", URL: h.set.base + "/", Current: c.Path() == h.set.base+"/" || c.Path() == h.set.base}}, l.Nav...)
 		}
 		if h.mayAudit(c) {
-			l.Nav = append(l.Nav, views.NavLink{Label: "Audit", URL: h.base + "/audit", Current: c.Path() == h.base+"/audit"})
+			l.Nav = append(l.Nav, views.NavLink{Label: "Audit", URL: h.set.base + "/audit", Current: c.Path() == h.set.base+"/audit"})
 		}
 		if h.mayViewStatus(c) {
-			l.Nav = append(l.Nav, views.NavLink{Label: "Status", URL: h.base + "/status", Current: c.Path() == h.base+"/status"})
+			l.Nav = append(l.Nav, views.NavLink{Label: "Status", URL: h.set.base + "/status", Current: c.Path() == h.set.base+"/status"})
 		}
 		l.EMDownSince = h.emDownSince()
 	}
@@ -169,20 +169,20 @@ func sendHTML(c echo.Context, status int, body []byte) error {
 
 func (h *Handler) renderSignIn(c echo.Context, status int, returnTo, msg string) error {
 	m := views.SignIn{
-		LoginURL:    h.base + "/auth/login",
+		LoginURL:    h.set.base + "/auth/login",
 		ReturnTo:    returnTo,
-		Unavailable: !h.signin.Ready(),
+		Unavailable: !h.svc.SignIn.Ready(),
 		Message:     msg,
 	}
-	if h.breakGlass.Enabled() {
-		m.BreakGlassURL = h.base + "/auth/breakglass"
+	if h.svc.BreakGlass.Enabled() {
+		m.BreakGlassURL = h.set.base + "/auth/breakglass"
 	}
 	if m.Unavailable && msg == "" {
 		m.Message = "Sign-in is temporarily unavailable: the identity provider cannot be reached. Try again in a minute."
 	}
 	if isHTMX(c) {
 		// A fragment request without a session: navigate the whole page.
-		c.Response().Header().Set("HX-Redirect", h.base+"/auth/signin")
+		c.Response().Header().Set("HX-Redirect", h.set.base+"/auth/signin")
 	}
 	return h.write(c, status, views.SignInPage(h.layout(c, "Sign in"), m))
 }
@@ -199,7 +199,7 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 		ev.RetryURL = h.retryURL(c) // the trouble is upstream and may pass
 	}
 	if ev.Status >= 500 {
-		h.log.Error("request failed", "err", err, "path", c.Request().URL.Path, "request_id", ev.RequestID)
+		h.logFor(c).Error("request failed", "err", err, "path", c.Request().URL.Path)
 	}
 	var werr error
 	if c.Request().Method == http.MethodHead {
@@ -215,7 +215,7 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 		werr = h.write(c, ev.Status, views.ErrorPage(h.layout(c, ev.Title), ev))
 	}
 	if werr != nil {
-		h.log.Warn("writing error response", "err", werr)
+		h.logFor(c).Warn("writing error response", "err", werr)
 	}
 }
 

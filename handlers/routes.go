@@ -5,11 +5,14 @@ package handlers
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +22,7 @@ import (
 
 	"github.com/agentdesk/agentdesk/audit"
 	"github.com/agentdesk/agentdesk/auth"
+	"github.com/agentdesk/agentdesk/config"
 	"github.com/agentdesk/agentdesk/holds"
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/policy"
@@ -35,204 +39,195 @@ type SignIn interface {
 }
 
 // Users remembers each user's groups from their last sign-in that carried a
-// groups claim, for Entra ID overage sign-ins (Deps.RememberOverageGroups).
+// groups claim, for Entra ID overage sign-ins (config.SignIn.RememberOverage).
 type Users interface {
 	LastGroups(ctx context.Context, key string) ([]string, bool, error)
 	SaveGroups(ctx context.Context, key string, groups []string) error
 }
 
-// Deps are the handlers' collaborators, built in main.go.
+// Deps are the handlers' services, built by package app, and their settings.
+// Those marked required make New fail when missing.
 type Deps struct {
-	Jobs           *jobs.Service
-	SessionManager *scs.SessionManager
-	Sessions       *auth.Sessions
-	SignIn         SignIn
-	Users          Users
-	// RememberOverageGroups lets a sign-in with Entra ID's group overage
-	// signal use the groups of the user's last sign-in that listed them.
-	// Off: such sign-ins are refused. A token without any groups claim
-	// never reuses old groups.
-	RememberOverageGroups bool
-	Policy                func() *policy.Policy // the current policy; hot-reloaded
-	BreakGlass            *auth.BreakGlass      // nil when off
-	Assets                *static.Assets
-	Logger                *slog.Logger
-	PublicURL             *url.URL // nil: derive from requests (tests, demo)
-	BasePath              string   // "" or "/backup"
-	Secure                bool     // served over HTTPS: HSTS
-	Demo                  bool
-	IdPOrigin             string // added to CSP form-action for the sign-out redirect
-	TrustedProxies        []netip.Prefix
-	Ready                 func(ctx context.Context) error // readiness beyond "not shutting down"
-	// Audit records sign-ins and serves the audit pages; nil: no audit pages
-	// and sign-ins only logged (actions are audited through Jobs' Recorder).
-	Audit *audit.Log
+	Jobs           *jobs.Service         // required
+	SessionManager *scs.SessionManager   // required; New does not change it
+	Sessions       *auth.Sessions        // required
+	SignIn         SignIn                // required
+	Users          Users                 // required: groups remembered for overage sign-ins
+	Policy         func() *policy.Policy // required; the current policy, hot-reloaded
+	Audit          *audit.Log            // required: sign-ins, the audit pages
+	Assets         *static.Assets        // required
+	Logger         *slog.Logger          // required
+	BreakGlass     *auth.BreakGlass      // nil when off
+	Holds          *holds.Service        // time-boxed disables; nil: disables are indefinite only
+	// EM feeds the "unreachable since" banner and the status page; nil: neither.
+	EM    EMState
+	Ready func(ctx context.Context) error // readiness beyond "not shutting down"
 	// Metrics serves /metrics (it checks its own bearer token); nil: no /metrics.
 	Metrics http.Handler
 	// Instrument wraps every request (in-flight count, duration by route); nil: none.
 	Instrument echo.MiddlewareFunc
 
-	// Reliability. EM (the EM client) feeds the "unreachable since" banner and
-	// the status page; nil: neither. IdPIssuer is shown on the status page.
-	// Zero limits take DefaultRequestTimeout, DefaultMaxInFlight and
-	// DefaultMaxBodyBytes.
-	EM             EMState
-	IdPIssuer      string
-	RequestTimeout time.Duration // deadline of every page and action, EM calls included
-	MaxInFlight    int           // requests served at once; more get 503 + Retry-After
-	// MaxInFlightPerClient: requests served at once for one client address
-	// (default MaxInFlight/8, at least 2).
-	MaxInFlightPerClient int
-	BodyTimeout          time.Duration // how long a request body may take (default DefaultBodyTimeout)
-	// AnonymousBurst: requests per minute one address may make to the sign-in
-	// endpoints without a session (default DefaultAnonymousBurst).
-	AnonymousBurst int
+	Settings Settings
+}
+
+// Settings are the configuration sections the handlers read. Zero limits
+// take DefaultRequestTimeout, DefaultMaxInFlight, DefaultAnonymousBurst,
+// DefaultStaleAfter and DefaultHoldDurations.
+type Settings struct {
+	Site config.Site // base path, HTTPS, trusted proxies
+	// SignIn: the issuer (status page, CSP form-action of the sign-out
+	// redirect) and RememberOverage: a sign-in with Entra ID's group overage
+	// signal uses the groups of the user's last sign-in that listed them
+	// (off: refused; a token without any groups claim never reuses old groups).
+	SignIn      config.SignIn
+	Operations  config.Operations // request deadline, in-flight limits, sign-in rate
+	Embed       config.Embed      // parent origins of the /embed/ cards
+	SelfService config.SelfService
+	Demo        bool // the demo banner
+	Tuning      Tuning
+}
+
+// Tuning are limits no variable sets; tests shorten them.
+type Tuning struct {
+	BodyTimeout time.Duration // how long a request body may take (default DefaultBodyTimeout)
 	// BreakGlassDelay is the first delay after the free wrong break-glass
 	// attempts of one (address, user name) pair; it doubles with each
 	// further one, up to 15 minutes (default 1s).
 	BreakGlassDelay time.Duration
-	MaxBodyBytes    int64 // largest request body (forms)
-
-	// Embed mode (embed.go). EmbedOrigins may frame the /embed/ cards (none:
-	// only the portal itself). EmbedCrossSite: some origin is on another site,
-	// so New makes the session cookie SameSite=None; Secure; Partitioned.
-	EmbedOrigins   []string
-	EmbedCrossSite bool
-
-	// Self-service (selfservice.go). StaleAfter: a backup older than this is
-	// overdue on "My backups" (default DefaultStaleAfter). Holds keeps
-	// time-boxed disables; nil: disables are indefinite only. HoldDurations
-	// are the choices of a time-boxed disable (default DefaultHoldDurations).
-	StaleAfter    time.Duration
-	Holds         *holds.Service
-	HoldDurations []time.Duration
+	MaxBodyBytes    int64 // largest request body (default DefaultMaxBodyBytes)
 }
 
-// Handler holds what every handler needs. It is small on purpose: handlers get
-// their data from the services, not from shared mutable state here.
+// Handler holds what every handler needs: the services, the settings as the
+// handlers read them, the per-address limits, the logger and whether the
+// portal is stopping. Handlers get their data from the services, not from
+// shared mutable state here.
 type Handler struct {
-	jobs            *jobs.Service
-	sm              *scs.SessionManager
-	sessions        *auth.Sessions
-	signin          SignIn
-	users           Users
-	rememberOverage bool
-	policy          func() *policy.Policy
-	breakGlass      *auth.BreakGlass
-	breakGlassLimit *backoff
-	anonLimit       *rateLimit // sign-in endpoints without a session, per address
-	cspLimit        *rateLimit // CSP violation reports, per address
-	auditFlood      *rateLimit // audit rows of failed anonymous attempts, per address
-	maxPerClient    int
-	clientMu        sync.Mutex
-	clientSlots     map[string]int // requests being served per client address
-	bodyTimeout     time.Duration
-	handoffLimit    *attemptLimit // failed embedded sign-in hand-offs, per address
-	assets          *static.Assets
-	log             *slog.Logger
-	base            string
-	secure          bool
+	svc      Deps     // the services; Settings are read into set
+	set      settings // derived once by New
+	lim      limits
+	log      *slog.Logger // outside a request; in one, logFor gives the request's
+	stopping atomic.Bool
+}
+
+// settings are Deps.Settings as the handlers use them, defaults applied.
+type settings struct {
+	base            string // path prefix of the public URL, "" at the root
+	secure          bool   // served over HTTPS: HSTS, Secure cookies
 	demo            bool
-	idpOrigin       string
-	ready           func(ctx context.Context) error
-	audit           *audit.Log
-	stopping        atomic.Bool
-	em              EMState
-	idpIssuer       string
+	idpOrigin       string // added to CSP form-action for the sign-out redirect
+	idpIssuer       string // shown on the status page
+	rememberOverage bool
 	requestTimeout  time.Duration
+	bodyTimeout     time.Duration
 	maxInFlight     int
-	inFlight        atomic.Int64 // requests being served, for maxInFlight
+	maxPerClient    int
 	maxBody         int64
 	embedOrigins    []string // parent origins of embedded cards
 	embedAncestors  string   // their CSP frame-ancestors source list
 	staleAfter      time.Duration
-	holds           *holds.Service
 	holdDurations   []time.Duration
 }
 
-// New builds the echo server with every route and the middleware stack.
-func New(d Deps) (*echo.Echo, *Handler) {
+// limits are the per-address limiters and the in-flight counts.
+type limits struct {
+	breakGlass  *backoff
+	anon        *rateLimit    // sign-in endpoints without a session, per address
+	csp         *rateLimit    // CSP violation reports, per address
+	auditFlood  *rateLimit    // audit rows of failed anonymous attempts, per address
+	handoff     *attemptLimit // failed embedded sign-in hand-offs, per address
+	clientMu    sync.Mutex
+	clientSlots map[string]int // requests being served per client address
+	inFlight    atomic.Int64   // requests being served, for maxInFlight
+}
+
+// New builds the echo server with every route and the middleware stack. It
+// fails when a required dependency is missing.
+func New(d Deps) (*echo.Echo, *Handler, error) {
+	var missing []string
+	for name, ok := range map[string]bool{
+		"Jobs": d.Jobs != nil, "SessionManager": d.SessionManager != nil, "Sessions": d.Sessions != nil,
+		"SignIn": d.SignIn != nil, "Users": d.Users != nil, "Policy": d.Policy != nil, "Audit": d.Audit != nil,
+		"Assets": d.Assets != nil, "Logger": d.Logger != nil,
+	} {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, nil, fmt.Errorf("handlers.New: missing %s", strings.Join(missing, ", "))
+	}
+	set := d.Settings
+	ops, tune := set.Operations, set.Tuning
 	h := &Handler{
-		jobs:            d.Jobs,
-		sm:              d.SessionManager,
-		sessions:        d.Sessions,
-		signin:          d.SignIn,
-		users:           d.Users,
-		rememberOverage: d.RememberOverageGroups,
-		policy:          d.Policy,
-		breakGlass:      d.BreakGlass,
-		breakGlassLimit: newBackoff(3, cmp.Or(d.BreakGlassDelay, time.Second), 15*time.Minute),
-		anonLimit:       newRateLimit(cmp.Or(d.AnonymousBurst, DefaultAnonymousBurst), time.Minute),
-		auditFlood:      newRateLimit(5, 10*time.Minute),
-		cspLimit:        newRateLimit(20, time.Minute),
-		clientSlots:     make(map[string]int),
-		bodyTimeout:     cmp.Or(d.BodyTimeout, DefaultBodyTimeout),
-		handoffLimit:    newAttemptLimit(10, time.Minute),
-		assets:          d.Assets,
-		log:             cmp.Or(d.Logger, slog.Default()),
-		base:            d.BasePath,
-		secure:          d.Secure,
-		demo:            d.Demo,
-		idpOrigin:       d.IdPOrigin,
-		ready:           d.Ready,
-		audit:           d.Audit,
-		em:              d.EM,
-		idpIssuer:       d.IdPIssuer,
-		requestTimeout:  cmp.Or(d.RequestTimeout, DefaultRequestTimeout),
-		maxInFlight:     cmp.Or(d.MaxInFlight, DefaultMaxInFlight),
-		maxBody:         cmp.Or(d.MaxBodyBytes, DefaultMaxBodyBytes),
-		embedOrigins:    d.EmbedOrigins,
-		embedAncestors:  frameAncestors(d.EmbedOrigins),
-		staleAfter:      cmp.Or(d.StaleAfter, DefaultStaleAfter),
-		holds:           d.Holds,
-		holdDurations:   d.HoldDurations,
+		svc: d,
+		log: d.Logger,
+		set: settings{
+			base:            set.Site.BasePath(),
+			secure:          set.Site.Secure(),
+			demo:            set.Demo,
+			idpOrigin:       origin(set.SignIn.Issuer),
+			idpIssuer:       set.SignIn.Issuer,
+			rememberOverage: set.SignIn.RememberOverage,
+			requestTimeout:  cmp.Or(ops.RequestTimeout, DefaultRequestTimeout),
+			bodyTimeout:     cmp.Or(tune.BodyTimeout, DefaultBodyTimeout),
+			maxInFlight:     cmp.Or(ops.MaxInFlight, DefaultMaxInFlight),
+			maxBody:         cmp.Or(tune.MaxBodyBytes, DefaultMaxBodyBytes),
+			embedOrigins:    set.Embed.Origins,
+			embedAncestors:  frameAncestors(set.Embed.Origins),
+			staleAfter:      cmp.Or(set.SelfService.StaleAfter, DefaultStaleAfter),
+			holdDurations:   set.SelfService.HoldDurations,
+		},
+		lim: limits{
+			breakGlass:  newBackoff(3, cmp.Or(tune.BreakGlassDelay, time.Second), 15*time.Minute),
+			anon:        newRateLimit(cmp.Or(ops.SignInRate, DefaultAnonymousBurst), time.Minute),
+			auditFlood:  newRateLimit(5, 10*time.Minute),
+			csp:         newRateLimit(20, time.Minute),
+			handoff:     newAttemptLimit(10, time.Minute),
+			clientSlots: make(map[string]int),
+		},
 	}
-	h.maxPerClient = cmp.Or(d.MaxInFlightPerClient, max(2, h.maxInFlight/8))
-	if len(h.holdDurations) == 0 {
-		h.holdDurations = DefaultHoldDurations
-	}
-	if d.EmbedCrossSite {
-		// A card framed by another site is a third-party context: a Lax cookie
-		// would not be sent at all. Partitioned (CHIPS) keeps the frame's
-		// cookie in a jar of its own per parent site, so it is no tracker.
-		// CSRF protection does not rest on SameSite: see csrf.
-		d.SessionManager.Cookie.SameSite = http.SameSiteNoneMode
-		d.SessionManager.Cookie.Secure = true
-		d.SessionManager.Cookie.Partitioned = true
+	h.set.maxPerClient = cmp.Or(ops.MaxInFlightPerClient, max(2, h.set.maxInFlight/8))
+	if len(h.set.holdDurations) == 0 {
+		h.set.holdDurations = DefaultHoldDurations
 	}
 	// A session store outage is an error page in plain words, not scs's
-	// plain-text 500.
-	d.SessionManager.ErrorFunc = h.sessionStoreFailed
+	// plain-text 500. The handlers use a copy of the manager for that, so the
+	// caller's stays as it was built (the copy shares its store, cookie and
+	// context key: sessions loaded by one are read by the other).
+	sm := *d.SessionManager
+	sm.ErrorFunc = h.sessionStoreFailed
+	h.svc.SessionManager = &sm
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = h.errorHandler
-	e.IPExtractor = ipExtractor(d.TrustedProxies)
+	e.IPExtractor = ipExtractor(set.Site.TrustedProxies)
 	if d.Instrument != nil {
 		e.Use(d.Instrument)
 	}
 
 	// Probes and assets sit outside the session and auth stack: they carry no user
 	// data and must answer even when the session store is down.
-	e.GET(h.base+"/livez", h.livez)
-	e.GET(h.base+"/readyz", h.readyz)
+	e.GET(h.set.base+"/livez", h.livez)
+	e.GET(h.set.base+"/readyz", h.readyz)
 	if d.Metrics != nil {
-		e.GET(h.base+"/metrics", echo.WrapHandler(d.Metrics))
+		e.GET(h.set.base+"/metrics", echo.WrapHandler(d.Metrics))
 	} else {
 		// Off: a plain 404, not the sign-in redirect of unknown paths (and not
 		// the HTML error page, which needs the session stack).
-		e.GET(h.base+"/metrics", func(c echo.Context) error { return c.NoContent(http.StatusNotFound) })
+		e.GET(h.set.base+"/metrics", func(c echo.Context) error { return c.NoContent(http.StatusNotFound) })
 	}
 	// Browsers post violation reports on their own, without session or CSRF
 	// token: outside the session stack, limited like the rest.
-	e.POST(h.base+cspReportPath, h.cspReport, requestID, h.accessLog, h.recoverPanic, h.limitInFlight)
+	e.POST(h.set.base+cspReportPath, h.cspReport, h.requestID, h.accessLog, h.recoverPanic, h.limitInFlight)
 	// The IdP's back-channel logout carries no cookie and no CSRF token: its
 	// signed logout token is the authentication.
-	e.POST(h.base+backChannelLogoutPath, h.backChannelLogout, requestID, h.accessLog, h.recoverPanic, h.limitInFlight)
-	e.GET(h.base+"/static/*", echo.WrapHandler(http.StripPrefix(h.base, h.assets.Handler())))
+	e.POST(h.set.base+backChannelLogoutPath, h.backChannelLogout, h.requestID, h.accessLog, h.recoverPanic, h.limitInFlight)
+	e.GET(h.set.base+"/static/*", echo.WrapHandler(http.StripPrefix(h.set.base, h.svc.Assets.Handler())))
 
-	g := e.Group(h.base, requestID, h.accessLog, h.recoverPanic, h.securityHeaders, h.limitInFlight,
-		h.sessionOutage, echo.WrapMiddleware(h.sm.LoadAndSave), sessionReached, h.loadUser, h.limitBody, h.csrf, h.deadline)
+	g := e.Group(h.set.base, h.requestID, h.accessLog, h.recoverPanic, h.securityHeaders, h.limitInFlight,
+		h.sessionOutage, echo.WrapMiddleware(h.svc.SessionManager.LoadAndSave), sessionReached, h.loadUser, h.limitBody, h.csrf, h.deadline)
 
 	// Public routes: an explicit allowlist; everything else requires a user.
 	anon := h.limitAnonymous
@@ -253,7 +248,7 @@ func New(d Deps) (*echo.Echo, *Handler) {
 		p.HEAD(path, hf)
 	}
 	page("/", h.home)
-	if h.base != "" {
+	if h.set.base != "" {
 		page("", h.home)
 	}
 	page("/jobs", h.listJobs)
@@ -279,7 +274,16 @@ func New(d Deps) (*echo.Echo, *Handler) {
 		em.GET(path, hf)
 		em.HEAD(path, hf)
 	}
-	return e, h
+	return e, h, nil
+}
+
+// origin is scheme://host of a URL, "" when it is not one.
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // methodNotAllowed answers 405 with the methods the route does accept.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentdesk/agentdesk/audit"
 	"github.com/agentdesk/agentdesk/auth/demoidp"
+	"github.com/agentdesk/agentdesk/internal/webtest"
 	"github.com/agentdesk/agentdesk/policy"
 )
 
@@ -171,7 +172,7 @@ func TestConcurrentSignIns(t *testing.T) {
 					return
 				}
 				resp.Body.Close()
-				starts <- &response{Response: resp}
+				starts <- &response{&webtest.Page{Response: resp}}
 			}()
 		}
 		a, b := <-starts, <-starts

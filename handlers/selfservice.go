@@ -31,7 +31,7 @@ const myBackupsMax = 20
 // protect their own computers) and the jobs list for everyone else.
 func (h *Handler) home(c echo.Context) error {
 	if !h.grant(c).SelfServiceOnly() {
-		return c.Redirect(http.StatusSeeOther, h.base+"/jobs")
+		return c.Redirect(http.StatusSeeOther, h.set.base+"/jobs")
 	}
 	return h.showMyBackups(c)
 }
@@ -46,7 +46,7 @@ func (h *Handler) home(c echo.Context) error {
 // never come here: they show the list snapshot's last result only.
 func (h *Handler) showMyBackups(c echo.Context) error {
 	ctx := c.Request().Context()
-	snap, err := h.jobs.List(ctx)
+	snap, err := h.svc.Jobs.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -57,7 +57,7 @@ func (h *Handler) showMyBackups(c echo.Context) error {
 			ids = append(ids, j.ID)
 		}
 	}
-	m := views.MyBackups{StaleAfter: h.staleAfter, JobsURL: h.base + "/jobs"}
+	m := views.MyBackups{StaleAfter: h.set.staleAfter, JobsURL: h.set.base + "/jobs"}
 	if len(ids) > myBackupsMax {
 		m.More = len(ids) - myBackupsMax
 		ids = ids[:myBackupsMax]
@@ -69,7 +69,7 @@ func (h *Handler) showMyBackups(c echo.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l, err := h.jobs.Live(ctx, id)
+			l, err := h.svc.Jobs.Live(ctx, id)
 			if err != nil {
 				errs[i] = err
 				return
@@ -94,19 +94,19 @@ func (h *Handler) showMyBackupCard(c echo.Context, l jobs.Live) error {
 	if err != nil {
 		return err
 	}
-	return h.write(c, http.StatusOK, views.BackupCardView(card, h.staleAfter))
+	return h.write(c, http.StatusOK, views.BackupCardView(card, h.set.staleAfter))
 }
 
 // backupCard maps a job onto an end user's card. It takes no echo.Context:
 // "My backups" builds its cards in parallel.
 func (h *Handler) backupCard(ctx context.Context, g *policy.Grant, l jobs.Live) (views.BackupCard, error) {
 	j := l.Job
-	page, err := h.jobs.Sessions(ctx, j.ID, 1, sessionPageSize)
+	page, err := h.svc.Jobs.Sessions(ctx, j.ID, 1, sessionPageSize)
 	if err != nil {
 		return views.BackupCard{}, err
 	}
 	now := time.Now()
-	base := h.base + "/jobs/" + j.ID
+	base := h.set.base + "/jobs/" + j.ID
 	card := views.BackupCard{
 		JobID: j.ID, Name: j.Name, URL: base, CardURL: base + "/card?view=mine",
 		Computers: j.Computers, Covers: coversText(j), Now: now, Running: j.Running(), Poll: pollEvery(l),
@@ -122,7 +122,7 @@ func (h *Handler) backupCard(ctx context.Context, g *policy.Grant, l jobs.Live) 
 	} else if page.Pages > 1 {
 		card.NoGood = fmt.Sprintf("No successful backup in the last %d runs", len(page.Sessions))
 	}
-	card.Stale = card.LastGood.IsZero() || now.Sub(card.LastGood) > h.staleAfter
+	card.Stale = card.LastGood.IsZero() || now.Sub(card.LastGood) > h.set.staleAfter
 	for _, s := range page.Sessions {
 		if s.Running() {
 			continue
@@ -200,7 +200,7 @@ func (h *Handler) fromMine(c echo.Context) bool {
 		return false
 	}
 	p := strings.TrimRight(u.Path, "/")
-	return p == h.base
+	return p == h.set.base
 }
 
 // coversText says when backing up now reaches more than one computer: an agent
@@ -258,10 +258,10 @@ func plural(n int, one, many string) string {
 // off. A hold whose schedule is on again (enabled in the console, or the
 // disable failed) has nothing to announce; the loop closes it when it is due.
 func (h *Handler) holdBanner(ctx context.Context, g *policy.Grant, j *jobs.Job) (*views.HoldBanner, error) {
-	if h.holds == nil || j.ScheduleEnabled {
+	if h.svc.Holds == nil || j.ScheduleEnabled {
 		return nil, nil
 	}
-	hold, err := h.holds.Pending(ctx, j.ID)
+	hold, err := h.svc.Holds.Pending(ctx, j.ID)
 	if err != nil || hold == nil {
 		return nil, err
 	}
@@ -280,11 +280,11 @@ func (h *Handler) holdBanner(ctx context.Context, g *policy.Grant, j *jobs.Job) 
 // durationChoices are the options of the disable confirmation: indefinitely
 // first (the default, as before), then the configured durations.
 func (h *Handler) durationChoices() []views.KV {
-	if h.holds == nil {
+	if h.svc.Holds == nil {
 		return nil
 	}
 	out := []views.KV{{Key: "", Value: "Until someone enables it again"}}
-	for _, d := range h.holdDurations {
+	for _, d := range h.set.holdDurations {
 		out = append(out, views.KV{Key: d.String(), Value: "For " + views.DurationWords(d)})
 	}
 	return out
@@ -298,7 +298,7 @@ func (h *Handler) holdDuration(c echo.Context) (time.Duration, error) {
 		return 0, nil
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || h.holds == nil || !slices.Contains(h.holdDurations, d) {
+	if err != nil || h.svc.Holds == nil || !slices.Contains(h.set.holdDurations, d) {
 		return 0, echo.NewHTTPError(http.StatusBadRequest, "This duration is not one AgentDesk offers.")
 	}
 	return d, nil
@@ -315,19 +315,19 @@ func (h *Handler) disableFor(c echo.Context, j *jobs.Job, d time.Duration) (*job
 	ctx := c.Request().Context()
 	actor := h.actor(c)
 	now := time.Now().UTC()
-	hold, err := h.holds.Create(ctx, holds.Hold{JobID: j.ID, JobName: j.Name, ByKey: actor.Key, ByName: actor.Name,
+	hold, err := h.svc.Holds.Create(ctx, holds.Hold{JobID: j.ID, JobName: j.Name, ByKey: actor.Key, ByName: actor.Name,
 		DisabledAt: now, ReenableAt: now.Add(d)})
 	if err != nil {
 		return nil, err
 	}
-	run, err := h.jobs.ActWith(ctx, actor, j.ID, jobs.Disable, jobs.ActOptions{Note: holdNote(d, hold.ReenableAt)})
+	run, err := h.svc.Jobs.ActWith(ctx, actor, j.ID, jobs.Disable, jobs.ActOptions{Note: holdNote(d, hold.ReenableAt)})
 	if run == nil || (err != nil && run.Snapshot().State == jobs.RunFailed) {
 		why := "The disable was not carried out."
 		if err != nil {
 			why += " " + err.Error()
 		}
-		if aerr := h.holds.Abandon(context.WithoutCancel(ctx), hold.ID, why); aerr != nil {
-			h.log.Error("closing an unused schedule hold failed", "err", aerr, "hold", hold.ID)
+		if aerr := h.svc.Holds.Abandon(context.WithoutCancel(ctx), hold.ID, why); aerr != nil {
+			h.logFor(c).Error("closing an unused schedule hold failed", "err", aerr, "hold", hold.ID)
 		}
 		return run, err
 	}
@@ -339,11 +339,11 @@ func (h *Handler) disableFor(c echo.Context, j *jobs.Job, d time.Duration) (*job
 // settleHolds closes the job's pending holds but keep after a schedule change
 // made by a person.
 func (h *Handler) settleHolds(c echo.Context, j *jobs.Job, keep int64, why string) {
-	if h.holds == nil {
+	if h.svc.Holds == nil {
 		return
 	}
-	if err := h.holds.Settle(context.WithoutCancel(c.Request().Context()), j.ID, keep, why); err != nil {
-		h.log.Error("closing schedule holds failed", "err", err, "job", j.ID)
+	if err := h.svc.Holds.Settle(context.WithoutCancel(c.Request().Context()), j.ID, keep, why); err != nil {
+		h.logFor(c).Error("closing schedule holds failed", "err", err, "job", j.ID)
 	}
 }
 

@@ -22,13 +22,13 @@ func (h *Handler) renderStatus(c echo.Context, status int, message string) error
 	if !h.mayViewStatus(c) {
 		return echo.NewHTTPError(http.StatusForbidden)
 	}
-	m := views.Status{CheckedAt: time.Now(), IdPIssuer: h.idpIssuer, IdPDiscovered: h.signin.Ready(),
-		PolicyWarnings: h.policy().Warnings(), SessionsMessage: message}
+	m := views.Status{CheckedAt: time.Now(), IdPIssuer: h.set.idpIssuer, IdPDiscovered: h.svc.SignIn.Ready(),
+		PolicyWarnings: h.svc.Policy().Warnings(), SessionsMessage: message}
 	if h.mayEndSessions(c) {
-		m.EndSessionsURL, m.CSRFToken = h.base+"/status/sessions", h.csrfToken(c)
+		m.EndSessionsURL, m.CSRFToken = h.set.base+"/status/sessions", h.csrfToken(c)
 	}
-	if h.em != nil {
-		st := h.em.Status()
+	if h.svc.EM != nil {
+		st := h.svc.EM.Status()
 		m.EMHost, m.EMLoggedOn, m.EMLogons, m.EMCircuit = st.Host, st.LoggedOn, st.Logons, st.Circuit
 		m.EMDownSince, m.EMLastError, m.EMLastErrorAt = st.DownSince, st.LastError, st.LastErrorAt
 		m.EMAccountRefused, m.EMRefusedSince, m.EMNextLogon, m.EMRefusedError = st.AccountRefused, st.RefusedSince, st.NextLogon, st.RefusedError

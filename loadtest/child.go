@@ -96,7 +96,7 @@ func childMain(args []string, stdout io.Writer) error {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		_, err = st.startPortal(ctx, ln, *base, *issuer, benchClientID, *secret, filepath.Join(dir, "portal.db"),
+		_, err = st.startPortal(ctx, ln, *base, *issuer, *secret, filepath.Join(dir, "portal"),
 			jobs.Options{JobTTL: *jobTTL, ListTTL: *listTTL}, log)
 		if err != nil {
 			return err

@@ -1,4 +1,4 @@
-// Package loadtest is `agentdesk loadtest`: virtual users who sign in through
+// Package loadtest is the load tool (go run ./cmd/loadtest): virtual users who sign in through
 // the demo identity provider and browse, poll and act on a portal for a fixed
 // time, with the raw Enterprise Manager calls measured in the same run as the
 // baseline the portal's overhead is judged against.

@@ -12,15 +12,11 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/agentdesk/agentdesk/auth"
+	"github.com/agentdesk/agentdesk/app"
 	"github.com/agentdesk/agentdesk/auth/demoidp"
 	"github.com/agentdesk/agentdesk/emclient"
 	"github.com/agentdesk/agentdesk/emclient/emsim"
-	"github.com/agentdesk/agentdesk/handlers"
 	"github.com/agentdesk/agentdesk/jobs"
-	"github.com/agentdesk/agentdesk/policy"
-	"github.com/agentdesk/agentdesk/static"
-	"github.com/agentdesk/agentdesk/store"
 )
 
 // stack is the demo wired in process, on loopback: one emsim, the demo IdP and
@@ -44,6 +40,7 @@ type portal struct {
 	url string
 	svc *jobs.Service
 	em  *emclient.Client
+	app *app.App // the whole portal, as app.Build made it
 }
 
 func (s *stack) close() {
@@ -94,7 +91,7 @@ func startStack(ctx context.Context, cfg config, log *slog.Logger) (_ *stack, er
 	}
 	warmURL, coldURL := "http://"+warmLn.Addr().String(), "http://"+coldLn.Addr().String()
 	issuer := "http://" + idpLn.Addr().String()
-	const clientID, secret = "agentdesk", "loadtest-client-secret"
+	const clientID, secret = "agentdesk", "loadtest-client-secret" // app.DemoDefaults' client id
 	idp, err := demoidp.New(demoidp.Config{
 		Issuer: issuer, ClientID: clientID, ClientSecret: secret,
 		RedirectURIs:           []string{warmURL + "/auth/callback", coldURL + "/auth/callback"},
@@ -112,77 +109,43 @@ func startStack(ctx context.Context, cfg config, log *slog.Logger) (_ *stack, er
 	}
 	s.stop = append(s.stop, func() { os.RemoveAll(dir) })
 
-	if s.warm, err = s.startPortal(ctx, warmLn, warmURL, issuer, clientID, secret, filepath.Join(dir, "warm.db"), jobs.Options{}, log); err != nil {
+	if s.warm, err = s.startPortal(ctx, warmLn, warmURL, issuer, secret, filepath.Join(dir, "warm"), jobs.Options{}, log); err != nil {
 		return nil, err
 	}
-	if s.cold, err = s.startPortal(ctx, coldLn, coldURL, issuer, clientID, secret, filepath.Join(dir, "cold.db"),
+	if s.cold, err = s.startPortal(ctx, coldLn, coldURL, issuer, secret, filepath.Join(dir, "cold"),
 		jobs.Options{JobTTL: coldTTL, ListTTL: coldTTL}, log); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// startPortal wires a portal the way main.go's servePortal does.
-func (s *stack) startPortal(ctx context.Context, ln net.Listener, base, issuer, clientID, secret, dbPath string, opts jobs.Options, log *slog.Logger) (*portal, error) {
-	em, err := emclient.New(emclient.Config{BaseURL: s.emURL, Username: "svc", Password: "secret", Timeout: 30 * time.Second, Logger: log})
+// startPortal builds a portal through app.Build, as `agentdesk serve` does:
+// its own SQLite file, the audit log and the holds loop included, so the load
+// test measures the durable writes production makes.
+func (s *stack) startPortal(ctx context.Context, ln net.Listener, base, issuer, secret, dir string, opts jobs.Options, log *slog.Logger) (*portal, error) {
+	pub, err := url.Parse(base + "/")
+	if err != nil {
+		return nil, err
+	}
+	cfg := app.DemoDefaults(pub, s.emURL, issuer, secret, dir)
+	// Every virtual user signs in from loopback, many in a minute.
+	cfg.Operations.SignInRate = 1 << 20
+	a, err := app.Build(ctx, cfg, app.Options{Logger: log, Demo: true, Jobs: opts})
 	if err != nil {
 		return nil, err
 	}
 	s.stop = append(s.stop, func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		em.Close(cctx)
+		a.Close(cctx)
 	})
-	db, err := store.OpenSQLite(ctx, dbPath)
-	if err != nil {
-		return nil, err
-	}
-	s.stop = append(s.stop, func() { db.Close() })
-	sessionStore, err := store.NewSessionStore(ctx, db, 5*time.Minute)
-	if err != nil {
-		return nil, err
-	}
-	s.stop = append(s.stop, sessionStore.StopCleanup)
-	users, err := store.NewUsers(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	pol, err := policy.Parse(policy.Default())
-	if err != nil {
-		return nil, err
-	}
-	oidcCfg := auth.Config{
-		Issuer: issuer, ClientID: clientID, ClientSecret: secret,
-		RedirectURL: base + "/auth/callback", Scopes: []string{"openid", "profile", "email", "groups"},
-		GroupsClaim: "groups", ExtraClaims: append([]string{"preferred_username", "computer"}, pol.Claims()...),
-		PostLogoutRedirectURL: base + "/auth/signin", Logger: log,
-	}
-	if g := pol.GroupsClaim(); g != "" {
-		oidcCfg.GroupsClaim = g
-	}
-	octx, cancel := context.WithCancel(context.Background())
-	s.stop = append(s.stop, cancel)
-	rp := auth.NewOIDC(octx, oidcCfg)
 	wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
 	defer wcancel()
-	if err := rp.WaitReady(wctx); err != nil {
+	if err := a.SignIn.WaitReady(wctx); err != nil {
 		return nil, fmt.Errorf("OIDC discovery: %w", err)
 	}
-	sm := auth.NewSessionManager(sessionStore, 8*time.Hour, "", false)
-	opts.Logger = log
-	svc := jobs.NewService(em, opts)
-	pub, _ := url.Parse(base + "/")
-	e, _ := handlers.New(handlers.Deps{
-		Jobs: svc, SessionManager: sm, Sessions: auth.NewSessions(sm, 30*time.Minute), SignIn: rp, Users: users,
-		Policy: func() *policy.Policy { return pol }, Assets: static.New("/static/"),
-		Logger: log, PublicURL: pub, Demo: true, IdPOrigin: issuer,
-		Ready: func(ctx context.Context) error { return db.PingContext(ctx) },
-		// Every virtual user signs in from loopback, many in a minute.
-		AnonymousBurst: 1 << 20,
-	})
-	stopHTTP := serve(ln, e)
-	s.stop = append(s.stop, func() { stopHTTP(); svc.Close() })
-	return &portal{url: base, svc: svc, em: em}, nil
+	s.stop = append(s.stop, serve(ln, a.Handler))
+	return &portal{url: base, svc: a.Jobs, em: a.EM, app: a}, nil
 }
 
 // emRequests is every request emsim has answered so far.

@@ -4,7 +4,7 @@
 // a registry of its own (never the global default), and /metrics is served only
 // with a bearer token.
 //
-// Nothing else imports this package: main.go feeds it through hooks the other
+// Nothing else imports this package: package app feeds it through hooks the other
 // packages already offer (emclient.Config.Observe, Client.Logons,
 // jobs.Service.CacheStats, a jobs.Recorder decorator, an echo middleware).
 package metrics
@@ -190,7 +190,7 @@ func (m *Metrics) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 
 // Handler serves the registry in the Prometheus text format to requests that
 // carry "Authorization: Bearer <token>". An empty token is refused here too:
-// main.go does not mount /metrics at all without one.
+// package app does not mount /metrics at all without one.
 func (m *Metrics) Handler(token string) http.Handler {
 	want := sha256.Sum256([]byte(token))
 	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})

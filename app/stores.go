@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -19,22 +19,10 @@ import (
 	"github.com/agentdesk/agentdesk/store"
 )
 
-// shared is where replicas keep what they share: sessions and job locks.
-// The zero value is one replica on its own: SQLite sessions, in-process locks.
-type shared struct {
-	sessionStore string // sqlite | postgres | redis
-	lockStore    string // memory | postgres | redis
-	lockTTL      time.Duration
-	instanceID   string // this replica's name in its job locks
-	databaseURL  string
-	redisURL     string
-	redisPrefix  string // before every Redis key, e.g. "agentdesk:"
-}
-
 // backends are the shared servers a replica is connected to, and the stores
 // on them (each store migrates its own tables when it is made).
 type backends struct {
-	cfg    shared
+	cfg    config.Stores
 	sqlite *store.DB     // this replica's own database
 	pg     *store.DB     // nil unless AGENTDESK_DATABASE_URL is set
 	redis  *redis.Client // nil unless a store uses Redis
@@ -50,15 +38,15 @@ type backends struct {
 // openBackends connects to the servers the configuration names and checks they
 // answer, so a wrong address fails the start with the variable to fix. db is
 // the replica's own SQLite database.
-func openBackends(ctx context.Context, cfg shared, db *store.DB, log *slog.Logger) (*backends, error) {
+func openBackends(ctx context.Context, cfg config.Stores, db *store.DB, log *slog.Logger) (*backends, error) {
 	b := &backends{cfg: cfg, sqlite: db}
-	uses := func(kind string) bool { return cfg.sessionStore == kind || cfg.lockStore == kind }
+	uses := func(kind string) bool { return cfg.Session == kind || cfg.Lock == kind }
 	// The audit log uses PostgreSQL whenever it is configured, so connect then
 	// too: one pool, and /readyz covers it.
-	if uses("postgres") || cfg.databaseURL != "" {
+	if uses("postgres") || cfg.DatabaseURL != "" {
 		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		pg, err := store.OpenPostgres(pctx, cfg.databaseURL)
+		pg, err := store.OpenPostgres(pctx, cfg.DatabaseURL)
 		if err != nil {
 			return nil, &config.Error{Var: "AGENTDESK_DATABASE_URL", Msg: err.Error()}
 		}
@@ -66,7 +54,7 @@ func openBackends(ctx context.Context, cfg shared, db *store.DB, log *slog.Logge
 		b.stop = append(b.stop, func() { pg.Close() })
 	}
 	if uses("redis") {
-		opt, err := redis.ParseURL(cfg.redisURL)
+		opt, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
 			b.Close()
 			// The parse error may quote the URL, password included.
@@ -85,7 +73,7 @@ func openBackends(ctx context.Context, cfg shared, db *store.DB, log *slog.Logge
 			return nil, &config.Error{Var: "AGENTDESK_REDIS_URL", Msg: fmt.Sprintf("cannot reach Redis at %s: %v", opt.Addr, err)}
 		}
 	}
-	if cfg.lockStore == "memory" && cfg.sessionStore != "" && cfg.sessionStore != "sqlite" {
+	if cfg.Lock == "memory" && cfg.Session != "" && cfg.Session != "sqlite" {
 		log.Warn("sessions are shared but job locks are in-process: with several replicas set AGENTDESK_LOCK_STORE, or a double click on two replicas reaches EM twice")
 	}
 	if err := b.openStores(ctx); err != nil {
@@ -98,13 +86,13 @@ func openBackends(ctx context.Context, cfg shared, db *store.DB, log *slog.Logge
 // openStores makes the stores for the configured kinds.
 func (b *backends) openStores(ctx context.Context) error {
 	var err error
-	switch b.cfg.sessionStore {
+	switch b.cfg.Session {
 	case "redis":
 		// Redis expires the keys itself.
-		b.sessions = goredisstore.NewWithPrefix(b.redis, b.cfg.redisPrefix+"session:")
+		b.sessions = goredisstore.NewWithPrefix(b.redis, b.cfg.RedisPrefix+"session:")
 	default: // sqlite, postgres
 		db := b.sqlite
-		if b.cfg.sessionStore == "postgres" {
+		if b.cfg.Session == "postgres" {
 			db = b.pg
 		}
 		if b.sqlSessions, err = store.NewSessionStore(ctx, db, 5*time.Minute); err != nil {
@@ -115,7 +103,7 @@ func (b *backends) openStores(ctx context.Context) error {
 	}
 	// Job locks and run states: the same kind of store, since both exist
 	// only when several replicas serve.
-	switch b.cfg.lockStore {
+	switch b.cfg.Lock {
 	case "postgres":
 		l, err := lock.NewPostgres(ctx, b.pg, lock.DefaultPrefix)
 		if err != nil {
@@ -127,8 +115,8 @@ func (b *backends) openStores(ctx context.Context) error {
 		}
 		b.lock, b.runStore = l, r
 	case "redis":
-		b.lock = lock.NewRedis(b.redis, b.cfg.redisPrefix+"lock:")
-		b.runStore = runs.NewRedis(b.redis, b.cfg.redisPrefix)
+		b.lock = lock.NewRedis(b.redis, b.cfg.RedisPrefix+"lock:")
+		b.runStore = runs.NewRedis(b.redis, b.cfg.RedisPrefix)
 	}
 	b.userStore, err = store.NewUsers(ctx, b.db())
 	return err

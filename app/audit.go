@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -12,39 +12,34 @@ import (
 )
 
 // openAudit opens the audit log in db: PostgreSQL when a database URL is
-// configured, else the replica's SQLite database (backends.db).
-func openAudit(ctx context.Context, p portal, db *store.DB, log *slog.Logger) (*audit.Log, func(), error) {
-	var closers []func()
-	closeAll := func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-	}
+// configured, else the replica's SQLite database (backends.db). close closes
+// the JSON lines sink.
+func openAudit(ctx context.Context, c config.Audit, db *store.DB, log *slog.Logger) (_ *audit.Log, close func(), _ error) {
 	st, err := audit.NewSQLStore(ctx, db)
 	if err != nil {
 		return nil, nil, err
 	}
+	close = func() {}
 	var sink io.Writer
-	if p.auditJSONL != "" {
-		w, err := audit.OpenSink(p.auditJSONL)
+	if c.JSONL != "" {
+		w, err := audit.OpenSink(c.JSONL)
 		if err != nil {
-			closeAll()
 			return nil, nil, &config.Error{Var: "AGENTDESK_AUDIT_JSONL", Msg: err.Error()}
 		}
 		sink = w
-		closers = append(closers, func() { w.Close() })
+		close = func() { w.Close() }
 	}
-	return audit.New(st, audit.Options{Sink: sink, Logger: log}), closeAll, nil
+	return audit.New(st, audit.Options{Sink: sink, Logger: log}), close, nil
 }
 
 // startAudit settles, in the background, the actions a previous run left
 // pending (start-up does not wait for EM), and purges old entries daily.
-func startAudit(ctx context.Context, al *audit.Log, p portal, log *slog.Logger) {
+func (a *App) startAudit(ctx context.Context, log *slog.Logger) {
 	started := time.Now()
-	go func() {
+	a.goLoop(func() {
 		// EM may still be starting too: a few tries.
 		for try := 0; try < 5; try++ {
-			_, err := al.Reconcile(ctx, p.em, started)
+			_, err := a.Audit.Reconcile(ctx, a.EM, started)
 			if err == nil || ctx.Err() != nil {
 				return
 			}
@@ -55,8 +50,8 @@ func startAudit(ctx context.Context, al *audit.Log, p portal, log *slog.Logger) 
 			case <-time.After(time.Duration(try+1) * 30 * time.Second):
 			}
 		}
-	}()
-	if p.auditRetention > 0 {
-		go al.PurgeLoop(ctx, p.auditRetention, 24*time.Hour)
+	})
+	if r := a.cfg.Audit.Retention; r > 0 {
+		a.goLoop(func() { a.Audit.PurgeLoop(ctx, r, 24*time.Hour) })
 	}
 }
