@@ -126,8 +126,8 @@ func sortJobs(js []*jobs.Job, key string, desc bool) {
 		"server":   func(a, b *jobs.Job) int { return strings.Compare(a.Server, b.Server) },
 		"schedule": func(a, b *jobs.Job) int { return boolCmp(a.ScheduleEnabled, b.ScheduleEnabled) },
 		"result":   func(a, b *jobs.Job) int { return resultRank[lastResult(a)] - resultRank[lastResult(b)] },
-		"lastrun":  func(a, b *jobs.Job) int { return lastRun(a).Compare(lastRun(b)) },
-		"nextrun":  func(a, b *jobs.Job) int { return a.NextRun.Compare(b.NextRun) },
+		"lastrun":  func(a, b *jobs.Job) int { return shownTime(lastRun(a)).Compare(shownTime(lastRun(b))) },
+		"nextrun":  func(a, b *jobs.Job) int { return shownTime(a.NextRun).Compare(shownTime(b.NextRun)) },
 	}[key]
 	if by == nil { // by name: already in order
 		return
@@ -138,6 +138,11 @@ func sortJobs(js []*jobs.Job, key string, desc bool) {
 	}
 	slices.SortStableFunc(js, by)
 }
+
+// shownTime is a time as precise as a row shows it (to the second): rows
+// whose times look the same stay in name order, rather than in an order
+// set by fractions of a second nobody can see.
+func shownTime(t time.Time) time.Time { return t.Truncate(time.Second) }
 
 func boolCmp(a, b bool) int {
 	switch {
