@@ -15,6 +15,7 @@ import (
 
 	"github.com/agentdesk/agentdesk/emclient/emsim"
 	"github.com/agentdesk/agentdesk/jobs"
+	"github.com/agentdesk/agentdesk/policy"
 	"github.com/agentdesk/agentdesk/store"
 )
 
@@ -177,7 +178,7 @@ func TestCrashChild(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			actor := jobs.Actor{Key: "crash|worker", Name: fmt.Sprintf("worker %d", i), IP: "127.0.0.1"}
+			actor := jobs.Actor{Key: "crash|worker", Name: fmt.Sprintf("worker %d", i), IP: "127.0.0.1", Grant: policy.Unrestricted("crash test")}
 			on := enabled == "true"
 			for left.Add(-1) >= 0 {
 				a := jobs.Start
@@ -187,7 +188,7 @@ func TestCrashChild(t *testing.T) {
 						a = jobs.Enable
 					}
 				}
-				run, err := svc.Act(ctx, actor, id, a)
+				run, err := svc.Do(ctx, actor, id, a, jobs.ActOptions{})
 				if err != nil {
 					continue // refused (already running, busy): audited too
 				}

@@ -152,7 +152,7 @@ func (h *Handler) showEmbedMine(c echo.Context) error {
 	g := h.grant(c)
 	var mine []*jobs.Job
 	for _, j := range snap.Jobs {
-		if pj := policyJob(j); g.Visible(pj) && g.Owns(pj) {
+		if jobs.Visible(g, j) && g.Owns(j.PolicyJob()) {
 			mine = append(mine, j)
 		}
 	}

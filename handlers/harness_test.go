@@ -61,6 +61,7 @@ type portalOptions struct {
 	emPassword       string                          // the EM service account's password (default "secret")
 	logonBackoff     time.Duration                   // emclient.Config.LogonBackoff
 	locker           jobs.Locker                     // jobs.Options.Locker (default in-process)
+	jobsNow          func() time.Time                // jobs.Options.Now (default time.Now)
 	emClock          func() time.Time                // emclient.Config.Now (breaker and logon backoff)
 	logTo            io.Writer                       // debug logs of the whole portal (default: testLogger)
 	wrapEM, wrapIdP  func(http.Handler) http.Handler // see what EM and the IdP answer
@@ -237,7 +238,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 	a, err := app.Build(context.Background(), cfg, app.Options{
 		Logger: log, Demo: true,
 		EMNow: o.emClock, EMLogonBackoff: o.logonBackoff,
-		Jobs:     jobs.Options{PollEvery: 50 * time.Millisecond, SessionWait: o.sessionWait, Locker: o.locker},
+		Jobs:     jobs.Options{PollEvery: 50 * time.Millisecond, SessionWait: o.sessionWait, Locker: o.locker, Now: o.jobsNow},
 		HoldsNow: o.holdsClock, ManualHolds: o.holdsClock != nil,
 		HandoffTTL: o.handoffTTL,
 		Tuning:     handlers.Tuning{BodyTimeout: o.bodyTimeout, BreakGlassDelay: o.breakGlassDelay},

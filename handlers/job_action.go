@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -35,66 +36,28 @@ func (h *Handler) buttons(g *policy.Grant, l jobs.Live) []views.ActionButton {
 		if onlyStop && a != jobs.Stop {
 			continue
 		}
-		if h.applicable(j, a) == nil && g.Can(policyJob(j), policyAction(a)) {
+		if jobs.Applicable(j, a) == nil && jobs.Can(g, j, a) {
 			out = append(out, h.button(j, a))
 		}
 	}
 	return out
 }
 
-// notPossible is why an action cannot be done now, as a sentence shown to
-// the user (hence capitalised and punctuated, unlike Go error strings).
-type notPossible string
-
-func (n notPossible) Error() string { return string(n) }
-
-// applicable says why EM would not do the action now, or nil.
+// applicable says why EM would not do the action now, or nil: jobs.Applicable,
+// the rule Do applies too. Its error reads as a sentence for the user.
 func (h *Handler) applicable(j *jobs.Job, a jobs.Action) error {
-	links := j.Entity.Links
-	switch a {
-	case jobs.Start:
-		if !links.Has("Start") {
-			return notPossible("Enterprise Manager does not offer Start for this job.")
-		}
-		if j.Running() {
-			return notPossible("The job is already running.")
-		}
-	case jobs.Stop:
-		if !links.Has("Stop") {
-			return notPossible("Enterprise Manager does not offer Stop for this job.")
-		}
-		if !j.Running() {
-			return notPossible("The job is not running, so there is nothing to stop.")
-		}
-	case jobs.Retry:
-		if !links.Has("Retry") {
-			return notPossible("Enterprise Manager does not offer Retry for this job.")
-		}
-		if j.Running() || j.Last == nil || j.Last.Result != "Failed" {
-			return notPossible("Retry is possible only after a failed run.")
-		}
-	case jobs.Enable, jobs.Disable:
-		if err := toggleable(j); err != nil {
-			return err
-		}
-		if j.ScheduleEnabled == (a == jobs.Enable) {
-			return notPossible(fmt.Sprintf("The schedule is already %s.", map[bool]string{true: "enabled", false: "disabled"}[j.ScheduleEnabled]))
-		}
+	err := jobs.Applicable(j, a)
+	var na *jobs.NotApplicableError
+	if errors.As(err, &na) {
+		return sentence(na.Reason)
 	}
-	return nil
+	return err
 }
 
-// toggleable says why the job's schedule cannot be switched at all, or nil;
-// whether it already has the wanted state is a separate question.
-func toggleable(j *jobs.Job) error {
-	if !j.Entity.Links.Has("ToggleScheduleEnabled") {
-		return notPossible("Enterprise Manager does not offer schedule changes for this job.")
-	}
-	if !j.ScheduleConfigured {
-		return notPossible("The job has no schedule.")
-	}
-	return nil
-}
+// sentence is an error whose text is shown to the user as it is.
+type sentence string
+
+func (s sentence) Error() string { return string(s) }
 
 var actionLabels = map[jobs.Action]string{
 	jobs.Start: "Start", jobs.Stop: "Stop", jobs.Retry: "Retry",
@@ -140,38 +103,6 @@ func confirmText(j *jobs.Job, a jobs.Action) string {
 	return ""
 }
 
-// actionFor reads the action from the URL and checks the user may run it on the
-// job; the job must be visible to them first.
-func (h *Handler) actionFor(c echo.Context) (*jobs.Job, jobs.Action, error) {
-	a, ok := jobs.ParseAction(c.Param("action"))
-	if !ok {
-		return nil, "", echo.NewHTTPError(http.StatusNotFound)
-	}
-	ctx := c.Request().Context()
-	j, _, err := h.svc.Jobs.Job(ctx, c.Param("id"))
-	if err != nil {
-		return nil, "", err
-	}
-	g := h.grant(c)
-	if !g.Visible(policyJob(j)) {
-		// Audited, but answered exactly like a job that does not exist.
-		if h.deniedWorthAuditing(c) && h.svc.Audit != nil {
-			at := jobs.Attempt{At: time.Now(), Actor: h.actor(c), Action: a, JobID: j.ID, JobUID: j.UID, JobName: j.Name, Server: j.Server}
-			if err := h.svc.Audit.Refused(ctx, at, jobs.Outcome{Result: "denied", Message: "not allowed by policy: the job is not visible to this user (answered as not found)"}); err != nil {
-				h.logFor(c).Error("audit write failed", "err", err)
-			}
-		}
-		return nil, "", jobs.ErrNotFound
-	}
-	if !g.Can(policyJob(j), policyAction(a)) {
-		if h.deniedWorthAuditing(c) {
-			h.svc.Jobs.RecordDenied(ctx, h.actor(c), j, a)
-		}
-		return nil, "", echo.NewHTTPError(http.StatusForbidden)
-	}
-	return j, a, nil
-}
-
 // deniedWorthAuditing reports whether a refused action request is the user's
 // own attempt. A GET that another site made the browser send (a link or
 // redirect to a confirmation page, Sec-Fetch-Site cross-site or same-site)
@@ -206,14 +137,23 @@ func (h *Handler) confirmModel(c echo.Context, j *jobs.Job, b views.ActionButton
 	return m
 }
 
-// confirmAction shows what the action will do before anything is sent.
+// confirmAction shows what the action will do before anything is sent, if
+// the rules allow it now (jobs.Service.Check; a job the user may not see is
+// answered as missing).
 func (h *Handler) confirmAction(c echo.Context) error {
-	j, a, err := h.actionFor(c)
-	if err != nil {
-		return err
+	a, ok := jobs.ParseAction(c.Param("action"))
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound)
 	}
-	if err := h.applicable(j, a); err != nil {
-		return echo.NewHTTPError(http.StatusConflict, err.Error())
+	j, err := h.svc.Jobs.Check(c.Request().Context(), h.actor(c), c.Param("id"), a, h.deniedWorthAuditing(c))
+	var na *jobs.NotApplicableError
+	switch {
+	case errors.Is(err, jobs.ErrNotAllowed):
+		return echo.NewHTTPError(http.StatusForbidden)
+	case errors.As(err, &na):
+		return echo.NewHTTPError(http.StatusConflict, na.Reason)
+	case err != nil:
+		return err
 	}
 	m := h.confirmModel(c, j, h.button(j, a))
 	if st, ok := h.svc.Jobs.RunState(c.Request().Context(), j.ID); ok && st.Action == a {
@@ -238,60 +178,52 @@ func alreadyText(st jobs.RunState) string {
 	return s + " Confirm only if it should be done again."
 }
 
-// postAction runs the action: policy, then the job's lock, the audit record, and
-// one EM call. The answer is a status fragment that follows the EM task.
+// postAction runs the action: it reads the request and leaves every rule to
+// the one action call (policy, lock, applicability, holds, audit, one EM
+// call). The answer is a status fragment that follows the EM task.
 func (h *Handler) postAction(c echo.Context) error {
-	j, a, err := h.actionFor(c)
-	if err != nil {
-		return err
+	a, ok := jobs.ParseAction(c.Param("action"))
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound)
 	}
-	// Enable and disable carry the state the user saw and wants; the service
-	// re-reads EM under the lock and refuses if it is already so.
+	jobID := strings.ToLower(c.Param("id"))
+	// Enable and disable carry the state the user saw and wants; the action
+	// is decided on EM's state under the job's lock and refused if it is
+	// already so.
 	if d := c.FormValue("desired"); d != "" && d != "enabled" && d != "disabled" {
 		return echo.NewHTTPError(http.StatusBadRequest, "The requested schedule state is neither “enabled” nor “disabled”, so nothing was sent to Enterprise Manager.")
 	}
 	if d := c.FormValue("desired"); d != "" && (a == jobs.Enable) != (d == "enabled") {
 		return echo.NewHTTPError(http.StatusBadRequest, "The requested schedule state does not match the action.")
 	}
-	// For enable/disable only the current state is left to the service (fresh,
-	// under the lock); a job without a schedule is never toggled.
-	check := h.applicable(j, a)
-	if a == jobs.Enable || a == jobs.Disable {
-		check = toggleable(j)
-	}
-	if check != nil {
-		return h.refused(c, j, a, check.Error(), "")
-	}
-	var hold time.Duration
+	var opts jobs.ActOptions
 	if a == jobs.Disable {
-		if hold, err = h.holdDuration(c); err != nil {
+		d, err := h.holdDuration(c)
+		if err != nil {
 			return err
 		}
+		if d > 0 {
+			opts.Until = time.Now().UTC().Add(d)
+			opts.Note = holdNote(d, opts.Until)
+		}
 	}
-	var run *jobs.Run
-	if hold > 0 {
-		run, err = h.disableFor(c, j, hold)
-	} else {
-		run, err = h.svc.Jobs.Act(c.Request().Context(), h.actor(c), j.ID, a)
-	}
-	if run != nil && err == nil && (a == jobs.Enable || a == jobs.Disable) && hold == 0 {
-		// A person decided about the schedule: earlier time-boxed disables
-		// of the job are over ("Enable now" on the banner ends its hold).
-		h.settleHolds(c, j, 0, fmt.Sprintf("Schedule %sd by %s at %s.", a, orSomeone(h.actor(c).Name), time.Now().UTC().Format("2006-01-02 15:04 MST")))
-	}
+	run, err := h.performer().Do(c.Request().Context(), h.actor(c), jobID, a, opts)
 	var busy *jobs.BusyError
+	var na *jobs.NotApplicableError
 	switch {
+	case errors.Is(err, jobs.ErrNotAllowed):
+		return echo.NewHTTPError(http.StatusForbidden)
 	case errors.As(err, &busy):
-		return h.refused(c, j, a, fmt.Sprintf("Already being done by %s. Wait until it finishes.", busy.By), busy.By)
+		return h.refused(c, jobID, a, fmt.Sprintf("Already being done by %s. Wait until it finishes.", busy.By), busy.By)
 	case errors.Is(err, jobs.ErrAlready):
-		return h.refused(c, j, a, fmt.Sprintf("The schedule is already %s; nothing was changed.", map[jobs.Action]string{jobs.Enable: "enabled", jobs.Disable: "disabled"}[a]), "")
-	case errors.Is(err, jobs.ErrNotApplicable):
-		return h.refused(c, j, a, "Not possible now: the job's state has changed. The page has been refreshed.", "")
+		return h.refused(c, jobID, a, fmt.Sprintf("The schedule is already %s; nothing was changed.", map[jobs.Action]string{jobs.Enable: "enabled", jobs.Disable: "disabled"}[a]), "")
+	case errors.As(err, &na):
+		return h.refused(c, jobID, a, na.Reason, "")
 	case run == nil && err != nil:
 		return err
 	}
 	if !isHTMX(c) {
-		return c.Redirect(http.StatusSeeOther, h.set.base+"/jobs/"+j.ID)
+		return c.Redirect(http.StatusSeeOther, h.set.base+"/jobs/"+jobID)
 	}
 	st := h.actionState(run.Snapshot(), fromList(c))
 	if h.fromMine(c) {
@@ -301,13 +233,24 @@ func (h *Handler) postAction(c echo.Context) error {
 	return h.write(c, http.StatusOK, views.ActionStatus(st))
 }
 
-func (h *Handler) refused(c echo.Context, j *jobs.Job, a jobs.Action, msg, by string) error {
+// performer is the one action call: the schedule holds' when they are
+// kept (they wrap the jobs service's), else the jobs service's.
+func (h *Handler) performer() interface {
+	Do(ctx context.Context, actor jobs.Actor, jobID string, a jobs.Action, opts jobs.ActOptions) (*jobs.Run, error)
+} {
+	if h.svc.Holds != nil {
+		return h.svc.Holds
+	}
+	return h.svc.Jobs
+}
+
+func (h *Handler) refused(c echo.Context, jobID string, a jobs.Action, msg, by string) error {
 	st := views.ActionState{
-		JobID: j.ID, Action: string(a), Label: actionLabels[a], State: views.StateRefused, Message: msg, By: by,
-		CardURL: h.set.base + "/jobs/" + j.ID + "/card", ClearConfirm: true,
+		JobID: jobID, Action: string(a), Label: actionLabels[a], State: views.StateRefused, Message: msg, By: by,
+		CardURL: h.set.base + "/jobs/" + jobID + "/card", ClearConfirm: true,
 	}
 	if fromList(c) {
-		st.RowURL = h.set.base + "/jobs/" + j.ID + "/row"
+		st.RowURL = h.set.base + "/jobs/" + jobID + "/row"
 	}
 	if !isHTMX(c) {
 		return echo.NewHTTPError(http.StatusConflict, msg)
@@ -380,7 +323,7 @@ func (h *Handler) actionState(s jobs.RunState, row bool) views.ActionState {
 // actor is the person behind a request, for the audit trail.
 func (h *Handler) actor(c echo.Context) jobs.Actor {
 	u := h.currentUser(c)
-	a := jobs.Actor{IP: c.RealIP(), UserAgent: c.Request().UserAgent(), Embedded: h.fromEmbed(c)}
+	a := jobs.Actor{IP: c.RealIP(), UserAgent: c.Request().UserAgent(), Embedded: h.fromEmbed(c), Grant: h.grant(c)}
 	if u != nil {
 		a.Key, a.Name, a.Email, a.Groups = u.Key(), u.Name, u.Email, u.Groups
 	}

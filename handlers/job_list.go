@@ -30,7 +30,7 @@ func (h *Handler) listJobs(c echo.Context) error {
 	matched := make([]*jobs.Job, 0, len(snap.Jobs))
 	servers := map[string]bool{}
 	for _, j := range snap.Jobs {
-		if !g.Visible(policyJob(j)) {
+		if !jobs.Visible(g, j) {
 			continue
 		}
 		servers[j.Server] = true

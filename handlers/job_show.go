@@ -25,7 +25,7 @@ func (h *Handler) visibleJob(c echo.Context) (*jobs.Job, time.Time, error) {
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	if !h.grant(c).Visible(policyJob(j)) {
+	if !jobs.Visible(h.grant(c), j) {
 		return nil, time.Time{}, jobs.ErrNotFound
 	}
 	return j, asOf, nil
@@ -38,7 +38,7 @@ func (h *Handler) liveJob(c echo.Context) (jobs.Live, error) {
 	if err != nil {
 		return jobs.Live{}, err
 	}
-	if !h.grant(c).Visible(policyJob(l.Job)) {
+	if !jobs.Visible(h.grant(c), l.Job) {
 		return jobs.Live{}, jobs.ErrNotFound
 	}
 	l.Expecting = c.Request().Header.Get(actionSentHeader) == "1"

@@ -34,9 +34,7 @@ func (h *Handler) grant(c echo.Context) *policy.Grant {
 
 const grantKey = "agentdesk.grant"
 
-func policyJob(j *jobs.Job) policy.Job {
-	return policy.Job{UID: j.UID, Name: j.Name, Server: j.Server, Platform: j.Platform, Kind: j.Kind, Computers: j.Computers}
-}
+func policyJob(j *jobs.Job) policy.Job { return j.PolicyJob() }
 
 // policyAction maps the portal's actions onto policy actions (the same names).
 func policyAction(a jobs.Action) policy.Action { return policy.Action(a) }

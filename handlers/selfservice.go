@@ -12,7 +12,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/agentdesk/agentdesk/holds"
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/policy"
 	"github.com/agentdesk/agentdesk/views"
@@ -53,7 +52,7 @@ func (h *Handler) showMyBackups(c echo.Context) error {
 	g := h.grant(c)
 	var ids []string
 	for _, j := range snap.Jobs {
-		if pj := policyJob(j); g.Visible(pj) && g.Owns(pj) {
+		if jobs.Visible(g, j) && g.Owns(j.PolicyJob()) {
 			ids = append(ids, j.ID)
 		}
 	}
@@ -307,44 +306,6 @@ func (h *Handler) holdDuration(c echo.Context) (time.Duration, error) {
 // holdNote is what the audit log and the user read about a time-boxed disable.
 func holdNote(d time.Duration, until time.Time) string {
 	return fmt.Sprintf("AgentDesk enables it again at %s (after %s).", until.UTC().Format("2006-01-02 15:04 MST"), views.DurationWords(d))
-}
-
-// disableFor disables the schedule of j for d: the hold first (so a crash
-// after EM's change still brings the schedule back), then the action.
-func (h *Handler) disableFor(c echo.Context, j *jobs.Job, d time.Duration) (*jobs.Run, error) {
-	ctx := c.Request().Context()
-	actor := h.actor(c)
-	now := time.Now().UTC()
-	hold, err := h.svc.Holds.Create(ctx, holds.Hold{JobID: j.ID, JobName: j.Name, ByKey: actor.Key, ByName: actor.Name,
-		DisabledAt: now, ReenableAt: now.Add(d)})
-	if err != nil {
-		return nil, err
-	}
-	run, err := h.svc.Jobs.ActWith(ctx, actor, j.ID, jobs.Disable, jobs.ActOptions{Note: holdNote(d, hold.ReenableAt)})
-	if run == nil || (err != nil && run.Snapshot().State == jobs.RunFailed) {
-		why := "The disable was not carried out."
-		if err != nil {
-			why += " " + err.Error()
-		}
-		if aerr := h.svc.Holds.Abandon(context.WithoutCancel(ctx), hold.ID, why); aerr != nil {
-			h.logFor(c).Error("closing an unused schedule hold failed", "err", aerr, "hold", hold.ID)
-		}
-		return run, err
-	}
-	// This disable supersedes any earlier hold of the job.
-	h.settleHolds(c, j, hold.ID, fmt.Sprintf("Replaced by %s's disable at %s.", orSomeone(actor.Name), now.Format("2006-01-02 15:04 MST")))
-	return run, err
-}
-
-// settleHolds closes the job's pending holds but keep after a schedule change
-// made by a person.
-func (h *Handler) settleHolds(c echo.Context, j *jobs.Job, keep int64, why string) {
-	if h.svc.Holds == nil {
-		return
-	}
-	if err := h.svc.Holds.Settle(context.WithoutCancel(c.Request().Context()), j.ID, keep, why); err != nil {
-		h.logFor(c).Error("closing schedule holds failed", "err", err, "job", j.ID)
-	}
 }
 
 func orSomeone(name string) string {

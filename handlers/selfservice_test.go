@@ -34,7 +34,7 @@ func fleetFacts(t *testing.T) (failed, many *jobs.Job) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := jobs.NewService(em, jobs.Options{Logger: slog.New(slog.DiscardHandler)})
+	svc := jobs.NewService(em, jobs.Options{Logger: slog.New(slog.DiscardHandler), Recorder: jobs.LogRecorder{Logger: slog.New(slog.DiscardHandler)}})
 	defer svc.Close()
 	snap, err := svc.List(context.Background())
 	if err != nil {

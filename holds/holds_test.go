@@ -2,6 +2,7 @@ package holds_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/agentdesk/agentdesk/emclient/emsim"
 	"github.com/agentdesk/agentdesk/holds"
 	"github.com/agentdesk/agentdesk/jobs"
+	"github.com/agentdesk/agentdesk/policy"
 	"github.com/agentdesk/agentdesk/store"
 	"github.com/agentdesk/agentdesk/store/storetest"
 )
@@ -149,16 +151,13 @@ func erinsJob(t *testing.T, sim em) emsim.JobSummary {
 	return emsim.JobSummary{}
 }
 
-// disable turns the schedule off through the jobs service, as the handler does,
-// and records a hold due after d.
+// disable turns the schedule off for d through the holds, as the handler
+// does, and returns the hold it recorded.
 func disable(t *testing.T, svc *jobs.Service, hs *holds.Service, jobID string, d time.Duration) holds.Hold {
 	t.Helper()
 	ctx := context.Background()
-	h, err := hs.Create(ctx, holds.Hold{JobID: jobID, JobName: "Erin's laptop", ByKey: "iss|harry", ByName: "Harry Helpdesk", ReenableAt: time.Now().Add(d)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := svc.ActWith(ctx, jobs.Actor{Key: "iss|harry", Name: "Harry Helpdesk"}, jobID, jobs.Disable, jobs.ActOptions{Note: "For a moment."})
+	harry := jobs.Actor{Key: "iss|harry", Name: "Harry Helpdesk", Grant: policy.Unrestricted("test")}
+	run, err := hs.Do(ctx, harry, jobID, jobs.Disable, jobs.ActOptions{Note: "For a moment.", Until: time.Now().Add(d)})
 	if err != nil {
 		t.Fatalf("disable: %v", err)
 	}
@@ -166,7 +165,14 @@ func disable(t *testing.T, svc *jobs.Service, hs *holds.Service, jobID string, d
 	if st := run.Snapshot(); st.State != jobs.RunFinished {
 		t.Fatalf("disable ended %s: %s", st.State, st.Message)
 	}
-	return h
+	h, err := hs.Pending(ctx, jobID)
+	if err != nil || h == nil {
+		t.Fatalf("no pending hold after the disable: %v", err)
+	}
+	if h.ByName != "Harry Helpdesk" || h.JobName != "Erin's laptop" {
+		t.Errorf("hold %+v", h)
+	}
+	return *h
 }
 
 // waitClosed waits until the hold is no longer pending.
@@ -257,7 +263,7 @@ func testLoopLeavesManualEnable(t *testing.T, db *store.DB) {
 
 	h := disable(t, svc, hs, job.ID, 200*time.Millisecond)
 	// Enabled again directly (say, in the Veeam console), not through AgentDesk.
-	run, err := svc.Act(context.Background(), jobs.Actor{Name: "Console"}, job.ID, jobs.Enable)
+	run, err := svc.Do(context.Background(), jobs.Actor{Name: "Console", Grant: policy.Unrestricted("test")}, job.ID, jobs.Enable, jobs.ActOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,5 +352,60 @@ func TestTwoReplicas(t *testing.T) {
 	page, _ := al1.Query(context.Background(), audit.Filter{JobID: job.ID, Action: "enable", Result: audit.ResultPerformed})
 	if len(page.Entries) != 1 {
 		t.Errorf("%d performed enables audited, want 1", len(page.Entries))
+	}
+}
+
+// TestDoKeepsHoldsInStep: a disable for a time that is refused (the
+// schedule is off already, or the person may not) leaves no hold behind; a
+// later disable replaces the pending hold, and enabling by hand ends it.
+func TestDoKeepsHoldsInStep(t *testing.T) { storetest.Each(t, testDoKeepsHoldsInStep) }
+
+func testDoKeepsHoldsInStep(t *testing.T, db *store.DB) {
+	sim := newEM(t)
+	al := newAudit(t, db)
+	svc := newJobs(t, sim, al, nil)
+	st := newHolds(t, db)
+	hs := holds.New(st, svc, holds.Options{Interval: time.Hour, Logger: quiet})
+	job := erinsJob(t, sim)
+	ctx := context.Background()
+	pending := func() *holds.Hold {
+		t.Helper()
+		h, err := hs.Pending(ctx, job.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	viewer := jobs.Actor{Key: "iss|vera", Name: "Vera Viewer", Grant: policy.Only("test", policy.View)}
+	if _, err := hs.Do(ctx, viewer, job.ID, jobs.Disable, jobs.ActOptions{Until: time.Now().Add(time.Hour)}); !errors.Is(err, jobs.ErrNotAllowed) {
+		t.Fatalf("disable by a viewer: %v; want ErrNotAllowed", err)
+	}
+	if h := pending(); h != nil {
+		t.Fatalf("a refused disable left a hold: %+v", h)
+	}
+
+	first := disable(t, svc, hs, job.ID, time.Hour)
+	harry := jobs.Actor{Key: "iss|harry", Name: "Harry Helpdesk", Grant: policy.Unrestricted("test")}
+	if _, err := hs.Do(ctx, harry, job.ID, jobs.Disable, jobs.ActOptions{Until: time.Now().Add(2 * time.Hour)}); !errors.Is(err, jobs.ErrAlready) {
+		t.Fatalf("disable of a disabled schedule: %v; want ErrAlready", err)
+	}
+	if h := pending(); h == nil || h.ID != first.ID {
+		t.Fatalf("after a refused disable the pending hold is %+v; want the first, %d", h, first.ID)
+	}
+
+	run, err := hs.Do(ctx, harry, job.ID, jobs.Enable, jobs.ActOptions{})
+	if err != nil {
+		t.Fatalf("enable: %v", err)
+	}
+	<-run.Done()
+	if h := pending(); h != nil {
+		t.Errorf("enabling by hand left the hold pending: %+v", h)
+	}
+	got, err := st.Get(ctx, first.ID)
+	if err != nil || got.State != holds.Done || !strings.Contains(got.Message, "enabled by Harry Helpdesk") {
+		t.Errorf("the hold after enable: %+v, %v", got, err)
+	}
+	if n := toggles(sim, job.ID); n != 2 {
+		t.Errorf("EM toggles = %d, want 2 (disable, enable)", n)
 	}
 }

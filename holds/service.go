@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/agentdesk/agentdesk/jobs"
+	"github.com/agentdesk/agentdesk/policy"
 )
 
-// Jobs is the part of jobs.Service the loop uses.
+// Jobs is the part of jobs.Service the holds use: its one action call.
 type Jobs interface {
-	ActWith(ctx context.Context, actor jobs.Actor, jobID string, a jobs.Action, opts jobs.ActOptions) (*jobs.Run, error)
+	Do(ctx context.Context, actor jobs.Actor, jobID string, a jobs.Action, opts jobs.ActOptions) (*jobs.Run, error)
 }
 
 // Options tunes a Service; the zero value is usable.
@@ -102,6 +103,66 @@ func (s *Service) Settle(ctx context.Context, jobID string, keep int64, why stri
 	return err
 }
 
+// Do performs an action on a job as jobs.Service.Do does, and keeps the
+// schedule holds in step with a person's schedule changes: a disable with
+// opts.Until records a hold (under the job's lock, once the disable has
+// passed every check, before EM is called, so a crash after EM's change
+// still brings the schedule back) and abandons it when the disable is not
+// carried out; any schedule change sent by a person ends the job's earlier
+// holds ("Enable now" on the banner ends its hold).
+func (s *Service) Do(ctx context.Context, actor jobs.Actor, jobID string, a jobs.Action, opts jobs.ActOptions) (*jobs.Run, error) {
+	if a != jobs.Enable && a != jobs.Disable {
+		return s.jobs.Do(ctx, actor, jobID, a, opts)
+	}
+	now := s.opts.Now().UTC()
+	if opts.Until.IsZero() {
+		run, err := s.jobs.Do(ctx, actor, jobID, a, opts)
+		if run != nil && err == nil {
+			s.settle(ctx, run.JobID, 0, fmt.Sprintf("Schedule %sd by %s at %s.", a, orSomeone(actor.Name), now.Format("2006-01-02 15:04 MST")))
+		}
+		return run, err
+	}
+	if a != jobs.Disable {
+		return nil, errors.New("holds: only a disable lasts until a time")
+	}
+	var hold Hold
+	until := opts.Until
+	opts.Until = time.Time{}
+	opts.Prepare = func(ctx context.Context, j *jobs.Job) error {
+		var err error
+		hold, err = s.Create(ctx, Hold{JobID: j.ID, JobName: j.Name, ByKey: actor.Key, ByName: actor.Name, DisabledAt: now, ReenableAt: until})
+		if err != nil {
+			return fmt.Errorf("record the schedule hold: %w", err)
+		}
+		return nil
+	}
+	run, err := s.jobs.Do(ctx, actor, jobID, jobs.Disable, opts)
+	switch {
+	case hold.ID == 0:
+		// Refused before a hold was recorded.
+	case run == nil || (err != nil && run.Snapshot().State == jobs.RunFailed):
+		why := "The disable was not carried out."
+		if err != nil {
+			why += " " + err.Error()
+		}
+		if aerr := s.Abandon(context.WithoutCancel(ctx), hold.ID, why); aerr != nil {
+			s.log.Error("closing an unused schedule hold failed", "err", aerr, "hold", hold.ID)
+		}
+	default:
+		// This disable supersedes any earlier hold of the job.
+		s.settle(ctx, hold.JobID, hold.ID, fmt.Sprintf("Replaced by %s's disable at %s.", orSomeone(actor.Name), now.Format("2006-01-02 15:04 MST")))
+	}
+	return run, err
+}
+
+// settle closes the job's pending holds but keep after a schedule change
+// made by a person; a failure is logged, the change stands.
+func (s *Service) settle(ctx context.Context, jobID string, keep int64, why string) {
+	if err := s.Settle(context.WithoutCancel(ctx), jobID, keep, why); err != nil {
+		s.log.Error("closing schedule holds failed", "err", err, "job", jobID)
+	}
+}
+
 // Run brings due schedules back now and then every Interval, until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.opts.Interval)
@@ -136,14 +197,20 @@ func (s *Service) Tick(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Actor is who the audit log names for the re-enable of h.
+// Actor is who the audit log names for the re-enable of h. Its grant is
+// the re-enable alone: the person who disabled the schedule for a time was
+// allowed to, and asked for exactly this.
 func Actor(h Hold) jobs.Actor {
 	by := h.ByName
 	if by == "" {
 		by = "someone"
 	}
-	return jobs.Actor{Key: "agentdesk|schedule-hold", Name: fmt.Sprintf("AgentDesk (timed re-enable of %s's disable)", by)}
+	return jobs.Actor{Key: "agentdesk|schedule-hold", Name: fmt.Sprintf("AgentDesk (timed re-enable of %s's disable)", by), Grant: reenableGrant}
 }
+
+// reenableGrant lets the timed re-enable see every job and enable its
+// schedule, nothing else.
+var reenableGrant = policy.Only("AgentDesk brings back a schedule disabled for a time", policy.View, policy.Enable)
 
 func lockKey(jobID string) string { return "schedule-hold:" + jobID }
 
@@ -172,7 +239,7 @@ func (s *Service) reenable(ctx context.Context, h Hold) bool {
 		return false
 	}
 	note := fmt.Sprintf("Planned when %s disabled the schedule at %s.", orSomeone(cur.ByName), cur.DisabledAt.UTC().Format("2006-01-02 15:04 MST"))
-	run, err := s.jobs.ActWith(ctx, Actor(cur), cur.JobID, jobs.Enable, jobs.ActOptions{Note: note})
+	run, err := s.jobs.Do(ctx, Actor(cur), cur.JobID, jobs.Enable, jobs.ActOptions{Note: note})
 	switch {
 	case errors.Is(err, jobs.ErrAlready):
 		return s.close(ctx, cur, Done, "The schedule had already been enabled again; nothing was changed.")

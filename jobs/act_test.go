@@ -21,7 +21,7 @@ func newSimService(t *testing.T, speed time.Duration) (*Service, *emsim.Server) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewService(em, Options{PollEvery: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	s := NewService(em, Options{PollEvery: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler), Recorder: LogRecorder{Logger: slog.New(slog.DiscardHandler)}})
 	t.Cleanup(func() {
 		s.Close()
 		srv.Close()
@@ -50,9 +50,9 @@ func TestActRefusesStartWhileRunning(t *testing.T) {
 	s.opts.Locker = locker
 	job := simJob(t, sim, "Erin's laptop")
 	ctx := context.Background()
-	actor := Actor{Key: "test|alice", Name: "Alice"}
+	actor := Actor{Key: "test|alice", Name: "Alice", Grant: everything}
 
-	first, err := s.Act(ctx, actor, job.ID, Start)
+	first, err := s.Do(ctx, actor, job.ID, Start, ActOptions{})
 	if err != nil {
 		t.Fatalf("first start: %v", err)
 	}
@@ -61,7 +61,7 @@ func TestActRefusesStartWhileRunning(t *testing.T) {
 	case <-time.After(guard):
 		t.Fatal("the job lock was never released after EM accepted the start")
 	}
-	_, err = s.Act(ctx, actor, job.ID, Start)
+	_, err = s.Do(ctx, actor, job.ID, Start, ActOptions{})
 	if !errors.Is(err, ErrNotApplicable) {
 		t.Errorf("second start while running: err = %v, want ErrNotApplicable", err)
 	}
@@ -77,7 +77,7 @@ func TestActRefusesStartWhileRunning(t *testing.T) {
 func TestActRefusesRetryAfterSuccess(t *testing.T) {
 	s, sim := newSimService(t, time.Second)
 	job := simJob(t, sim, "Erin's laptop") // its last run always succeeded
-	_, err := s.Act(context.Background(), Actor{Key: "test|alice", Name: "Alice"}, job.ID, Retry)
+	_, err := s.Do(context.Background(), Actor{Key: "test|alice", Name: "Alice", Grant: everything}, job.ID, Retry, ActOptions{})
 	if !errors.Is(err, ErrNotApplicable) {
 		t.Errorf("retry after success: err = %v, want ErrNotApplicable", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agentdesk/agentdesk/emclient"
+	"github.com/agentdesk/agentdesk/policy"
 )
 
 // Action is what a user asks the portal to do to a job. Enable and disable are
@@ -58,6 +59,9 @@ type Actor struct {
 	IP        string
 	UserAgent string
 	Embedded  bool
+	// Grant is what the policy lets the person do; nil lets them do
+	// nothing. Do decides on it; the audit trail does not record it.
+	Grant *policy.Grant
 }
 
 // Attempt is an action as it is about to be sent to EM.
@@ -71,9 +75,21 @@ type Attempt struct {
 	Server  string
 }
 
+// Result is how an attempt ended, as the audit log records it.
+type Result string
+
+// Results.
+const (
+	ResultPerformed Result = "performed" // EM carried the action out
+	ResultRefused   Result = "refused"   // not sent: busy, or not applicable in the job's state
+	ResultDenied    Result = "denied"    // not sent: the policy does not allow it
+	ResultFailed    Result = "failed"    // EM refused or failed it
+	ResultUnknown   Result = "unknown"   // sent, but EM's answer was lost
+)
+
 // Outcome is how an attempt ended.
 type Outcome struct {
-	Result    string // performed, refused, denied, failed, unknown
+	Result    Result
 	Message   string
 	TaskID    string
 	SessionID string
@@ -88,8 +104,8 @@ type Recorder interface {
 	Refused(ctx context.Context, a Attempt, o Outcome) error
 }
 
-// LogRecorder records to the log only. It is the default until a durable store is
-// configured.
+// LogRecorder records to the log only: for tests and tools that choose to keep
+// no audit trail. The service never falls back to it.
 type LogRecorder struct{ Logger *slog.Logger }
 
 func (r LogRecorder) Begin(_ context.Context, a Attempt) (string, error) {
@@ -215,13 +231,16 @@ func (m *MemoryLocker) Unlock(_ context.Context, key, holder string) error {
 	return nil
 }
 
-// Run states.
+// Phase is where a run is; RunState.State.
+type Phase string
+
+// Run phases.
 const (
-	RunStarting = "starting"
-	RunRunning  = "running"
-	RunFinished = "finished"
-	RunFailed   = "failed"
-	RunUnknown  = "unknown"
+	RunStarting Phase = "starting"
+	RunRunning  Phase = "running"
+	RunFinished Phase = "finished"
+	RunFailed   Phase = "failed"
+	RunUnknown  Phase = "unknown"
 )
 
 // Run is an action the portal sent and follows. Its fields are read through
@@ -249,7 +268,7 @@ type RunState struct {
 	JobName   string
 	Action    Action
 	By        string
-	State     string
+	State     Phase
 	Message   string
 	TaskID    string
 	SessionID string
@@ -319,7 +338,7 @@ func mayStillHappen(a Action) string {
 	return "The " + string(a) + " was sent, but Enterprise Manager's answer was lost or did not come in time. The action may still happen; AgentDesk keeps checking."
 }
 
-// Errors of Act.
+// Errors of Do.
 var (
 	// ErrBusy: another action on the job is in progress; BusyError says by whom.
 	ErrBusy = errors.New("jobs: another action on this job is in progress")
@@ -347,146 +366,6 @@ func (s *Service) Run(jobID string) (*Run, bool) {
 	defer s.mu.Unlock()
 	r, ok := s.runs[strings.ToLower(jobID)]
 	return r, ok
-}
-
-// Act sends an action for a job under the job's lock and follows it in the
-// background. The audit record is written before EM is called; EM is called
-// exactly once.
-func (s *Service) Act(ctx context.Context, actor Actor, jobID string, a Action) (*Run, error) {
-	return s.ActWith(ctx, actor, jobID, a, ActOptions{})
-}
-
-// ActOptions are the extras of ActWith.
-type ActOptions struct {
-	// Note is added to the audited outcome of the action, whatever it is
-	// ("for 4 hours, until 14:02 UTC" for a time-boxed disable), so the audit
-	// log says what the person asked for, not only what EM did.
-	Note string
-}
-
-// ActWith is Act with options.
-func (s *Service) ActWith(ctx context.Context, actor Actor, jobID string, a Action, opts ActOptions) (*Run, error) {
-	if !emclient.ValidID(jobID) {
-		return nil, ErrInvalidID
-	}
-	jobID = strings.ToLower(jobID)
-	job, _, err := s.Job(ctx, jobID)
-	if err != nil {
-		return nil, err
-	}
-	attempt := Attempt{At: s.opts.Now(), Actor: actor, Action: a, JobID: jobID, JobUID: job.UID, JobName: job.Name, Server: job.Server}
-	refused := func(o Outcome) {
-		o.Message = withNote(o.Message, opts.Note)
-		_ = s.opts.Recorder.Refused(ctx, attempt, o)
-	}
-
-	name := actor.Name
-	if name == "" {
-		name = actor.Key
-	}
-	holder := newHolder(name, s.opts.InstanceID)
-	lockKey := "job-action:" + jobID
-	ok, current, err := s.opts.Locker.TryLock(ctx, lockKey, holder, s.opts.LockTTL)
-	if err != nil {
-		return nil, fmt.Errorf("take job lock: %w: %w", ErrLockStore, err)
-	}
-	if !ok {
-		by := HolderName(current)
-		refused(Outcome{Result: "refused", Message: "already in progress by " + by})
-		return nil, &BusyError{By: by}
-	}
-	// The lock covers sending the action and EM's task, not the backup that follows:
-	// a running start must not keep its own stop out.
-	release := s.holdLock(lockKey, holder)
-
-	// Enable/disable is a toggle on EM's side: decide on fresh state, under the lock.
-	if a == Enable || a == Disable {
-		fresh, err := s.Fresh(ctx, jobID)
-		if err != nil {
-			release()
-			return nil, err
-		}
-		if fresh.ScheduleEnabled == (a == Enable) {
-			release()
-			refused(Outcome{Result: "refused", Message: "schedule already " + stateWord(fresh.ScheduleEnabled)})
-			return nil, ErrAlready
-		}
-	}
-	var known []string
-	// Start, retry and stop depend on whether the job runs. The lock is released
-	// once EM accepts an action, while the backup goes on, and the caller's copy
-	// of the job may be stale (cache TTL, another replica): decide on fresh state.
-	if a == Start || a == Retry || a == Stop {
-		fresh, err := s.Fresh(ctx, jobID)
-		if err != nil {
-			release()
-			return nil, err
-		}
-		if fresh.Last != nil {
-			known = append(known, fresh.Last.ID)
-		}
-		why := ""
-		switch {
-		case a == Stop && !fresh.Running():
-			why = "the job is not running"
-		case a != Stop && fresh.Running():
-			why = "the job is already running"
-		case a == Retry && (fresh.Last == nil || fresh.Last.Result != "Failed"):
-			why = "the last run did not fail"
-		}
-		if why != "" {
-			release()
-			refused(Outcome{Result: "refused", Message: why})
-			return nil, fmt.Errorf("%w: %s", ErrNotApplicable, why)
-		}
-	}
-
-	auditID, err := s.opts.Recorder.Begin(ctx, attempt)
-	if err != nil {
-		release()
-		s.log.Error("audit write failed; action refused", "err", err, "job", jobID, "action", a)
-		return nil, fmt.Errorf("%w: %v", ErrAudit, err)
-	}
-
-	run := &Run{JobID: jobID, JobName: job.Name, Action: a, By: name, StartedAt: attempt.At, done: make(chan struct{}), note: opts.Note, known: known,
-		now: s.opts.Now, publish: s.publishRun}
-	run.state.State = RunStarting
-	run.state.Changed = attempt.At
-	s.publishRun(run.Snapshot())
-	// Views offer no button while the job's lock is held for this action:
-	// say when it is released (EM accepted it, or it ended).
-	unlock := release
-	release = func() {
-		unlock()
-		run.update(func(st *RunState) { st.Unlocked = true })
-	}
-	s.mu.Lock()
-	s.runs[jobID] = run
-	s.mu.Unlock()
-
-	task, err := s.em.JobAction(ctx, jobID, a.em())
-	if err != nil {
-		outcome := Outcome{Result: "failed", Message: emMessage(err)}
-		state := RunFailed
-		shown := outcome.Message
-		if errors.Is(err, emclient.ErrOutcomeUnknown) {
-			// The request reached EM but the answer did not reach us: never resend;
-			// find out from the job's sessions instead.
-			outcome.Result, state = "unknown", RunUnknown
-			outcome.Message = "The " + string(a) + " was sent, but Enterprise Manager's answer was lost; looking at the job's sessions to find out."
-			shown = mayStillHappen(a)
-		}
-		run.update(func(st *RunState) { st.State, st.Message = state, shown })
-		if state == RunUnknown {
-			s.follow(run, job, nil, auditID, release)
-			return run, nil
-		}
-		s.end(run, auditID, outcome, release)
-		return run, err
-	}
-	run.update(func(st *RunState) { st.State, st.TaskID = RunRunning, task.TaskID })
-	s.follow(run, job, task, auditID, release)
-	return run, nil
 }
 
 // withNote appends an ActOptions.Note to an outcome message.
@@ -540,7 +419,7 @@ func (s *Service) followRun(ctx context.Context, run *Run, job *Job, task *emcli
 			ClockSkew: s.opts.ClockSkew, SessionWait: s.opts.SessionWait, Known: run.known,
 		})
 		if err != nil && (out == nil || !out.SessionPending) {
-			return Outcome{Result: "unknown", Message: "could not follow the EM task: " + emMessage(err), TaskID: taskID}
+			return Outcome{Result: ResultUnknown, Message: "could not follow the EM task: " + emMessage(err), TaskID: taskID}
 		}
 		if err != nil {
 			// EM accepted the action; only finding its session failed so far.
@@ -548,7 +427,7 @@ func (s *Service) followRun(ctx context.Context, run *Run, job *Job, task *emcli
 		}
 		if out.Task != nil && out.Task.Result != nil && !out.Task.Result.Success {
 			// EM refused: its own words are the message.
-			return Outcome{Result: "failed", Message: out.Task.Result.Message, TaskID: taskID}
+			return Outcome{Result: ResultFailed, Message: out.Task.Result.Message, TaskID: taskID}
 		}
 		msg := ""
 		if out.Task != nil && out.Task.Result != nil {
@@ -561,19 +440,19 @@ func (s *Service) followRun(ctx context.Context, run *Run, job *Job, task *emcli
 		if run.Action == Enable || run.Action == Disable {
 			fresh, err := s.Fresh(ctx, job.ID)
 			if err != nil {
-				return Outcome{Result: "unknown", Message: "toggled, but could not verify: " + emMessage(err), TaskID: taskID}
+				return Outcome{Result: ResultUnknown, Message: "toggled, but could not verify: " + emMessage(err), TaskID: taskID}
 			}
 			if fresh.ScheduleEnabled != (run.Action == Enable) {
-				return Outcome{Result: "failed", Message: "EM reported success but the schedule is still " + stateWord(fresh.ScheduleEnabled), TaskID: taskID}
+				return Outcome{Result: ResultFailed, Message: "EM reported success but the schedule is still " + stateWord(fresh.ScheduleEnabled), TaskID: taskID}
 			}
-			return Outcome{Result: "performed", Message: "Schedule " + stateWord(fresh.ScheduleEnabled), TaskID: taskID}
+			return Outcome{Result: ResultPerformed, Message: "Schedule " + stateWord(fresh.ScheduleEnabled), TaskID: taskID}
 		}
 		if !startLike {
-			return Outcome{Result: "performed", Message: msg, TaskID: taskID, SessionID: sessionID}
+			return Outcome{Result: ResultPerformed, Message: msg, TaskID: taskID, SessionID: sessionID}
 		}
 	} else if !startLike {
 		// Outcome unknown, and a stop or toggle leaves nothing to look for.
-		return Outcome{Result: "unknown", Message: "EM did not confirm the action; check the job"}
+		return Outcome{Result: ResultUnknown, Message: "EM did not confirm the action; check the job"}
 	}
 	if sessionID == "" {
 		// EM accepted the start (or may have: the answer was lost) but shows no
@@ -592,11 +471,11 @@ func (s *Service) followRun(ctx context.Context, run *Run, job *Job, task *emcli
 		if sess == nil {
 			switch {
 			case task == nil:
-				return Outcome{Result: "unknown", Message: "EM did not confirm the action; check the job's sessions"}
+				return Outcome{Result: ResultUnknown, Message: "EM did not confirm the action; check the job's sessions"}
 			case err != nil && errors.Is(err, errDraining):
-				return Outcome{Result: "performed", Message: "EM accepted the " + string(run.Action) + "; AgentDesk stopped looking for its session at shutdown", TaskID: taskID}
+				return Outcome{Result: ResultPerformed, Message: "EM accepted the " + string(run.Action) + "; AgentDesk stopped looking for its session at shutdown", TaskID: taskID}
 			}
-			return Outcome{Result: "performed", Message: fmt.Sprintf("EM accepted the %s but showed no new session within %s; check the job's sessions in EM", run.Action, s.opts.SessionWait+search), TaskID: taskID}
+			return Outcome{Result: ResultPerformed, Message: fmt.Sprintf("EM accepted the %s but showed no new session within %s; check the job's sessions in EM", run.Action, s.opts.SessionWait+search), TaskID: taskID}
 		}
 		sessionID = sess.ID
 		run.update(func(st *RunState) {
@@ -615,15 +494,15 @@ func (s *Service) followRun(ctx context.Context, run *Run, job *Job, task *emcli
 			sess := sessionFrom(b)
 			run.update(func(st *RunState) { st.Progress = sess.Progress })
 			if !sess.Running() {
-				return Outcome{Result: "performed", Message: "Backup finished: " + sess.Result, TaskID: taskID, SessionID: sessionID, Final: sess.Result}
+				return Outcome{Result: ResultPerformed, Message: "Backup finished: " + sess.Result, TaskID: taskID, SessionID: sessionID, Final: sess.Result}
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return Outcome{Result: "unknown", Message: "stopped following the backup session", TaskID: taskID, SessionID: sessionID}
+			return Outcome{Result: ResultUnknown, Message: "stopped following the backup session", TaskID: taskID, SessionID: sessionID}
 		case <-s.draining:
 			// EM has carried the action out; the backup runs on without us.
-			return Outcome{Result: "performed", Message: "Backup running; AgentDesk stopped following it at shutdown", TaskID: taskID, SessionID: sessionID}
+			return Outcome{Result: ResultPerformed, Message: "Backup running; AgentDesk stopped following it at shutdown", TaskID: taskID, SessionID: sessionID}
 		case <-t.C:
 		}
 	}
@@ -664,15 +543,15 @@ func (s *Service) awaitSession(ctx context.Context, run *Run, jobID string, sent
 func (s *Service) end(run *Run, auditID string, o Outcome, release func()) {
 	state := RunFinished
 	switch o.Result {
-	case "failed":
+	case ResultFailed:
 		state = RunFailed
-	case "unknown":
+	case ResultUnknown:
 		state = RunUnknown
 	}
 	if o.Final == "Failed" {
 		state = RunFailed
 	}
-	if o.Result == "performed" && o.SessionID == "" && (run.Action == Start || run.Action == Retry) {
+	if o.Result == ResultPerformed && o.SessionID == "" && (run.Action == Start || run.Action == Retry) {
 		// EM accepted it, but the backup was never seen: not "done".
 		state = RunUnknown
 	}
@@ -710,14 +589,6 @@ func emMessage(err error) string {
 		return e.Message
 	}
 	return err.Error()
-}
-
-// RecordDenied audits an action the policy refused; it was never sent to EM.
-func (s *Service) RecordDenied(ctx context.Context, actor Actor, j *Job, a Action) {
-	at := Attempt{At: s.opts.Now(), Actor: actor, Action: a, JobID: j.ID, JobUID: j.UID, JobName: j.Name, Server: j.Server}
-	if err := s.opts.Recorder.Refused(ctx, at, Outcome{Result: "denied", Message: "not allowed by policy"}); err != nil {
-		s.log.Error("audit write failed", "err", err)
-	}
 }
 
 // emTaskSentences are the ends of EM's task messages (`Job "<name>" triggered

@@ -167,7 +167,7 @@ func benchClient(tb testing.TB, base string) *emclient.Client {
 }
 
 func benchService(tb testing.TB, base string) *Service {
-	s := NewService(benchClient(tb, base), Options{Logger: slog.New(slog.DiscardHandler), ListWait: 10 * time.Minute, ListRefreshTimeout: 10 * time.Minute})
+	s := NewService(benchClient(tb, base), Options{Logger: slog.New(slog.DiscardHandler), Recorder: LogRecorder{Logger: slog.New(slog.DiscardHandler)}, ListWait: 10 * time.Minute, ListRefreshTimeout: 10 * time.Minute})
 	tb.Cleanup(s.Close)
 	return s
 }

@@ -71,7 +71,7 @@ func newLagService(t *testing.T, opts Options) (*Service, *lagEM, *noteRecorder)
 func TestStartFollowedToItsSession(t *testing.T) {
 	s, l, rec := newLagService(t, Options{})
 	job := simJob(t, l.sim, "Erin's laptop")
-	run, err := s.Act(context.Background(), Actor{Key: "test|alice", Name: "Alice"}, job.ID, Start)
+	run, err := s.Do(context.Background(), Actor{Key: "test|alice", Name: "Alice", Grant: everything}, job.ID, Start, ActOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestStartNoSessionYet(t *testing.T) {
 	s, l, rec := newLagService(t, Options{SessionWait: 30 * time.Millisecond, SessionSearch: time.Minute})
 	job := simJob(t, l.sim, "Erin's laptop")
 	l.hide.Store(true)
-	run, err := s.Act(context.Background(), Actor{Key: "test|alice", Name: "Alice"}, job.ID, Start)
+	run, err := s.Do(context.Background(), Actor{Key: "test|alice", Name: "Alice", Grant: everything}, job.ID, Start, ActOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

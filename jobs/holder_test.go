@@ -35,12 +35,12 @@ func TestSamePersonTwoReplicas(t *testing.T) {
 	b := NewService(a.em, a.opts)
 	t.Cleanup(b.Close)
 	job := simJob(t, sim, "Erin's laptop")
-	actor := Actor{Key: "test|alice", Name: "Alice"}
+	actor := Actor{Key: "test|alice", Name: "Alice", Grant: everything}
 
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i, s := range []*Service{a, b} {
-		wg.Go(func() { _, errs[i] = s.Act(context.Background(), actor, job.ID, Start) })
+		wg.Go(func() { _, errs[i] = s.Do(context.Background(), actor, job.ID, Start, ActOptions{}) })
 	}
 	wg.Wait()
 

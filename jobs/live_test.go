@@ -46,7 +46,7 @@ func TestRunStateSharedByReplicas(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				s := NewService(em, Options{PollEvery: 20 * time.Millisecond, Runs: st, Logger: slog.New(slog.DiscardHandler)})
+				s := NewService(em, Options{PollEvery: 20 * time.Millisecond, Runs: st, Logger: slog.New(slog.DiscardHandler), Recorder: LogRecorder{Logger: slog.New(slog.DiscardHandler)}})
 				t.Cleanup(s.Close)
 				return s
 			}
@@ -61,7 +61,7 @@ func TestRunStateSharedByReplicas(t *testing.T) {
 			if before.HasRun || before.Running() {
 				t.Fatalf("B before the start: %+v", before.Run)
 			}
-			run, err := a.Act(ctx, Actor{Key: "test|alice", Name: "Alice"}, job.ID, Start)
+			run, err := a.Do(ctx, Actor{Key: "test|alice", Name: "Alice", Grant: everything}, job.ID, Start, ActOptions{})
 			if err != nil {
 				t.Fatalf("start on A: %v", err)
 			}

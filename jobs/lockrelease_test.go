@@ -64,7 +64,7 @@ func TestLockReleasedAfterStoreBlip(t *testing.T) {
 	locker := &blipLocker{MemoryLocker: NewMemoryLocker(nil), failUnlocks: 2, unlocked: make(chan string, 1), renewed: make(chan struct{}, 1)}
 	s.opts.Locker, s.opts.LockTTL = locker, time.Hour
 	job := simJob(t, sim, "Erin's laptop")
-	run, err := s.Act(context.Background(), Actor{Key: "test|alice", Name: "Alice"}, job.ID, Start)
+	run, err := s.Do(context.Background(), Actor{Key: "test|alice", Name: "Alice", Grant: everything}, job.ID, Start, ActOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestLockHeartbeat(t *testing.T) {
 	job := simJob(t, sim, "Erin's laptop")
 	// EM's task answers only once the test has seen the renewals.
 	sim.SetFaults(emsim.Faults{BlackHole: true, Paths: []string{"/tasks/"}})
-	run, err := s.Act(context.Background(), Actor{Key: "test|alice", Name: "Alice"}, job.ID, Start)
+	run, err := s.Do(context.Background(), Actor{Key: "test|alice", Name: "Alice", Grant: everything}, job.ID, Start, ActOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,12 +131,12 @@ func TestDropStaleLocks(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("DropStaleLocks = %d, %v; want 1", n, err)
 	}
-	run, err := restarted.Act(ctx, Actor{Key: "test|alice", Name: "Alice"}, job.ID, Start)
+	run, err := restarted.Do(ctx, Actor{Key: "test|alice", Name: "Alice", Grant: everything}, job.ID, Start, ActOptions{})
 	if err != nil {
 		t.Fatalf("start after the restart: %v", err)
 	}
 	<-run.Done()
-	_, err = restarted.Act(ctx, Actor{Key: "test|alice", Name: "Alice"}, other, Start)
+	_, err = restarted.Do(ctx, Actor{Key: "test|alice", Name: "Alice", Grant: everything}, other, Start, ActOptions{})
 	var busy *BusyError
 	if !errors.As(err, &busy) || busy.By != "Bob" {
 		t.Errorf("another replica's lock: %v, want busy by Bob", err)

@@ -36,15 +36,15 @@ func TestActWithNote(t *testing.T) {
 	s.opts.Recorder = rec
 	job := simJob(t, sim, "Erin's laptop")
 	ctx := context.Background()
-	actor := Actor{Key: "test|harry", Name: "Harry"}
+	actor := Actor{Key: "test|harry", Name: "Harry", Grant: everything}
 	const note = "For 4 hours, until 14:02 UTC."
 
-	run, err := s.ActWith(ctx, actor, job.ID, Disable, ActOptions{Note: note})
+	run, err := s.Do(ctx, actor, job.ID, Disable, ActOptions{Note: note})
 	if err != nil {
 		t.Fatalf("disable: %v", err)
 	}
 	<-run.Done()
-	if _, err := s.ActWith(ctx, actor, job.ID, Disable, ActOptions{Note: note}); err == nil {
+	if _, err := s.Do(ctx, actor, job.ID, Disable, ActOptions{Note: note}); err == nil {
 		t.Fatal("a second disable was not refused")
 	}
 	rec.mu.Lock()

@@ -170,7 +170,7 @@ type Options struct {
 	LockTTL       time.Duration // how long a job lock outlives a holder that died, default 30s; a live holder renews it
 	Locker        Locker        // default: in-process
 	Runs          RunStore      // shares run states between replicas; nil: this replica only
-	Recorder      Recorder      // default: log only
+	Recorder      Recorder      // required: the audit trail of actions (NewService panics without one)
 	Logger        *slog.Logger
 	Now           func() time.Time
 
@@ -197,8 +197,12 @@ type Service struct {
 	runs map[string]*Run // by job id: the action in progress or the last one
 }
 
-// NewService starts a service; Close stops following actions.
+// NewService starts a service; Close stops following actions. It panics
+// without an audit recorder: a wiring slip must not lose the audit trail.
 func NewService(em EM, opts Options) *Service {
+	if opts.Recorder == nil {
+		panic("jobs.NewService: Options.Recorder is required (the audit trail of actions)")
+	}
 	if opts.ListTTL == 0 {
 		opts.ListTTL = 15 * time.Second
 	}
@@ -246,9 +250,6 @@ func NewService(em EM, opts Options) *Service {
 	}
 	if opts.Locker == nil {
 		opts.Locker = NewMemoryLocker(opts.Now)
-	}
-	if opts.Recorder == nil {
-		opts.Recorder = LogRecorder{Logger: opts.Logger}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{

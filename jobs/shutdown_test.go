@@ -41,7 +41,7 @@ func TestShutdownDrainsActions(t *testing.T) {
 	s.opts.Recorder = rec
 	job := simJob(t, sim, "Erin's laptop")
 
-	run, err := s.Act(context.Background(), Actor{Key: "test|alice", Name: "Alice"}, job.ID, Start)
+	run, err := s.Do(context.Background(), Actor{Key: "test|alice", Name: "Alice", Grant: everything}, job.ID, Start, ActOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestShutdownBounded(t *testing.T) {
 	// EM never finishes the task: the task poll hangs.
 	sim.SetFaults(emsim.Faults{BlackHole: true, Paths: []string{"/tasks/"}})
 	defer sim.SetFaults(emsim.Faults{})
-	if _, err := s.Act(context.Background(), Actor{Key: "test|alice", Name: "Alice"}, job.ID, Start); err != nil {
+	if _, err := s.Do(context.Background(), Actor{Key: "test|alice", Name: "Alice", Grant: everything}, job.ID, Start, ActOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

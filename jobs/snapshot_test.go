@@ -103,7 +103,7 @@ func newGateService(t *testing.T, opts Options) (*Service, *gateEM, *testClock, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Now, opts.Logger = clock.Now, slog.New(slog.DiscardHandler)
+	opts.Now, opts.Logger, opts.Recorder = clock.Now, slog.New(slog.DiscardHandler), LogRecorder{Logger: slog.New(slog.DiscardHandler)}
 	if opts.ListTTL == 0 {
 		opts.ListTTL = 15 * time.Second
 	}

@@ -56,7 +56,7 @@ func TestScrapeAfterTraffic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := jobs.NewService(em, jobs.Options{Logger: log})
+	svc := jobs.NewService(em, jobs.Options{Logger: log, Recorder: nopRecorder{}})
 	defer svc.Close()
 	m.EMLogons(em.Logons)
 	m.CacheStats(svc.CacheStats)

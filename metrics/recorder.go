@@ -44,12 +44,12 @@ func (r *Recorder) Finish(ctx context.Context, id string, o jobs.Outcome) error 
 	if !ok {
 		action = "unknown"
 	}
-	r.Metrics.Action(string(action), outcome(o.Result))
+	r.Metrics.Action(string(action), outcome(string(o.Result)))
 	return r.Next.Finish(ctx, id, o)
 }
 
 func (r *Recorder) Refused(ctx context.Context, a jobs.Attempt, o jobs.Outcome) error {
-	r.Metrics.Action(string(a.Action), outcome(o.Result))
+	r.Metrics.Action(string(a.Action), outcome(string(o.Result)))
 	return r.Next.Refused(ctx, a, o)
 }
 

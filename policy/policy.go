@@ -509,3 +509,19 @@ func Unrestricted(reason string) *Grant {
 		audit:   true,
 	}
 }
+
+// Only grants the given actions on every job, and nothing else, to work
+// AgentDesk does by itself on a person's earlier behalf (the timed re-enable
+// of a schedule that person disabled for a while); reason says why.
+func Only(reason string, actions ...Action) *Grant {
+	var set actionSet
+	for _, a := range actions {
+		set |= a.bit()
+	}
+	return &Grant{
+		roles:   []string{"AgentDesk"},
+		entries: []entry{{actions: set, all: true, role: "AgentDesk", reason: reason}},
+		all:     set,
+		any:     set,
+	}
+}
