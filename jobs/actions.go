@@ -485,7 +485,7 @@ func (s *Service) followRun(ctx context.Context, run *Run, job *Job, task *emcli
 	// Follow the backup session until it stops, so viewers see progress. The job is
 	// unlocked now: EM has accepted the action, and stop must be possible.
 	release()
-	s.cache.invalidate("job:"+run.JobID, "sessions:"+run.JobID, "list")
+	s.cache.jobChanged(run.JobID)
 	t := time.NewTicker(s.opts.PollEvery)
 	defer t.Stop()
 	for {
@@ -562,7 +562,7 @@ func (s *Service) end(run *Run, auditID string, o Outcome, release func()) {
 	if err := s.opts.Recorder.Finish(context.Background(), auditID, o); err != nil {
 		s.log.Error("audit outcome write failed", "err", err, "audit_id", auditID)
 	}
-	s.cache.invalidate("job:"+run.JobID, "sessions:"+run.JobID, "list")
+	s.cache.jobChanged(run.JobID)
 	run.update(func(st *RunState) {
 		st.State, st.Message, st.Result = state, o.Message, o.Final
 		if o.SessionID != "" {

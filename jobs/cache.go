@@ -220,23 +220,13 @@ func newCaches(opts Options, list *snapshots) *caches {
 	}
 }
 
-// invalidate is the string-keyed form the action code still calls
-// ("job:<id>", "sessions:<id>", "list"); it maps each onto the typed caches.
-//
-// Deprecated: call the typed caches (jobs.invalidate, sessions.invalidateIf,
-// list.invalidate) instead.
-func (c *caches) invalidate(keys ...string) {
-	for _, k := range keys {
-		switch {
-		case strings.HasPrefix(k, "job:"):
-			c.jobs.invalidate(strings.ToLower(strings.TrimPrefix(k, "job:")))
-		case strings.HasPrefix(k, "sessions:"):
-			id := strings.ToLower(strings.TrimPrefix(k, "sessions:"))
-			c.sessions.invalidateIf(func(k sessionKey) bool { return k.job == id })
-		case k == "list":
-			c.list.invalidate()
-		}
-	}
+// jobChanged forgets what an action on the job made stale: the job, its
+// sessions and the list snapshot (which keeps serving, marked refreshing).
+func (c *caches) jobChanged(id string) {
+	id = strings.ToLower(id)
+	c.jobs.invalidate(id)
+	c.sessions.invalidateIf(func(k sessionKey) bool { return k.job == id })
+	c.list.invalidate()
 }
 
 func (c *caches) sweep() {

@@ -178,9 +178,9 @@ func TestCachePutAfterInvalidation(t *testing.T) {
 	}
 }
 
-// TestCachesLegacyInvalidate: the string form the action code calls drops the
-// job, its session pages and marks the list stale.
-func TestCachesLegacyInvalidate(t *testing.T) {
+// TestCachesJobChanged: after an action the job and its session pages are
+// read again, another job's are not, and the list is marked stale.
+func TestCachesJobChanged(t *testing.T) {
 	opts := Options{Now: time.Now, JobTTL: time.Minute, ServerTTL: time.Minute, PollEvery: time.Minute}
 	cs := newCaches(opts, &snapshots{})
 	ctx := context.Background()
@@ -190,7 +190,7 @@ func TestCachesLegacyInvalidate(t *testing.T) {
 	cs.jobs.get(ctx, "a", loadJob)
 	cs.sessions.get(ctx, sessionKey{"a", 1, 10}, loadPage)
 	cs.sessions.get(ctx, sessionKey{"b", 1, 10}, loadPage)
-	cs.invalidate("job:A", "sessions:A", "list")
+	cs.jobChanged("A")
 	cs.jobs.get(ctx, "a", loadJob)
 	cs.sessions.get(ctx, sessionKey{"a", 1, 10}, loadPage)
 	cs.sessions.get(ctx, sessionKey{"b", 1, 10}, loadPage)
