@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"slices"
@@ -116,7 +117,9 @@ var resultRank = map[string]int{views.ResultSuccess: 0, views.ResultWarning: 1, 
 
 // sortJobs orders the list by a column. The snapshot comes sorted by name, so
 // a stable sort keeps name order among equal keys without comparing names
-// again; descending reverses first, so ties run by name descending too.
+// again; descending reverses first, so ties run by name descending too. Times
+// compare to the second, as rows show them: rows whose times look the same
+// stay in name order, not in an order set by fractions nobody can see.
 func sortJobs(js []*jobs.Job, key string, desc bool) {
 	if desc {
 		slices.Reverse(js)
@@ -126,8 +129,8 @@ func sortJobs(js []*jobs.Job, key string, desc bool) {
 		"server":   func(a, b *jobs.Job) int { return strings.Compare(a.Server, b.Server) },
 		"schedule": func(a, b *jobs.Job) int { return boolCmp(a.ScheduleEnabled, b.ScheduleEnabled) },
 		"result":   func(a, b *jobs.Job) int { return resultRank[lastResult(a)] - resultRank[lastResult(b)] },
-		"lastrun":  func(a, b *jobs.Job) int { return shownTime(lastRun(a)).Compare(shownTime(lastRun(b))) },
-		"nextrun":  func(a, b *jobs.Job) int { return shownTime(a.NextRun).Compare(shownTime(b.NextRun)) },
+		"lastrun":  func(a, b *jobs.Job) int { return cmp.Compare(lastRun(a).Unix(), lastRun(b).Unix()) },
+		"nextrun":  func(a, b *jobs.Job) int { return cmp.Compare(a.NextRun.Unix(), b.NextRun.Unix()) },
 	}[key]
 	if by == nil { // by name: already in order
 		return
@@ -138,11 +141,6 @@ func sortJobs(js []*jobs.Job, key string, desc bool) {
 	}
 	slices.SortStableFunc(js, by)
 }
-
-// shownTime is a time as precise as a row shows it (to the second): rows
-// whose times look the same stay in name order, rather than in an order
-// set by fractions of a second nobody can see.
-func shownTime(t time.Time) time.Time { return t.Truncate(time.Second) }
 
 func boolCmp(a, b bool) int {
 	switch {
