@@ -23,4 +23,4 @@ func htmxOf(c echo.Context) hx.Request {
 }
 
 // paths builds the portal's addresses below its base path.
-func (h *Handler) paths() paths.Paths { return paths.New(h.base) }
+func (h *Handler) paths() paths.Paths { return paths.New(h.set.base) }

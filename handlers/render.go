@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/agentdesk/agentdesk/emclient"
+	"github.com/agentdesk/agentdesk/handlers/hx"
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/negotiate"
 	"github.com/agentdesk/agentdesk/views"
@@ -32,7 +33,7 @@ func (h *Handler) layout(c echo.Context, title string) views.Layout {
 		HTMXURL:    h.svc.Assets.Path("htmx.min.js"),
 		IconURL:    h.svc.Assets.Path("favicon.svg"),
 		CSPNonce:   nonceFrom(c.Request().Context()),
-		SignOutURL: h.set.base + "/auth/signout",
+		SignOutURL: h.paths().SignOut(),
 		DemoBanner: h.set.demo,
 	}
 	if c.Get(sessionKey) != nil {
@@ -43,15 +44,15 @@ func (h *Handler) layout(c echo.Context, title string) views.Layout {
 		if l.User.DisplayName == "" {
 			l.User.DisplayName = u.Email
 		}
-		l.Nav = []views.NavLink{{Label: "Jobs", URL: h.set.base + "/jobs", Current: c.Path() == h.set.base+"/jobs"}}
+		l.Nav = []views.NavLink{{Label: "Jobs", URL: h.paths().Jobs(), Current: c.Path() == h.paths().Jobs()}}
 		if h.grant(c).SelfServiceOnly() {
-			l.Nav = append([]views.NavLink{{Label: "My backups", URL: h.set.base + "/", Current: c.Path() == h.set.base+"/" || c.Path() == h.set.base}}, l.Nav...)
+			l.Nav = append([]views.NavLink{{Label: "My backups", URL: h.paths().Home(), Current: c.Path() == h.paths().Home() || c.Path() == h.paths().Base()}}, l.Nav...)
 		}
 		if h.mayAudit(c) {
-			l.Nav = append(l.Nav, views.NavLink{Label: "Audit", URL: h.set.base + "/audit", Current: c.Path() == h.set.base+"/audit"})
+			l.Nav = append(l.Nav, views.NavLink{Label: "Audit", URL: h.paths().Audit(nil), Current: c.Path() == h.paths().Audit(nil)})
 		}
 		if h.mayViewStatus(c) {
-			l.Nav = append(l.Nav, views.NavLink{Label: "Status", URL: h.set.base + "/status", Current: c.Path() == h.set.base+"/status"})
+			l.Nav = append(l.Nav, views.NavLink{Label: "Status", URL: h.paths().Status(), Current: c.Path() == h.paths().Status()})
 		}
 		l.EMDownSince = h.emDownSince()
 	}
@@ -62,7 +63,7 @@ func (h *Handler) layout(c echo.Context, title string) views.Layout {
 // the full page, so one URL serves both (and works without JavaScript).
 func (h *Handler) render(c echo.Context, status int, full, fragment templ.Component) error {
 	comp := full
-	if isHTMX(c) && fragment != nil {
+	if htmxOf(c).Fragment() && fragment != nil {
 		comp = fragment
 	}
 	return h.write(c, status, comp)
@@ -169,20 +170,20 @@ func sendHTML(c echo.Context, status int, body []byte) error {
 
 func (h *Handler) renderSignIn(c echo.Context, status int, returnTo, msg string) error {
 	m := views.SignIn{
-		LoginURL:    h.set.base + "/auth/login",
+		LoginURL:    h.paths().Login(""),
 		ReturnTo:    returnTo,
 		Unavailable: !h.svc.SignIn.Ready(),
 		Message:     msg,
 	}
 	if h.svc.BreakGlass.Enabled() {
-		m.BreakGlassURL = h.set.base + "/auth/breakglass"
+		m.BreakGlassURL = h.paths().BreakGlass()
 	}
 	if m.Unavailable && msg == "" {
 		m.Message = "Sign-in is temporarily unavailable: the identity provider cannot be reached. Try again in a minute."
 	}
-	if isHTMX(c) {
+	if htmxOf(c).Fragment() {
 		// A fragment request without a session: navigate the whole page.
-		c.Response().Header().Set("HX-Redirect", h.set.base+"/auth/signin")
+		hx.Response{Redirect: h.paths().SignIn("")}.Apply(c.Response().Header())
 	}
 	return h.write(c, status, views.SignInPage(h.layout(c, "Sign in"), m))
 }
@@ -204,12 +205,12 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 	var werr error
 	if c.Request().Method == http.MethodHead {
 		werr = c.NoContent(ev.Status)
-	} else if isHTMX(c) {
+	} else if htmxOf(c).Fragment() {
 		// htmx does not swap error responses by default; these headers make it
 		// show the message in the notification region every page and card
 		// has (views.notifications).
-		c.Response().Header().Set("HX-Retarget", "#messages")
-		c.Response().Header().Set("HX-Reswap", "innerHTML")
+		hx.Response{Retarget: "#messages", Reswap: hx.SwapInnerHTML}.Apply(c.Response().Header())
+
 		werr = h.write(c, ev.Status, views.ErrorFragment(ev))
 	} else {
 		werr = h.write(c, ev.Status, views.ErrorPage(h.layout(c, ev.Title), ev))
