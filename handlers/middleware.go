@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/agentdesk/agentdesk/handlers/hx"
 )
 
 type ctxKey int
@@ -64,7 +66,7 @@ func (h *Handler) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if u := h.currentUser(c); u != nil {
 			attrs = append(attrs, "user", u.Key())
 		}
-		if r.Header.Get("HX-Request") == "true" {
+		if htmxOf(c).HTMX {
 			attrs = append(attrs, "htmx", true)
 		}
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", argsToAttrs(attrs)...)
@@ -118,8 +120,8 @@ func (h *Handler) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		if embed {
 			ancestors = h.set.embedAncestors
 		}
-		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action "+formAction+"; frame-ancestors "+ancestors+"; base-uri 'none'; report-uri "+h.set.base+cspReportPath+"; report-to csp")
-		hd.Set("Reporting-Endpoints", `csp="`+h.set.base+cspReportPath+`"`)
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action "+formAction+"; frame-ancestors "+ancestors+"; base-uri 'none'; report-uri "+h.paths().CSPReport()+"; report-to csp")
+		hd.Set("Reporting-Endpoints", `csp="`+h.paths().CSPReport()+`"`)
 		hd.Set("X-Content-Type-Options", "nosniff")
 		// No page needs to tell another where the user came from; the
 		// callback's URL carries the authorization code.
@@ -138,10 +140,10 @@ func (h *Handler) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		if h.set.secure {
 			hd.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
-		if !strings.HasPrefix(r.URL.Path, h.set.base+"/static/") {
+		if !strings.HasPrefix(r.URL.Path, h.paths().StaticPrefix()) {
 			hd.Set("Cache-Control", "no-store")
 		}
-		hd.Add("Vary", "HX-Request")
+		hx.Vary(hd)
 		return next(c)
 	}
 }
@@ -176,7 +178,7 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 			h.logFor(c).Warn("cross-origin request refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 			return echo.NewHTTPError(http.StatusForbidden, errCSRF.Error())
 		}
-		if h.currentUser(c) == nil && !strings.HasPrefix(r.URL.Path, h.set.base+"/auth/") && r.URL.Path != h.set.base+"/embed/handoff" {
+		if h.currentUser(c) == nil && !strings.HasPrefix(r.URL.Path, h.paths().AuthPrefix()) && r.URL.Path != h.paths().EmbedHandoff() {
 			// Nobody is signed in (signed out in another tab, expired): the
 			// session's token is gone with it. That is a sign-in question,
 			// not a forgery, and the same-origin check above has passed; the
@@ -198,7 +200,7 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		ok := csrfValid(want, got)
-		if !ok && r.URL.Path == h.set.base+"/embed/handoff" {
+		if !ok && r.URL.Path == h.paths().EmbedHandoff() {
 			// A signed-out card redeems its hand-off with the token of the
 			// page it was rendered as, which a same-site card may post after
 			// the popup has signed the shared cookie jar in.
