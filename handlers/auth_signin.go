@@ -17,6 +17,7 @@ import (
 
 	"github.com/agentdesk/agentdesk/audit"
 	"github.com/agentdesk/agentdesk/auth"
+	"github.com/agentdesk/agentdesk/handlers/hx"
 )
 
 // loadUser puts the signed-in user (if any) on the context and records foreground
@@ -33,7 +34,7 @@ func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			c.Set(userKey, u)
 			c.SetRequest(c.Request().WithContext(withLogger(ctx, h.logCtx(ctx).With("user", u.Key()))))
-			h.svc.Sessions.Touch(ctx, isBackground(c))
+			h.svc.Sessions.Touch(ctx, htmxOf(c).Background)
 		}
 		return next(c)
 	}
@@ -78,31 +79,27 @@ func (h *Handler) signedOut(c echo.Context) error {
 		// A framed card never navigates to the identity provider.
 		return h.embedSignedOut(c)
 	}
-	target := h.set.base + "/auth/signin?return_to=" + url.QueryEscape(returnPath(r, h.set.base))
-	if r.Header.Get("HX-Request") == "true" {
+	target := h.paths().SignIn(returnPath(r, h.set.base))
+	if hxr := htmxOf(c); hxr.HTMX {
 		// Return to the page the fragment belongs to, not to the fragment.
-		if p, ok := h.samePagePath(r.Header.Get("HX-Current-URL")); ok {
-			target = h.set.base + "/auth/signin?return_to=" + url.QueryEscape(p)
+		if p, ok := h.samePagePath(hxr.CurrentURL); ok {
+			target = h.paths().SignIn(p)
 		}
-		c.Response().Header().Set("HX-Redirect", target)
+		hx.Response{Redirect: target}.Apply(c.Response().Header())
 		return c.NoContent(http.StatusUnauthorized)
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return c.Redirect(http.StatusSeeOther, target)
 	}
-	back, _ := h.samePagePath(r.Referer())
+	back, _ := h.samePagePath(refererURL(r))
 	return h.renderSignIn(c, http.StatusUnauthorized, back,
 		"Your session has ended, so nothing was done. Sign in again, then repeat what you were doing.")
 }
 
 // samePagePath is the path and query of a URL the browser reported (HX-Current-URL,
 // Referer) below the base path, when it is a safe place to return to.
-func (h *Handler) samePagePath(raw string) (string, bool) {
-	if raw == "" {
-		return "", false
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
+func (h *Handler) samePagePath(u *url.URL) (string, bool) {
+	if u == nil {
 		return "", false
 	}
 	p := strings.TrimPrefix(u.RequestURI(), h.set.base)
@@ -111,6 +108,18 @@ func (h *Handler) samePagePath(raw string) (string, bool) {
 	}
 	safe, ok := auth.SafeReturnTo(p)
 	return safe, ok && safe != ""
+}
+
+// refererURL is the request's Referer, nil when it has none or it is not a URL.
+func refererURL(r *http.Request) *url.URL {
+	if r.Referer() == "" {
+		return nil
+	}
+	u, err := url.Parse(r.Referer())
+	if err != nil {
+		return nil
+	}
+	return u
 }
 
 // returnPath is the request's path and query below the base path.
@@ -127,7 +136,7 @@ func returnPath(r *http.Request, base string) string {
 func (h *Handler) showSignIn(c echo.Context) error {
 	returnTo, _ := auth.SafeReturnTo(c.QueryParam("return_to"))
 	if h.currentUser(c) != nil {
-		return c.Redirect(http.StatusSeeOther, h.set.base+returnTo)
+		return c.Redirect(http.StatusSeeOther, h.paths().Local(returnTo))
 	}
 	status := http.StatusOK
 	if !h.svc.SignIn.Ready() {
@@ -286,7 +295,7 @@ func (h *Handler) finishSignIn(c echo.Context) error {
 	}
 	h.renewCSRF(c)
 	h.logFor(c).Info("signed in", "user", id.Key(), "roles", u.Roles)
-	return c.Redirect(http.StatusSeeOther, h.set.base+returnTo)
+	return c.Redirect(http.StatusSeeOther, h.paths().Local(returnTo))
 }
 
 // signOut ends the portal session and, when the IdP offers it, the IdP session.
@@ -307,7 +316,7 @@ func (h *Handler) signOut(c echo.Context) error {
 			return h.redirect(c, end)
 		}
 	}
-	return h.redirect(c, h.set.base+"/auth/signin")
+	return h.redirect(c, h.paths().SignIn(""))
 }
 
 // breakGlassSignIn signs in the local administrator, for IdP outages. It is off
@@ -346,13 +355,14 @@ func (h *Handler) breakGlassSignIn(c echo.Context) error {
 	}
 	h.renewCSRF(c)
 	h.logFor(c).Warn("break-glass administrator signed in", "user", user, "ip", c.RealIP())
-	return c.Redirect(http.StatusSeeOther, h.set.base+"/jobs")
+	return c.Redirect(http.StatusSeeOther, h.paths().Jobs())
 }
 
 // redirect navigates the whole page, also for htmx requests.
 func (h *Handler) redirect(c echo.Context, to string) error {
-	if c.Request().Header.Get("HX-Request") == "true" {
-		c.Response().Header().Set("HX-Redirect", to)
+	if htmxOf(c).HTMX {
+		hx.Response{Redirect: to}.Apply(c.Response().Header())
+
 		return c.NoContent(http.StatusOK)
 	}
 	return c.Redirect(http.StatusSeeOther, to)

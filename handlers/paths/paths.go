@@ -63,7 +63,13 @@ func (p Paths) inView(path string, v View) string {
 
 func (p Paths) job(id string) string { return "/jobs/" + url.PathEscape(id) }
 
+// Local is the address of rel, a path (and query) relative to the base path
+// such as a checked return_to ("/jobs/…?spage=2"). rel is used as is: it is
+// already an address, not an id to escape.
+func (p Paths) Local(rel string) string { return p.base + rel }
+
 // Home is the portal's start page ("My backups" or the jobs list).
+
 func (p Paths) Home() string { return p.base + "/" }
 
 // Jobs is the jobs list.

@@ -15,6 +15,8 @@ func TestPaths(t *testing.T) {
 		tests := []struct{ got, want string }{
 			{p.Base(), base},
 			{p.Home(), base + "/"},
+			{p.Local("/jobs/" + id + "?spage=2"), base + "/jobs/" + id + "?spage=2"},
+
 			{p.Jobs(), base + "/jobs"},
 			{p.Job(id), base + "/jobs/" + id},
 			{p.JobCard(id, JobView), base + "/jobs/" + id + "/card"},
