@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/agentdesk/agentdesk/audit"
 	"github.com/agentdesk/agentdesk/auth"
+	"github.com/agentdesk/agentdesk/handlers/hx"
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/views"
 )
@@ -28,7 +28,7 @@ const embedMineMax = 10
 const embedDone = "/embed/done"
 
 func (h *Handler) isEmbedPath(path string) bool {
-	return strings.HasPrefix(path, h.set.base+"/embed/")
+	return strings.HasPrefix(path, h.paths().EmbedPrefix())
 }
 
 // fromEmbed reports a request made by an embedded card: an /embed/ page, or an
@@ -45,11 +45,8 @@ func (h *Handler) fromEmbed(c echo.Context) bool {
 	if h.isEmbedPath(r.URL.Path) {
 		return true
 	}
-	if r.Header.Get("HX-Request") != "true" {
-		return false
-	}
-	u, err := url.Parse(r.Header.Get("HX-Current-URL"))
-	return err == nil && h.isEmbedPath(u.Path)
+	hxr := htmxOf(c)
+	return hxr.HTMX && h.isEmbedPath(hxr.CurrentPath())
 }
 
 // frameAncestors is the CSP frame-ancestors source list of /embed/ pages.
@@ -88,23 +85,19 @@ func (h *Handler) requireEmbedUser(next echo.HandlerFunc) echo.HandlerFunc {
 func (h *Handler) embedSignedOut(c echo.Context) error {
 	r := c.Request()
 	topReturn := returnPath(r, h.set.base)
-	if cur := r.Header.Get("HX-Current-URL"); cur != "" {
-		if u, err := url.Parse(cur); err == nil && h.isEmbedPath(u.Path) {
-			topReturn = strings.TrimPrefix(u.RequestURI(), h.set.base)
-		}
+	if cur := htmxOf(c).CurrentURL; cur != nil && h.isEmbedPath(cur.Path) {
+		topReturn = strings.TrimPrefix(cur.RequestURI(), h.set.base)
 	}
-	if !h.isEmbedPath(h.set.base+topReturn) || topReturn == embedDone {
+	if !h.isEmbedPath(h.paths().Local(topReturn)) || topReturn == embedDone {
 		topReturn = "/"
 	}
 	m := views.EmbedSignIn{
-		PopupURL:    h.set.base + "/auth/login?return_to=" + url.QueryEscape(embedDone),
-		TopURL:      h.set.base + "/auth/login?return_to=" + url.QueryEscape(topReturn),
+		PopupURL:    h.paths().Login(embedDone),
+		TopURL:      h.paths().Login(topReturn),
 		Unavailable: !h.svc.SignIn.Ready(),
 	}
-	if r.Header.Get("HX-Request") == "true" {
-		hd := c.Response().Header()
-		hd.Set("HX-Retarget", "#embed-root")
-		hd.Set("HX-Reswap", "innerHTML")
+	if htmxOf(c).HTMX {
+		hx.Response{Retarget: "#embed-root", Reswap: hx.SwapInnerHTML}.Apply(c.Response().Header())
 		return h.write(c, http.StatusUnauthorized, views.EmbedSignInCard(m))
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -116,7 +109,7 @@ func (h *Handler) embedSignedOut(c echo.Context) error {
 // embedDetail adapts the job page's model to the embedded card: compact (no
 // reasons), and its own links stay inside the frame.
 func (h *Handler) embedDetail(m *views.JobDetail) {
-	m.URL = h.set.base + "/embed/jobs/" + m.ID
+	m.URL = h.paths().EmbedJob(m.ID)
 	m.JobsURL = ""
 	m.Why = nil
 }
@@ -139,7 +132,7 @@ func (h *Handler) showEmbedJob(c echo.Context) error {
 	if q := c.QueryParam("action"); q != "" {
 		m.Confirm, m.LinkNote = h.deepLink(c, j, m.Actions, q)
 	}
-	return h.write(c, http.StatusOK, views.EmbedJobPage(h.embedLayout(c, j.Name, h.set.base+"/jobs/"+j.ID), m))
+	return h.write(c, http.StatusOK, views.EmbedJobPage(h.embedLayout(c, j.Name, h.paths().Job(j.ID)), m))
 }
 
 // showEmbedMine is /embed/my-backups: the jobs the user may see that protect
@@ -157,7 +150,7 @@ func (h *Handler) showEmbedMine(c echo.Context) error {
 		}
 	}
 	slices.SortFunc(mine, func(a, b *jobs.Job) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
-	m := views.EmbedMine{AllURL: h.set.base + "/"}
+	m := views.EmbedMine{AllURL: h.paths().Home()}
 	if len(mine) > embedMineMax {
 		m.More = len(mine) - embedMineMax
 		mine = mine[:embedMineMax]
@@ -165,7 +158,7 @@ func (h *Handler) showEmbedMine(c echo.Context) error {
 	runs := h.svc.Jobs.RunStates(c.Request().Context())
 	for _, j := range mine {
 		r := h.jobRow(g, h.liveRow(c.Request().Context(), snap.AsOf, j, runs))
-		r.URL = h.set.base + "/embed/jobs/" + j.ID
+		r.URL = h.paths().EmbedJob(j.ID)
 		r.Actions = nil
 		m.Rows = append(m.Rows, r)
 		// Live like every other view of these jobs: the list refreshes itself
@@ -175,9 +168,9 @@ func (h *Handler) showEmbedMine(c echo.Context) error {
 		}
 	}
 	if m.Poll != "" {
-		m.SelfURL = h.set.base + "/embed/my-backups"
+		m.SelfURL = h.paths().EmbedMine()
 	}
-	return h.write(c, http.StatusOK, views.EmbedMinePage(h.embedLayout(c, "My backups", h.set.base+"/"), m))
+	return h.write(c, http.StatusOK, views.EmbedMinePage(h.embedLayout(c, "My backups", h.paths().Home()), m))
 }
 
 // showEmbedDone ends the sign-in popup of a framed card. It carries a
@@ -249,5 +242,6 @@ func (h *Handler) redeemHandoff(c echo.Context) error {
 // signInStep reports the portal's own steps of the sign-in flow, which the
 // sign-in popup of a framed card passes through.
 func (h *Handler) signInStep(path string) bool {
-	return path == h.set.base+"/auth/login" || path == h.set.base+"/auth/callback"
+	return path == h.paths().Login("") || path == h.paths().Callback()
+
 }
