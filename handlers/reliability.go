@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -161,12 +160,10 @@ func (h *Handler) retryURL(c echo.Context) string {
 	r := c.Request()
 	var target string
 	switch {
-	case r.Header.Get("HX-Request") == "true":
-		u, err := url.Parse(r.Header.Get("HX-Current-URL"))
-		if err != nil || u.Path == "" {
+	case htmxOf(c).HTMX:
+		if target = htmxOf(c).CurrentRequestURI(); target == "" {
 			return ""
 		}
-		target = u.RequestURI()
 	case r.Method == http.MethodGet:
 		target = r.URL.RequestURI()
 	default:
@@ -182,7 +179,8 @@ func (h *Handler) retryURL(c echo.Context) string {
 	if !ok {
 		return ""
 	}
-	return h.set.base + safe
+	return h.paths().Local(safe)
+
 }
 
 // emDownSince is the start of an EM outage while the client has stopped
