@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/agentdesk/agentdesk/handlers/paths"
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/policy"
 	"github.com/agentdesk/agentdesk/views"
@@ -30,7 +30,7 @@ const myBackupsMax = 20
 // protect their own computers) and the jobs list for everyone else.
 func (h *Handler) home(c echo.Context) error {
 	if !h.grant(c).SelfServiceOnly() {
-		return c.Redirect(http.StatusSeeOther, h.set.base+"/jobs")
+		return c.Redirect(http.StatusSeeOther, h.paths().Jobs())
 	}
 	return h.showMyBackups(c)
 }
@@ -56,7 +56,7 @@ func (h *Handler) showMyBackups(c echo.Context) error {
 			ids = append(ids, j.ID)
 		}
 	}
-	m := views.MyBackups{StaleAfter: h.set.staleAfter, JobsURL: h.set.base + "/jobs"}
+	m := views.MyBackups{StaleAfter: h.set.staleAfter, JobsURL: h.paths().Jobs()}
 	if len(ids) > myBackupsMax {
 		m.More = len(ids) - myBackupsMax
 		ids = ids[:myBackupsMax]
@@ -105,9 +105,8 @@ func (h *Handler) backupCard(ctx context.Context, g *policy.Grant, l jobs.Live) 
 		return views.BackupCard{}, err
 	}
 	now := time.Now()
-	base := h.set.base + "/jobs/" + j.ID
 	card := views.BackupCard{
-		JobID: j.ID, Name: j.Name, URL: base, CardURL: base + "/card?view=mine",
+		JobID: j.ID, Name: j.Name, URL: h.paths().Job(j.ID), CardURL: h.paths().JobCard(j.ID, paths.MineView),
 		Computers: j.Computers, Covers: coversText(j), Now: now, Running: j.Running(), Poll: pollEvery(l),
 	}
 	if card.Running {
@@ -181,24 +180,25 @@ func mineButton(b *views.ActionButton) *views.ActionButton {
 // backups" rather than the job page's card.
 func (h *Handler) mineState(st views.ActionState) views.ActionState {
 	if st.PollURL != "" {
-		st.PollURL += "?view=mine"
+		st.PollURL = h.paths().JobStatus(st.JobID, paths.MineView)
 	}
 	if st.CardURL != "" {
-		st.CardURL += "?view=mine"
+		st.CardURL = h.paths().JobCard(st.JobID, paths.MineView)
 	}
 	return st
 }
 
 // fromMine reports an htmx request made from "My backups".
 func (h *Handler) fromMine(c echo.Context) bool {
-	if c.QueryParam("view") == "mine" {
+	if paths.ViewOf(c.QueryParams()) == paths.MineView {
 		return true
 	}
-	u, err := url.Parse(c.Request().Header.Get("HX-Current-URL"))
-	if err != nil || c.Request().Header.Get("HX-Current-URL") == "" {
+	u := htmxOf(c).CurrentURL
+	if u == nil {
 		return false
 	}
 	p := strings.TrimRight(u.Path, "/")
+
 	return p == h.set.base
 }
 
