@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/agentdesk/agentdesk/emclient"
+	"github.com/agentdesk/agentdesk/handlers/paths"
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/policy"
 	"github.com/agentdesk/agentdesk/views"
@@ -41,13 +42,11 @@ func (h *Handler) liveJob(c echo.Context) (jobs.Live, error) {
 	if !jobs.Visible(h.grant(c), l.Job) {
 		return jobs.Live{}, jobs.ErrNotFound
 	}
-	l.Expecting = c.Request().Header.Get(actionSentHeader) == "1"
+	// app.js sends X-Action-Sent with every view's refresh right after an
+	// action on the job was sent (views.liveRefresh).
+	l.Expecting = htmxOf(c).ActionSent
 	return l, nil
 }
-
-// actionSentHeader marks the refresh app.js sends for every view of a job
-// right after an action on it was sent (views.liveRefresh).
-const actionSentHeader = "X-Action-Sent"
 
 // Poll intervals of the live views: quicker while an action awaits EM, so a
 // Start turns into Running (with Stop) within about a second, and every 2 s
@@ -100,7 +99,7 @@ func (h *Handler) showJob(c echo.Context) error {
 		m.Confirm, m.LinkNote = h.deepLink(c, j, m.Actions, q)
 	}
 	full := views.JobPage(h.layout(c, j.Name), m)
-	switch c.Request().Header.Get("HX-Target") {
+	switch htmxOf(c).Target {
 	case "sessions-" + j.ID:
 		return h.render(c, http.StatusOK, full, views.JobSessions(m))
 	case "job-card-" + j.ID:
@@ -128,7 +127,7 @@ func (h *Handler) showJobCard(c echo.Context) error {
 		return err
 	}
 	j := l.Job
-	if c.QueryParam("view") == "mine" {
+	if paths.ViewOf(c.QueryParams()) == paths.MineView {
 		return h.showMyBackupCard(c, l)
 	}
 	m, err := h.jobDetail(c, l)
@@ -193,7 +192,7 @@ func (h *Handler) showSessionComputers(c echo.Context) error {
 	}
 	title := "Computers of " + b.Name
 	return h.render(c, http.StatusOK,
-		views.SessionComputersPage(h.layout(c, title), title, h.set.base+"/jobs/"+j.ID, rows),
+		views.SessionComputersPage(h.layout(c, title), title, h.paths().Job(j.ID), rows),
 		views.SessionComputers(rows))
 }
 
@@ -225,9 +224,9 @@ func (h *Handler) jobDetail(c echo.Context, l jobs.Live) (views.JobDetail, error
 		Platform:           platformLabel(j.Platform),
 		Kind:               kindLabel(j.Kind),
 		Description:        j.Description,
-		URL:                h.set.base + "/jobs/" + j.ID,
-		CardURL:            h.set.base + "/jobs/" + j.ID + "/card",
-		JobsURL:            h.set.base + "/jobs",
+		URL:                h.paths().Job(j.ID),
+		CardURL:            h.paths().JobCard(j.ID, paths.JobView),
+		JobsURL:            h.paths().Jobs(),
 		ScheduleConfigured: j.ScheduleConfigured,
 		ScheduleEnabled:    j.ScheduleEnabled,
 		NextRun:            j.NextRun,
@@ -268,7 +267,8 @@ func (h *Handler) jobDetail(c echo.Context, l jobs.Live) (views.JobDetail, error
 	now := time.Now()
 	for _, s := range page.Sessions {
 		row := sessionRow(s, now)
-		row.ChildrenURL = fmt.Sprintf("%s/jobs/%s/sessions/%s/computers", h.set.base, j.ID, s.ID)
+		row.ChildrenURL = h.paths().SessionComputers(j.ID, s.ID)
+
 		m.Sessions = append(m.Sessions, row)
 	}
 	m.Why = whyLines(g, policyJob(j))
