@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/agentdesk/agentdesk/handlers/hx"
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/policy"
 	"github.com/agentdesk/agentdesk/views"
@@ -45,7 +46,7 @@ func (h *Handler) listJobs(c echo.Context) error {
 	if size <= 0 || size > 500 {
 		size = listPageSize
 	}
-	m := views.JobList{Path: h.set.base + "/jobs", Filter: f, Total: len(matched), AsOf: snap.AsOf,
+	m := views.JobList{Path: h.paths().Jobs(), Filter: f, Total: len(matched), AsOf: snap.AsOf,
 		Refreshing: snap.Refreshing, RefreshFailed: snap.RefreshFailed}
 	for s := range servers {
 		m.Servers = append(m.Servers, s)
@@ -60,9 +61,9 @@ func (h *Handler) listJobs(c echo.Context) error {
 	for _, j := range matched[lo:hi] {
 		m.Rows = append(m.Rows, h.jobRow(g, h.liveRow(ctx, snap.AsOf, j, runs)))
 	}
-	if isHTMX(c) {
+	if htmxOf(c).Fragment() {
 		// The address bar shows the canonical URL of what is on screen.
-		c.Response().Header().Set("HX-Push-Url", m.URL(m.Filter))
+		hx.Response{PushURL: m.URL(m.Filter)}.Apply(c.Response().Header())
 	}
 	return h.render(c, http.StatusOK, views.JobListPage(h.layout(c, "Jobs"), m), views.JobTable(m))
 }
@@ -181,7 +182,7 @@ func (h *Handler) jobRow(g *policy.Grant, l jobs.Live) views.JobRow {
 	r := views.JobRow{
 		ID:                 j.ID,
 		Name:               j.Name,
-		URL:                h.set.base + "/jobs/" + j.ID,
+		URL:                h.paths().Job(j.ID),
 		Platform:           platformLabel(j.Platform),
 		Server:             j.Server,
 		Kind:               kindLabel(j.Kind),
@@ -194,7 +195,8 @@ func (h *Handler) jobRow(g *policy.Grant, l jobs.Live) views.JobRow {
 		Live:               l.HasRun || l.Expecting || !l.Settled(),
 	}
 	if r.Poll != "" {
-		r.RowURL = h.set.base + "/jobs/" + j.ID + "/row"
+		r.RowURL = h.paths().JobRow(j.ID)
+
 	}
 	if j.Last != nil {
 		r.LastRunAt = j.Last.Start
