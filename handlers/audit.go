@@ -54,11 +54,11 @@ func (h *Handler) showAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	path := h.set.base + "/audit"
+	path := h.paths().Audit(nil)
 	q := auditQuery(form)
 	m := views.AuditList{
 		Path: path, Filter: form, Error: problem,
-		CSVURL:  h.set.base + "/audit.csv" + encodeQuery(q),
+		CSVURL:  h.paths().AuditCSV(q),
 		Actions: []views.KV{{Key: "", Value: "Any action"}},
 		Results: []views.KV{{Key: "", Value: "Any outcome"}},
 		Kinds:   []views.KV{{Key: "", Value: "Any kind"}},
@@ -78,10 +78,10 @@ func (h *Handler) showAudit(c echo.Context) error {
 	if page.Next != nil {
 		next := auditQuery(form)
 		next.Set("before", page.Next.String())
-		m.NextURL = path + encodeQuery(next)
+		m.NextURL = h.paths().Audit(next)
 	}
 	if f.Before != nil {
-		m.FirstURL = path + encodeQuery(q)
+		m.FirstURL = h.paths().Audit(q)
 	}
 	return h.render(c, http.StatusOK, views.AuditPage(h.layout(c, "Audit log"), m), views.AuditTable(m))
 }
@@ -170,12 +170,6 @@ func auditQuery(f views.AuditFilter) url.Values {
 	return q
 }
 
-func encodeQuery(q url.Values) string {
-	if len(q) == 0 {
-		return ""
-	}
-	return "?" + q.Encode()
-}
 
 func (h *Handler) auditRow(e audit.Entry) views.AuditRow {
 	r := views.AuditRow{
@@ -201,7 +195,7 @@ func (h *Handler) auditRow(e audit.Entry) views.AuditRow {
 		r.Who = "unknown"
 	}
 	if emclient.ValidID(e.JobID) {
-		r.JobURL = h.set.base + "/jobs/" + e.JobID
+		r.JobURL = h.paths().Job(e.JobID)
 	}
 	return r
 }
@@ -221,7 +215,7 @@ func (h *Handler) jobHistory(ctx context.Context, j *jobs.Job) ([]views.AuditRow
 
 // auditURLForJob is the audit page filtered to one job.
 func (h *Handler) auditURLForJob(id string) string {
-	return h.set.base + "/audit?job=" + url.QueryEscape(id)
+	return h.paths().JobAudit(id)
 }
 
 // record writes a sign-in, sign-out or break-glass entry with where the request
