@@ -170,7 +170,6 @@ func auditQuery(f views.AuditFilter) url.Values {
 	return q
 }
 
-
 func (h *Handler) auditRow(e audit.Entry) views.AuditRow {
 	r := views.AuditRow{
 		ID: itoa64(e.ID), At: e.At, Kind: string(e.Kind), KindLabel: kindLabels[e.Kind],
