@@ -25,7 +25,8 @@ func (h *Handler) renderStatus(c echo.Context, status int, message string) error
 	m := views.Status{CheckedAt: time.Now(), IdPIssuer: h.set.idpIssuer, IdPDiscovered: h.svc.SignIn.Ready(),
 		PolicyWarnings: h.svc.Policy().Warnings(), SessionsMessage: message}
 	if h.mayEndSessions(c) {
-		m.EndSessionsURL, m.CSRFToken = h.set.base+"/status/sessions", h.csrfToken(c)
+		m.EndSessionsURL, m.CSRFToken = h.paths().StatusSessions(), h.csrfToken(c)
+
 	}
 	if h.svc.EM != nil {
 		st := h.svc.EM.Status()
