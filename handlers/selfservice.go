@@ -143,7 +143,7 @@ func (h *Handler) backupCard(ctx context.Context, g *policy.Grant, l jobs.Live) 
 	default:
 		b := h.button(j, jobs.Start)
 		b.Label = backUpNowLabel
-		b.ConfirmURL += "?view=mine"
+		b.ConfirmURL = paths.InView(b.ConfirmURL, paths.MineView)
 		card.BackUp = &b
 	}
 	hold, err := h.holdBanner(ctx, g, j)
@@ -171,7 +171,7 @@ const backUpNowLabel = "Back up now"
 // mineButton makes an action's confirmation come back to "My backups".
 func mineButton(b *views.ActionButton) *views.ActionButton {
 	if b != nil {
-		b.ConfirmURL += "?view=mine"
+		b.ConfirmURL = paths.InView(b.ConfirmURL, paths.MineView)
 	}
 	return b
 }

@@ -47,7 +47,25 @@ func ViewOf(q url.Values) View {
 	return JobView
 }
 
+// InView is addr, an address built here, shown in view v: its view
+// parameter set (or removed for JobView), the rest kept.
+func InView(addr string, v View) string {
+	u, err := url.Parse(addr)
+	if err != nil {
+		return addr // not built here; leave it as it is
+	}
+	q := u.Query()
+	if v == JobView {
+		q.Del(ViewParam)
+	} else {
+		q.Set(ViewParam, string(v))
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 func (p Paths) with(path string, q url.Values) string {
+
 	if len(q) == 0 {
 		return p.base + path
 	}

@@ -85,7 +85,23 @@ func TestPathsEscapeIDs(t *testing.T) {
 	}
 }
 
+func TestInView(t *testing.T) {
+	p := New("/backup")
+	for _, tc := range []struct{ got, want string }{
+		{InView(p.JobConfirm(id, jobs.Start), MineView), p.JobConfirm(id, jobs.Start) + "?view=mine"},
+		{InView(p.JobCard(id, MineView), RowView), p.JobCard(id, JobView) + "?view=row"},
+		{InView(p.JobStatus(id, RowView), JobView), p.JobStatus(id, JobView)},
+		{InView(p.Audit(url.Values{"job": {id}}), MineView), "/backup/audit?job=" + id + "&view=mine"},
+		{InView("/jobs/a%2Fb/card", MineView), "/jobs/a%2Fb/card?view=mine"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%q, want %q", tc.got, tc.want)
+		}
+	}
+}
+
 func TestViewOf(t *testing.T) {
+
 	for _, tc := range []struct {
 		q    string
 		want View
