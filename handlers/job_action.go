@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/agentdesk/agentdesk/handlers/paths"
 	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/policy"
 	"github.com/agentdesk/agentdesk/views"
@@ -65,12 +65,11 @@ var actionLabels = map[jobs.Action]string{
 }
 
 func (h *Handler) button(j *jobs.Job, a jobs.Action) views.ActionButton {
-	base := h.set.base + "/jobs/" + j.ID
 	return views.ActionButton{
 		Action:     string(a),
 		Label:      actionLabels[a],
-		ConfirmURL: base + "/confirm/" + string(a),
-		PostURL:    base + "/actions/" + string(a),
+		ConfirmURL: h.paths().JobConfirm(j.ID, a),
+		PostURL:    h.paths().JobAction(j.ID, a),
 		Confirm:    confirmText(j, a),
 		Danger:     a == jobs.Stop || a == jobs.Disable,
 	}
@@ -122,7 +121,7 @@ func (h *Handler) deniedWorthAuditing(c echo.Context) bool {
 }
 
 func (h *Handler) confirmModel(c echo.Context, j *jobs.Job, b views.ActionButton) views.Confirm {
-	m := views.Confirm{JobID: j.ID, JobName: j.Name, Action: b, CancelURL: h.set.base + "/jobs/" + j.ID, CSRFToken: h.csrfToken(c)}
+	m := views.Confirm{JobID: j.ID, JobName: j.Name, Action: b, CancelURL: h.paths().Job(j.ID), CSRFToken: h.csrfToken(c)}
 	switch jobs.Action(b.Action) {
 	case jobs.Enable:
 		m.Desired = "enabled"
@@ -222,8 +221,8 @@ func (h *Handler) postAction(c echo.Context) error {
 	case run == nil && err != nil:
 		return err
 	}
-	if !isHTMX(c) {
-		return c.Redirect(http.StatusSeeOther, h.set.base+"/jobs/"+jobID)
+	if !htmxOf(c).Fragment() {
+		return c.Redirect(http.StatusSeeOther, h.paths().Job(jobID))
 	}
 	st := h.actionState(run.Snapshot(), fromList(c))
 	if h.fromMine(c) {
@@ -247,12 +246,12 @@ func (h *Handler) performer() interface {
 func (h *Handler) refused(c echo.Context, jobID string, a jobs.Action, msg, by string) error {
 	st := views.ActionState{
 		JobID: jobID, Action: string(a), Label: actionLabels[a], State: views.StateRefused, Message: msg, By: by,
-		CardURL: h.set.base + "/jobs/" + jobID + "/card", ClearConfirm: true,
+		CardURL: h.paths().JobCard(jobID, paths.JobView), ClearConfirm: true,
 	}
 	if fromList(c) {
-		st.RowURL = h.set.base + "/jobs/" + jobID + "/row"
+		st.RowURL = h.paths().JobRow(jobID)
 	}
-	if !isHTMX(c) {
+	if !htmxOf(c).Fragment() {
 		return echo.NewHTTPError(http.StatusConflict, msg)
 	}
 	return h.write(c, http.StatusConflict, views.ActionStatus(st))
@@ -271,13 +270,13 @@ func (h *Handler) showActionStatus(c echo.Context) error {
 	if !ok {
 		// Nothing to follow any more (the outcome has aged out): an empty region
 		// stops the polling; the card refreshes itself while the job runs.
-		if !isHTMX(c) {
-			return c.Redirect(http.StatusSeeOther, h.set.base+"/jobs/"+j.ID)
+		if !htmxOf(c).Fragment() {
+			return c.Redirect(http.StatusSeeOther, h.paths().Job(j.ID))
 		}
 		return h.write(c, http.StatusOK, views.EmptyStatus(j.ID))
 	}
-	st := h.actionState(run, c.QueryParam("view") == "row")
-	if c.QueryParam("view") == "mine" {
+	st := h.actionState(run, paths.ViewOf(c.QueryParams()) == paths.RowView)
+	if paths.ViewOf(c.QueryParams()) == paths.MineView {
 		st = h.mineState(st)
 	}
 	return h.write(c, http.StatusOK, views.ActionStatus(st))
@@ -286,20 +285,19 @@ func (h *Handler) showActionStatus(c echo.Context) error {
 // fromList reports an htmx request made from the jobs list, whose finished
 // actions refresh a row rather than the job card.
 func fromList(c echo.Context) bool {
-	u, err := url.Parse(c.Request().Header.Get("HX-Current-URL"))
-	return err == nil && strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/jobs")
+	return strings.HasSuffix(strings.TrimRight(htmxOf(c).CurrentPath(), "/"), "/jobs")
 }
 
 func (h *Handler) actionState(s jobs.RunState, row bool) views.ActionState {
-	base := h.set.base + "/jobs/" + s.JobID
 	st := views.ActionState{
 		JobID: s.JobID, Action: string(s.Action), Label: actionLabels[s.Action], Message: s.Message,
-		Progress: s.Progress, TaskID: s.TaskID, PollURL: base + "/status", CardURL: base + "/card", By: s.By,
+		Progress: s.Progress, TaskID: s.TaskID, PollURL: h.paths().JobStatus(s.JobID, paths.JobView), CardURL: h.paths().JobCard(s.JobID, paths.JobView), By: s.By,
 	}
 	if row {
-		st.PollURL += "?view=row"
-		st.RowURL = base + "/row"
+		st.PollURL = h.paths().JobStatus(s.JobID, paths.RowView)
+		st.RowURL = h.paths().JobRow(s.JobID)
 	}
+
 	switch s.State {
 	case jobs.RunStarting, jobs.RunRunning:
 		st.State = views.StateRunning
