@@ -328,14 +328,3 @@ func randomString(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// isHTMX reports a request from htmx that wants a fragment. Boosted requests want
-// whole pages.
-func isHTMX(c echo.Context) bool {
-	r := c.Request()
-	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Boosted") != "true"
-}
-
-// isBackground marks polling requests that must not extend the idle timeout.
-func isBackground(c echo.Context) bool {
-	return c.Request().Header.Get("X-Background") == "1"
-}
