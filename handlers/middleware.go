@@ -327,4 +327,3 @@ func randomString(n int) string {
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }
-
