@@ -151,7 +151,7 @@ func (h *Handler) showJobHistory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !isHTMX(c) {
+	if !htmxOf(c).Fragment() {
 		return c.Redirect(http.StatusSeeOther, h.auditURLForJob(j.ID))
 	}
 	rows, err := h.jobHistory(c.Request().Context(), j)
@@ -268,7 +268,6 @@ func (h *Handler) jobDetail(c echo.Context, l jobs.Live) (views.JobDetail, error
 	for _, s := range page.Sessions {
 		row := sessionRow(s, now)
 		row.ChildrenURL = h.paths().SessionComputers(j.ID, s.ID)
-
 		m.Sessions = append(m.Sessions, row)
 	}
 	m.Why = whyLines(g, policyJob(j))
@@ -281,7 +280,7 @@ func (h *Handler) jobDetail(c echo.Context, l jobs.Live) (views.JobDetail, error
 	if h.mayAudit(c) {
 		// The entries themselves are read when the section is opened
 		// (showJobHistory): most views of a job never open it.
-		m.HistoryURL, m.HistoryLoadURL = h.auditURLForJob(j.ID), h.set.base+"/jobs/"+j.ID+"/history"
+		m.HistoryURL, m.HistoryLoadURL = h.auditURLForJob(j.ID), h.paths().JobHistory(j.ID)
 	}
 	if l.HasRun {
 		st := h.actionState(l.Run, false)

@@ -30,6 +30,8 @@ func TestPathsReachTheirRoutes(t *testing.T) {
 			{http.MethodGet, p.JobCard(id, paths.JobView), "/jobs/:id/card"},
 			{http.MethodGet, p.JobCard(id, paths.MineView), "/jobs/:id/card"},
 			{http.MethodGet, p.JobRow(id), "/jobs/:id/row"},
+			{http.MethodGet, p.JobHistory(id), "/jobs/:id/history"},
+
 			{http.MethodGet, p.JobStatus(id, paths.RowView), "/jobs/:id/status"},
 			{http.MethodGet, p.JobConfirm(id, jobs.Retry), "/jobs/:id/confirm/:action"},
 			{http.MethodPost, p.JobAction(id, jobs.Start), "/jobs/:id/actions/:action"},

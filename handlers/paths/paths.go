@@ -65,7 +65,6 @@ func InView(addr string, v View) string {
 }
 
 func (p Paths) with(path string, q url.Values) string {
-
 	if len(q) == 0 {
 		return p.base + path
 	}
@@ -87,7 +86,6 @@ func (p Paths) job(id string) string { return "/jobs/" + url.PathEscape(id) }
 func (p Paths) Local(rel string) string { return p.base + rel }
 
 // Home is the portal's start page ("My backups" or the jobs list).
-
 func (p Paths) Home() string { return p.base + "/" }
 
 // Jobs is the jobs list.
@@ -101,6 +99,9 @@ func (p Paths) JobCard(id string, v View) string { return p.inView(p.job(id)+"/c
 
 // JobRow is a job's row of the jobs list.
 func (p Paths) JobRow(id string) string { return p.base + p.job(id) + "/row" }
+
+// JobHistory is a job's latest audit entries, loaded when its section opens.
+func (p Paths) JobHistory(id string) string { return p.base + p.job(id) + "/history" }
 
 // JobStatus is the status of the action on a job, polled while it runs, in view v.
 func (p Paths) JobStatus(id string, v View) string { return p.inView(p.job(id)+"/status", v) }

@@ -16,12 +16,12 @@ func TestPaths(t *testing.T) {
 			{p.Base(), base},
 			{p.Home(), base + "/"},
 			{p.Local("/jobs/" + id + "?spage=2"), base + "/jobs/" + id + "?spage=2"},
-
 			{p.Jobs(), base + "/jobs"},
 			{p.Job(id), base + "/jobs/" + id},
 			{p.JobCard(id, JobView), base + "/jobs/" + id + "/card"},
 			{p.JobCard(id, MineView), base + "/jobs/" + id + "/card?view=mine"},
 			{p.JobRow(id), base + "/jobs/" + id + "/row"},
+			{p.JobHistory(id), base + "/jobs/" + id + "/history"},
 			{p.JobStatus(id, JobView), base + "/jobs/" + id + "/status"},
 			{p.JobStatus(id, RowView), base + "/jobs/" + id + "/status?view=row"},
 			{p.JobStatus(id, MineView), base + "/jobs/" + id + "/status?view=mine"},
@@ -101,7 +101,6 @@ func TestInView(t *testing.T) {
 }
 
 func TestViewOf(t *testing.T) {
-
 	for _, tc := range []struct {
 		q    string
 		want View
