@@ -362,7 +362,6 @@ func (h *Handler) breakGlassSignIn(c echo.Context) error {
 func (h *Handler) redirect(c echo.Context, to string) error {
 	if htmxOf(c).HTMX {
 		hx.Response{Redirect: to}.Apply(c.Response().Header())
-
 		return c.NoContent(http.StatusOK)
 	}
 	return c.Redirect(http.StatusSeeOther, to)

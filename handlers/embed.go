@@ -243,5 +243,4 @@ func (h *Handler) redeemHandoff(c echo.Context) error {
 // sign-in popup of a framed card passes through.
 func (h *Handler) signInStep(path string) bool {
 	return path == h.paths().Login("") || path == h.paths().Callback()
-
 }

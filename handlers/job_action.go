@@ -297,7 +297,6 @@ func (h *Handler) actionState(s jobs.RunState, row bool) views.ActionState {
 		st.PollURL = h.paths().JobStatus(s.JobID, paths.RowView)
 		st.RowURL = h.paths().JobRow(s.JobID)
 	}
-
 	switch s.State {
 	case jobs.RunStarting, jobs.RunRunning:
 		st.State = views.StateRunning

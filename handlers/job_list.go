@@ -196,7 +196,6 @@ func (h *Handler) jobRow(g *policy.Grant, l jobs.Live) views.JobRow {
 	}
 	if r.Poll != "" {
 		r.RowURL = h.paths().JobRow(j.ID)
-
 	}
 	if j.Last != nil {
 		r.LastRunAt = j.Last.Start

@@ -180,7 +180,6 @@ func (h *Handler) retryURL(c echo.Context) string {
 		return ""
 	}
 	return h.paths().Local(safe)
-
 }
 
 // emDownSince is the start of an EM outage while the client has stopped

@@ -210,7 +210,6 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 		// show the message in the notification region every page and card
 		// has (views.notifications).
 		hx.Response{Retarget: "#messages", Reswap: hx.SwapInnerHTML}.Apply(c.Response().Header())
-
 		werr = h.write(c, ev.Status, views.ErrorFragment(ev))
 	} else {
 		werr = h.write(c, ev.Status, views.ErrorPage(h.layout(c, ev.Title), ev))

@@ -198,7 +198,6 @@ func (h *Handler) fromMine(c echo.Context) bool {
 		return false
 	}
 	p := strings.TrimRight(u.Path, "/")
-
 	return p == h.set.base
 }
 

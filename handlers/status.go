@@ -26,7 +26,6 @@ func (h *Handler) renderStatus(c echo.Context, status int, message string) error
 		PolicyWarnings: h.svc.Policy().Warnings(), SessionsMessage: message}
 	if h.mayEndSessions(c) {
 		m.EndSessionsURL, m.CSRFToken = h.paths().StatusSessions(), h.csrfToken(c)
-
 	}
 	if h.svc.EM != nil {
 		st := h.svc.EM.Status()
