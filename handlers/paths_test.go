@@ -8,9 +8,13 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/agentdesk/agentdesk/audit"
+	"github.com/agentdesk/agentdesk/auth"
+	"github.com/agentdesk/agentdesk/config"
 	"github.com/agentdesk/agentdesk/handlers"
 	"github.com/agentdesk/agentdesk/handlers/paths"
 	"github.com/agentdesk/agentdesk/jobs"
+	"github.com/agentdesk/agentdesk/policy"
 	"github.com/agentdesk/agentdesk/static"
 )
 
@@ -20,8 +24,14 @@ import (
 func TestPathsReachTheirRoutes(t *testing.T) {
 	const id, sid = "0f3c2b1a-1111-4222-8333-444455556666", "9e8d7c6b-5555-4666-8777-888899990000"
 	for _, base := range []string{"", "/backup"} {
-		e, _ := handlers.New(handlers.Deps{BasePath: base, SessionManager: scs.New(),
-			Assets: static.New(base + "/static/"), Logger: slog.New(slog.DiscardHandler)})
+		// Routing needs none of the services: zero values satisfy New.
+		e, _, err := handlers.New(handlers.Deps{Jobs: &jobs.Service{}, SessionManager: scs.New(), Sessions: &auth.Sessions{},
+			SignIn: struct{ handlers.SignIn }{}, Users: struct{ handlers.Users }{}, Policy: func() *policy.Policy { return nil }, Audit: &audit.Log{},
+			Assets: static.New(base + "/static/"), Logger: slog.New(slog.DiscardHandler),
+			Settings: handlers.Settings{Site: config.Site{PublicURL: &url.URL{Scheme: "http", Host: "portal.test", Path: base + "/"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		p := paths.New(base)
 		tests := []struct{ method, url, route string }{
 			{http.MethodGet, p.Home(), "/"},
