@@ -261,7 +261,7 @@ func (l Layout) signOutURL() string {
 	if l.SignOutURL != "" {
 		return l.SignOutURL
 	}
-	return l.BasePath + "/auth/logout"
+	return l.BasePath + "/auth/signout"
 }
 
 func (l Layout) homeURL() string {

@@ -75,7 +75,7 @@ type Layout struct {
 	Nav  []NavLink // header navigation; empty means one link "Jobs" to BasePath+"/jobs"
 
 	// SignOutURL receives the sign-out POST (field "csrf"); "" means
-	// BasePath+"/auth/logout".
+	// BasePath+"/auth/signout" (the portal's route).
 	SignOutURL string
 
 	DemoBanner bool   // show "Demo: simulated Enterprise Manager" banner

@@ -205,7 +205,7 @@ func TestLayout(t *testing.T) {
 	if doc.Find("h1").Length() != 1 {
 		t.Errorf("%d h1 elements", doc.Find("h1").Length())
 	}
-	if action, _ := byTestID(doc, "signout-form").Attr("action"); action != "/backup/auth/logout" {
+	if action, _ := byTestID(doc, "signout-form").Attr("action"); action != "/backup/auth/signout" {
 		t.Errorf("sign-out action = %q", action)
 	}
 	if m, _ := byTestID(doc, "signout-form").Attr("method"); m != "post" {
