@@ -95,12 +95,7 @@ func rowPages[T any](ctx context.Context, c *Client, q Query, rq *rowQuery[T]) e
 			}
 			return err
 		}
-		pi := rq.paging
-		if pi.PagesCount > 0 {
-			if q.Page >= pi.PagesCount {
-				return nil
-			}
-		} else if !pi.Links.Has("Next") {
+		if lastPage(q, rq.paging) {
 			return nil
 		}
 		q.Page++

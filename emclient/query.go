@@ -226,15 +226,19 @@ func (c *Client) QueryPages(ctx context.Context, q Query, fn func(*QueryResult) 
 		if err := fn(res); err != nil {
 			return err
 		}
-		pi := res.PagingInfo
-		if pi.PagesCount > 0 {
-			if q.Page >= pi.PagesCount {
-				return nil
-			}
-		} else if !pi.Links.Has("Next") {
+		if lastPage(q, res.PagingInfo) {
 			return nil
 		}
 		q.Page++
 	}
 	return fmt.Errorf("emclient: query %s: more than %d pages", q.Type, maxQueryPages)
+}
+
+// lastPage reports whether q asked for the last page of its answer: by the
+// page count where EM gives one, else by the absence of a Next link.
+func lastPage(q Query, pi PagingInfo) bool {
+	if pi.PagesCount > 0 {
+		return q.Page >= pi.PagesCount
+	}
+	return !pi.Links.Has("Next")
 }
