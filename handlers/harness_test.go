@@ -41,6 +41,11 @@ import (
 	"github.com/agentdesk/agentdesk/store/storetest"
 )
 
+// fleetHistoryEnd is where every simulated fleet's history ends, so that the
+// fleets of one seed built by different tests of the package are the same
+// (fleetFacts reads the facts of the fleet a portal will serve).
+var fleetHistoryEnd = time.Now()
+
 // fleetSize is small enough to build fast and large enough for the fleet
 // guarantees (both servers, failures, disabled schedules, hostile names) and for
 // paging with size=10.
@@ -161,7 +166,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 	if o.jobs == 0 {
 		o.jobs = fleetSize
 	}
-	sim := emsim.New(emsim.Config{Seed: 1, Jobs: o.jobs, SessionSpeed: o.sessionSpeed, Logger: log,
+	sim := emsim.New(emsim.Config{Seed: 1, Jobs: o.jobs, SessionSpeed: o.sessionSpeed, Logger: log, HistoryEnd: fleetHistoryEnd,
 		Accounts: []emsim.Account{{Name: "svc", Password: o.emPassword, Role: emsim.PortalAdministrator}}})
 	emSrv := httptest.NewServer(wrap(o.wrapEM, sim))
 

@@ -27,7 +27,7 @@ import (
 // IdP's users must exist before the portal does.
 func fleetFacts(t *testing.T) (failed, many *jobs.Job) {
 	t.Helper()
-	sim := emsim.New(emsim.Config{Seed: 1, Jobs: fleetSize, Logger: slog.New(slog.DiscardHandler)})
+	sim := emsim.New(emsim.Config{Seed: 1, Jobs: fleetSize, Logger: slog.New(slog.DiscardHandler), HistoryEnd: fleetHistoryEnd})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	em, err := emclient.New(emclient.Config{BaseURL: srv.URL, Username: "svc", Password: "secret", Logger: slog.New(slog.DiscardHandler)})

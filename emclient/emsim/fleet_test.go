@@ -205,3 +205,26 @@ func TestMainRejectsBadFlags(t *testing.T) {
 		t.Fatal("stray argument accepted")
 	}
 }
+
+// TestHistoryEnd: two servers of one seed whose histories end at the same
+// instant hold the same fleet, whenever they are built (their clocks here
+// are hours apart); tests that read a fleet's facts from one server and act
+// on another rely on it.
+func TestHistoryEnd(t *testing.T) {
+	end := time.Date(2026, 12, 5, 11, 47, 0, 0, time.UTC)
+	build := func(later time.Duration) *Server {
+		return New(Config{Seed: 1, Jobs: 48, HistoryEnd: end, Now: func() time.Time { return end.Add(later) }})
+	}
+	a, b := build(time.Hour), build(9*time.Hour)
+	for _, ja := range a.fleet.jobs {
+		jb := b.fleet.jobByID[ja.id]
+		if jb == nil || len(ja.sessions) != len(jb.sessions) {
+			t.Fatalf("job %s: the fleets differ", ja.name)
+		}
+		for i, s := range ja.sessions {
+			if o := jb.sessions[i]; s.id != o.id || !s.created.Equal(o.created) || s.result != o.result {
+				t.Fatalf("job %s, session %d: %s %s %s vs %s %s %s", ja.name, i, s.id, s.created, s.result, o.id, o.created, o.result)
+			}
+		}
+	}
+}

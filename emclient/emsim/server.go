@@ -41,7 +41,12 @@ type Config struct {
 	IdleTimeout  time.Duration    // logon session idle timeout (default 15m)
 	SessionSpeed time.Duration    // run time of a backup started through the API (default 20s)
 	Now          func() time.Time // clock (default time.Now)
-	Logger       *slog.Logger
+	// HistoryEnd is the instant the fleet's history is built up to (default:
+	// Now() at New). Two servers of one seed and one HistoryEnd hold the same
+	// fleet; built a moment apart they may not, since a scheduled run that
+	// fell into the window in between shifts every random draw after it.
+	HistoryEnd time.Time
+	Logger     *slog.Logger
 	// Refusal is how an action that cannot run now (start while running, stop
 	// while idle, retry after success) is refused; SetRefusal changes it later.
 	Refusal Refusal
@@ -152,7 +157,11 @@ func New(cfg Config) *Server {
 		rng:    mrand.New(mrand.NewPCG(uint64(cfg.Seed), 42)),
 	}
 	s.refusal = cfg.Refusal
-	s.fleet = buildFleet(cfg.Seed, cfg.Jobs, cfg.Now().UTC())
+	end := cfg.HistoryEnd
+	if end.IsZero() {
+		end = cfg.Now()
+	}
+	s.fleet = buildFleet(cfg.Seed, cfg.Jobs, end.UTC())
 	s.resetStatsLocked()
 	s.routes()
 	return s
