@@ -29,6 +29,7 @@ func (h *Handler) listJobs(c echo.Context) error {
 		return err
 	}
 	g := h.grant(c)
+	q := strings.ToLower(f.Q)
 	matched := make([]*jobs.Job, 0, len(snap.Jobs))
 	servers := map[string]bool{}
 	for _, j := range snap.Jobs {
@@ -36,7 +37,7 @@ func (h *Handler) listJobs(c echo.Context) error {
 			continue
 		}
 		servers[j.Server] = true
-		if matchJob(f, j) {
+		if matchJob(f, q, j) {
 			matched = append(matched, j)
 		}
 	}
@@ -68,10 +69,11 @@ func (h *Handler) listJobs(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.JobListPage(h.layout(c, "Jobs"), m), views.JobTable(m))
 }
 
-func matchJob(f views.JobFilter, j *jobs.Job) bool {
+// matchJob reports whether j passes the filter; q is its search words in
+// lower case.
+func matchJob(f views.JobFilter, q string, j *jobs.Job) bool {
 	// The search box promises name, description or computer.
-	if f.Q != "" && !containsFold(j.Name, f.Q) && !containsFold(j.Description, f.Q) &&
-		!slices.ContainsFunc(j.Computers, func(c string) bool { return containsFold(c, f.Q) }) {
+	if q != "" && !j.Matches(q) {
 		return false
 	}
 	if f.Platform != "" && platformLabel(j.Platform) != f.Platform {
@@ -91,19 +93,6 @@ func matchJob(f views.JobFilter, j *jobs.Job) bool {
 		return false
 	}
 	return true
-}
-
-// containsFold is strings.Contains ignoring case, without allocating per job.
-func containsFold(s, sub string) bool {
-	if len(sub) > len(s) {
-		return false
-	}
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(sub)], sub) {
-			return true
-		}
-	}
-	return false
 }
 
 // lastResult is the result the list shows: None while running or never run.

@@ -60,6 +60,35 @@ type Job struct {
 	// HierarchyObjRef; no schedule or options. Job reads the whole entity.
 	Entity *emclient.AgentBackupJob
 	Last   *Session // latest parent session, nil when none in EM's 30-day window
+
+	// search is the text a list search looks in, lower-cased once when the
+	// job is read rather than case-folded per job on every search.
+	search string
+}
+
+// Matches reports whether the job's name, description or one of its
+// computers contains q, ignoring case; q must be lower case already
+// (strings.ToLower), so that a search lowers it once, not once per job.
+func (j *Job) Matches(q string) bool {
+	s := j.search
+	if s == "" {
+		s = searchText(j)
+	}
+	return strings.Contains(s, q)
+}
+
+// searchText joins the searched fields with a byte no query holds, so that
+// a match never spans two of them.
+func searchText(j *Job) string {
+	var b strings.Builder
+	b.WriteString(strings.ToLower(j.Name))
+	b.WriteByte(0)
+	b.WriteString(strings.ToLower(j.Description))
+	for _, c := range j.Computers {
+		b.WriteByte(0)
+		b.WriteString(strings.ToLower(c))
+	}
+	return b.String()
 }
 
 // Running reports whether the job's latest session is still going.
@@ -653,6 +682,7 @@ func jobFrom(e *emclient.AgentBackupJob) *Job {
 			j.Computers = append(j.Computers, name)
 		}
 	}
+	j.search = searchText(j)
 	return j
 }
 
