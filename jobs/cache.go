@@ -108,6 +108,20 @@ func (c *cache[K, V]) get(ctx context.Context, key K, load func(context.Context)
 	}
 }
 
+// peek returns key's value while it is fresh, and never loads it: a load
+// that fails because nothing is cached would fail every caller waiting on
+// it.
+func (c *cache[K, V]) peek(key K) (V, time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.slots[key]
+	if !ok || !s.has || c.now().Sub(s.at) >= c.ttl {
+		var zero V
+		return zero, time.Time{}, false
+	}
+	return s.value, s.at, true
+}
+
 // finish hands a load's answer to its waiters and stores it unless the key
 // was invalidated after the load started.
 func (c *cache[K, V]) finish(key K, f *flight[V], v V, err error) {

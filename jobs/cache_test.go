@@ -198,3 +198,26 @@ func TestCachesJobChanged(t *testing.T) {
 		t.Fatalf("loads = %d (want 5: a's job and page again, b's cached), list version %d", n, cs.list.version)
 	}
 }
+
+// TestCachePeek: peek gives a fresh value without loading, and nothing once
+// the value is stale, invalidated or was never there.
+func TestCachePeek(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	c := newCache[string, int](func() time.Time { return now }, time.Minute, nil)
+	if _, _, ok := c.peek("a"); ok {
+		t.Fatal("peek found a value never loaded")
+	}
+	c.get(context.Background(), "a", func(context.Context) (int, error) { return 7, nil })
+	if v, at, ok := c.peek("a"); !ok || v != 7 || !at.Equal(now) {
+		t.Fatalf("fresh value: %d %v %v", v, at, ok)
+	}
+	now = now.Add(time.Minute)
+	if _, _, ok := c.peek("a"); ok {
+		t.Fatal("peek gave a value past its TTL")
+	}
+	now = now.Add(-time.Second)
+	c.invalidate("a")
+	if _, _, ok := c.peek("a"); ok {
+		t.Fatal("peek gave an invalidated value")
+	}
+}

@@ -271,20 +271,6 @@ func (s *Service) cachedJob(jobID string) (*Job, time.Time, bool) {
 	return s.cache.jobs.peek(jobID)
 }
 
-// peek returns key's value while it is fresh, and never loads it: a load
-// that fails because nothing is cached would fail every caller waiting on
-// it. (It sits here, not in cache.go, because only actions need it.)
-func (c *cache[K, V]) peek(key K) (V, time.Time, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, ok := c.slots[key]
-	if !ok || !s.has || c.now().Sub(s.at) >= c.ttl {
-		var zero V
-		return zero, time.Time{}, false
-	}
-	return s.value, s.at, true
-}
-
 // permit applies the policy to j: hidden jobs are answered as missing, and
 // both refusals are audited.
 func (s *Service) permit(ctx context.Context, actor Actor, j *Job, a Action, opts ActOptions) error {
