@@ -51,6 +51,8 @@ type Options struct {
 	HoldsNow    func() time.Time
 	ManualHolds bool
 	HandoffTTL  time.Duration // auth.Sessions.SetHandoffTTL
+	// SessionsNow is the sessions' clock (auth.Sessions.SetClock).
+	SessionsNow func() time.Time
 	// Tuning are the handlers' limits no variable sets.
 	Tuning handlers.Tuning
 }
@@ -155,6 +157,9 @@ func Build(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err e
 	}
 	sessions := auth.NewSessions(sm, cfg.Sessions.Idle)
 	sessions.SetHandoffTTL(opts.HandoffTTL)
+	if opts.SessionsNow != nil {
+		sessions.SetClock(opts.SessionsNow)
+	}
 	a.SignIn = auth.NewOIDC(bg, oidcConfig(cfg, pol(), log))
 
 	jo := opts.Jobs

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -138,13 +140,15 @@ func toStored(u User) storedUser {
 	}
 }
 
+// user returns the User of su, with slices and maps of its own (su may be
+// one remembered by Sessions.users, shared by every request of the session).
 func (su storedUser) user() User {
 	return User{
 		Identity: Identity{
 			Issuer: su.Issuer, Subject: su.Subject, Name: su.Name, Email: su.Email,
-			Groups: su.Groups, GroupsPresent: su.GroupsPresent, GroupsOverage: su.GroupsOverage,
-			Claims: su.Claims,
+			Groups: slices.Clone(su.Groups), GroupsPresent: su.GroupsPresent, GroupsOverage: su.GroupsOverage,
+			Claims: maps.Clone(su.Claims),
 		},
-		Roles: su.Roles, SignedInAt: su.SignedInAt, IDToken: su.IDToken, BreakGlass: su.BreakGlass,
+		Roles: slices.Clone(su.Roles), SignedInAt: su.SignedInAt, IDToken: su.IDToken, BreakGlass: su.BreakGlass,
 	}
 }

@@ -69,6 +69,7 @@ func NewSessionManager(store scs.Store, lifetime time.Duration, cookieName strin
 	}
 	sm.Lifetime = lifetime
 	sm.IdleTimeout = 0
+	sm.Codec = codec{}
 	// A dump of the session table then holds no usable cookie values.
 	sm.HashTokenInStore = true
 
@@ -120,9 +121,11 @@ func IsBackground(r *http.Request) bool {
 // manager's IdleTimeout: scs would extend sessions on every request,
 // including background polling.
 type Sessions struct {
-	sm   *scs.SessionManager
-	idle time.Duration
-	now  func() time.Time
+	sm    *scs.SessionManager
+	cache *storeCache // sm.Store
+	users userCache
+	idle  time.Duration
+	now   func() time.Time
 
 	handoffTTL time.Duration // 0: DefaultHandoffTTL
 	handoffMu  sync.Mutex    // makes find-and-delete of a hand-off one step
@@ -131,12 +134,25 @@ type Sessions struct {
 }
 
 // NewSessions wraps sm. idle is the inactivity timeout (default 30 minutes).
+// It puts a read cache in front of sm.Store (see MaxSessionStaleness): set
+// the manager's store before, never after.
 func NewSessions(sm *scs.SessionManager, idle time.Duration) *Sessions {
 	if idle <= 0 {
 		idle = 30 * time.Minute
 	}
-	return &Sessions{sm: sm, idle: idle, now: time.Now}
+	s := &Sessions{sm: sm, idle: idle, now: time.Now}
+	c, ok := sm.Store.(*storeCache)
+	if !ok {
+		c = newStoreCache(sm.Store, func() time.Time { return s.now() })
+		sm.Store = c
+	}
+	s.cache = c
+	return s
 }
+
+// SetClock replaces the clock of the idle timeout, the lifetime and the age
+// of cached store reads (for tests). Call it before serving.
+func (s *Sessions) SetClock(now func() time.Time) { s.now = now }
 
 // Manager returns the wrapped scs manager (for its LoadAndSave middleware).
 func (s *Sessions) Manager() *scs.SessionManager { return s.sm }
@@ -155,6 +171,36 @@ type storedUser struct {
 	SignedInAt    time.Time         `json:"t"`
 	IDToken       string            `json:"it,omitempty"`
 	BreakGlass    bool              `json:"bg,omitempty"`
+}
+
+// userCache remembers users decoded from their stored JSON, by those bytes:
+// every request of a session decodes the same ones. Equal bytes decode to
+// equal users, so it is never stale.
+type userCache struct {
+	mu sync.Mutex
+	m  map[string]storedUser
+}
+
+// maxCachedUsers bounds userCache: when full it starts over.
+const maxCachedUsers = 1024
+
+func (c *userCache) decode(raw []byte) (storedUser, error) {
+	c.mu.Lock()
+	su, ok := c.m[string(raw)]
+	c.mu.Unlock()
+	if ok {
+		return su, nil
+	}
+	if err := json.Unmarshal(raw, &su); err != nil {
+		return storedUser{}, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedUsers {
+		c.m = make(map[string]storedUser)
+	}
+	c.m[string(raw)] = su
+	c.mu.Unlock()
+	return su, nil
 }
 
 // SignIn starts a new authenticated session for u: it renews the session
@@ -201,12 +247,7 @@ func (s *Sessions) SignIn(ctx context.Context, u User) error {
 			return fmt.Errorf("auth: record sign-in: %w", err)
 		}
 	}
-	b, err := json.Marshal(storedUser{
-		Issuer: u.Issuer, Subject: u.Subject, Name: u.Name, Email: u.Email,
-		Groups: u.Groups, GroupsPresent: u.GroupsPresent, GroupsOverage: u.GroupsOverage,
-		Claims: u.Claims, Roles: u.Roles, SignedInAt: u.SignedInAt.UTC(),
-		IDToken: u.IDToken, BreakGlass: u.BreakGlass,
-	})
+	b, err := json.Marshal(toStored(u))
 	if err != nil {
 		return fmt.Errorf("auth: encode user: %w", err)
 	}
@@ -226,8 +267,8 @@ func (s *Sessions) User(ctx context.Context) (*User, bool) {
 	if sid == "" || raw == nil {
 		return nil, false
 	}
-	var su storedUser
-	if err := json.Unmarshal(raw, &su); err != nil {
+	su, err := s.users.decode(raw)
+	if err != nil {
 		s.end(ctx, sid)
 		return nil, false
 	}
@@ -237,7 +278,9 @@ func (s *Sessions) User(ctx context.Context) (*User, bool) {
 		s.end(ctx, sid)
 		return nil, false
 	}
-	alive, err := s.storeExists(ctx, sidKeyPrefix+sid)
+	// The sign-in record, as this replica read it at most
+	// MaxSessionStaleness ago.
+	_, alive, err := s.cache.FindCtx(ctx, sidKeyPrefix+sid)
 	if err != nil {
 		return nil, false
 	}
@@ -246,14 +289,8 @@ func (s *Sessions) User(ctx context.Context) (*User, bool) {
 		_ = s.sm.Destroy(ctx)
 		return nil, false
 	}
-	return &User{
-		Identity: Identity{
-			Issuer: su.Issuer, Subject: su.Subject, Name: su.Name, Email: su.Email,
-			Groups: su.Groups, GroupsPresent: su.GroupsPresent, GroupsOverage: su.GroupsOverage,
-			Claims: su.Claims,
-		},
-		Roles: su.Roles, SignedInAt: su.SignedInAt, IDToken: su.IDToken, BreakGlass: su.BreakGlass,
-	}, true
+	u := su.user()
+	return &u, true
 }
 
 // Touch records user activity for the idle timeout. Background requests
@@ -317,11 +354,7 @@ func (s *Sessions) putRecord(ctx context.Context, key string, v any, expiry time
 	if err != nil {
 		return err
 	}
-	codec := s.sm.Codec
-	if codec == nil {
-		codec = scs.GobCodec{}
-	}
-	enc, err := codec.Encode(expiry, map[string]any{recordValue: b})
+	enc, err := s.codec().Encode(expiry, map[string]any{recordValue: b})
 	if err != nil {
 		return err
 	}
@@ -354,11 +387,7 @@ func (s *Sessions) takeRecord(ctx context.Context, key string, v any) (bool, err
 // decodeRecord unpacks a record stored in the session store's encoding into
 // v; false when the encoding holds no record value.
 func (s *Sessions) decodeRecord(enc []byte, v any) (bool, error) {
-	codec := s.sm.Codec
-	if codec == nil {
-		codec = scs.GobCodec{}
-	}
-	_, vals, err := codec.Decode(enc)
+	_, vals, err := s.codec().Decode(enc)
 	if err != nil {
 		return false, err
 	}
@@ -377,18 +406,11 @@ const recordValue = "agentdesk.record"
 // manager's codec: should one ever be presented as a session token, it loads
 // as an anonymous session.
 func (s *Sessions) storeMark(ctx context.Context, key string, expiry time.Time) error {
-	codec := s.sm.Codec
-	if codec == nil {
-		codec = scs.GobCodec{}
-	}
-	b, err := codec.Encode(expiry, map[string]any{})
+	b, err := s.codec().Encode(expiry, map[string]any{})
 	if err != nil {
 		return err
 	}
-	if cs, ok := s.sm.Store.(scs.CtxStore); ok {
-		return cs.CommitCtx(ctx, key, b, expiry)
-	}
-	return s.sm.Store.Commit(key, b, expiry)
+	return s.storeCommit(ctx, key, b, expiry)
 }
 
 func (s *Sessions) storeExists(ctx context.Context, key string) (bool, error) {
@@ -396,25 +418,19 @@ func (s *Sessions) storeExists(ctx context.Context, key string) (bool, error) {
 	return found, err
 }
 
+// storeFind reads key from the store itself, never from the cache: records
+// are single-use or read to be changed.
 func (s *Sessions) storeFind(ctx context.Context, key string) ([]byte, bool, error) {
-	if cs, ok := s.sm.Store.(scs.CtxStore); ok {
-		return cs.FindCtx(ctx, key)
-	}
-	return s.sm.Store.Find(key)
+	return storeFind(ctx, s.cache.store, key)
 }
 
+// storeCommit and storeDelete go through the cache, which forgets key.
 func (s *Sessions) storeCommit(ctx context.Context, key string, b []byte, expiry time.Time) error {
-	if cs, ok := s.sm.Store.(scs.CtxStore); ok {
-		return cs.CommitCtx(ctx, key, b, expiry)
-	}
-	return s.sm.Store.Commit(key, b, expiry)
+	return s.cache.CommitCtx(ctx, key, b, expiry)
 }
 
 func (s *Sessions) storeDelete(ctx context.Context, key string) error {
-	if cs, ok := s.sm.Store.(scs.CtxStore); ok {
-		return cs.DeleteCtx(ctx, key)
-	}
-	return s.sm.Store.Delete(key)
+	return s.cache.DeleteCtx(ctx, key)
 }
 
 // randomToken returns 256 random bits, base64url-encoded.

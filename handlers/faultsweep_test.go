@@ -21,6 +21,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/agentdesk/agentdesk/auth"
 	"github.com/agentdesk/agentdesk/emclient/emsim"
 	"github.com/agentdesk/agentdesk/lock"
 )
@@ -205,15 +206,19 @@ func (w *noLength) Flush() {
 
 // TestSessionStoreDown: the session store fails (here its table is gone). A
 // page is the error page in plain words with a reference id, not scs's
-// plain-text "Internal Server Error", and it says nothing went to EM.
+// plain-text "Internal Server Error", and it says nothing went to EM. (The
+// portal answers from its reads of the store for auth.MaxSessionStaleness:
+// the test moves the sessions' clock past it.)
 func TestSessionStoreDown(t *testing.T) {
 	t.Parallel()
-	p := newPortal(t)
+	clock := &stepClock{t: time.Now()}
+	p := newPortal(t, portalOptions{sessionsClock: clock.Now})
 	c := p.signIn("alice")
 	job := p.jobNamed("Erin's laptop")
 	if _, err := p.db.Exec(`ALTER TABLE sessions RENAME TO sessions_away`); err != nil {
 		t.Fatal(err)
 	}
+	clock.Advance(auth.MaxSessionStaleness)
 	restore := func() { _, _ = p.db.Exec(`ALTER TABLE sessions_away RENAME TO sessions`) }
 	defer restore()
 	before := p.actionCalls()

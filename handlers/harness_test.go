@@ -68,6 +68,7 @@ type portalOptions struct {
 	locker           jobs.Locker                     // jobs.Options.Locker (default in-process)
 	jobsNow          func() time.Time                // jobs.Options.Now (default time.Now)
 	emClock          func() time.Time                // emclient.Config.Now (breaker and logon backoff)
+	sessionsClock    func() time.Time                // auth.Sessions.SetClock (idle timeout, cached session reads)
 	logTo            io.Writer                       // debug logs of the whole portal (default: testLogger)
 	wrapEM, wrapIdP  func(http.Handler) http.Handler // see what EM and the IdP answer
 	idpLater         bool                            // the IdP is not listening at start: call startIdP
@@ -244,7 +245,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 		Logger: log, Demo: true,
 		EMNow: o.emClock, EMLogonBackoff: o.logonBackoff,
 		Jobs:     jobs.Options{PollEvery: 50 * time.Millisecond, SessionWait: o.sessionWait, Locker: o.locker, Now: o.jobsNow},
-		HoldsNow: o.holdsClock, ManualHolds: o.holdsClock != nil,
+		HoldsNow: o.holdsClock, ManualHolds: o.holdsClock != nil, SessionsNow: o.sessionsClock,
 		HandoffTTL: o.handoffTTL,
 		Tuning:     handlers.Tuning{BodyTimeout: o.bodyTimeout, BreakGlassDelay: o.breakGlassDelay},
 	})
