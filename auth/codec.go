@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -112,7 +113,7 @@ func (codec) Decode(b []byte) (time.Time, map[string]any, error) {
 		case tagString:
 			values[k] = string(d.bytes())
 		case tagBytes:
-			values[k] = append([]byte(nil), d.bytes()...) // never alias the store's buffer
+			values[k] = bytes.Clone(d.bytes()) // never alias the store's buffer
 		case tagInt64:
 			values[k] = d.varint()
 		case tagInt:
