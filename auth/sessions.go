@@ -113,7 +113,10 @@ func IsBackground(r *http.Request) bool {
 // record exists; SignOut (and idle or lifetime expiry) deletes it. A request
 // that loaded the session before the sign-out and commits it afterwards
 // writes the old data back under the old token, but the sid record stays
-// gone, so the revived data is never accepted again.
+// gone, so the revived data is never accepted again. Replicas read the
+// session and the sid record through a cache (storeCache): a sign-out or
+// revocation holds at once on the replica that made it, and within
+// MaxSessionStaleness on the others.
 //
 // Idle timeout: Touch records the time of the last foreground request; User
 // rejects sessions idle for longer than idle. Background requests never move
