@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	kgzip "github.com/klauspost/compress/gzip"
 )
 
 // BenchmarkWarmPages is the warm job page and the warm jobs list (50 rows of
@@ -177,9 +179,10 @@ func (c countingConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// BenchmarkGzipLevels compresses the warm list page (50 rows) at gzip's
-// levels: the CPU each costs per page against the bytes it saves, which is
-// what chose render.go's gzipLevel.
+// BenchmarkGzipLevels compresses the warm list page (50 rows) with the
+// standard library's gzip and klauspost/compress's at their fast levels: the
+// CPU each costs per page against the bytes it saves, which is what chose
+// render.go's gzip writer and gzipLevel.
 //
 //	go test -run '^$' -bench GzipLevels ./handlers/
 func BenchmarkGzipLevels(b *testing.B) {
@@ -193,10 +196,24 @@ func BenchmarkGzipLevels(b *testing.B) {
 	if rec.Code != http.StatusOK || len(page) < 10000 {
 		b.Fatalf("list page: %d, %d bytes", rec.Code, len(page))
 	}
-	for _, level := range []int{gzip.HuffmanOnly, gzip.BestSpeed, 3, gzip.DefaultCompression, gzip.BestCompression} {
-		b.Run("level="+strconv.Itoa(level), func(b *testing.B) {
+	for _, tt := range []struct {
+		name  string
+		level int
+		new   func(w io.Writer, level int) (gzipWriter, error)
+	}{
+		{"std", gzip.HuffmanOnly, stdGzip},
+		{"std", gzip.BestSpeed, stdGzip},
+		{"std", 3, stdGzip},
+		{"std", gzip.DefaultCompression, stdGzip},
+		{"klauspost", kgzip.StatelessCompression, kpGzip},
+		{"klauspost", kgzip.BestSpeed, kpGzip},
+		{"klauspost", 2, kpGzip},
+		{"klauspost", 3, kpGzip},
+		{"klauspost", kgzip.DefaultCompression, kpGzip},
+	} {
+		b.Run(tt.name+"/level="+strconv.Itoa(tt.level), func(b *testing.B) {
 			var out bytes.Buffer
-			zw, err := gzip.NewWriterLevel(&out, level)
+			zw, err := tt.new(&out, tt.level)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -215,6 +232,20 @@ func BenchmarkGzipLevels(b *testing.B) {
 			b.ReportMetric(float64(out.Len()), "gzip-B")
 		})
 	}
+}
+
+// gzipWriter is what both gzip packages' writers offer.
+type gzipWriter interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+func stdGzip(w io.Writer, level int) (gzipWriter, error) {
+	return gzip.NewWriterLevel(w, level)
+}
+
+func kpGzip(w io.Writer, level int) (gzipWriter, error) {
+	return kgzip.NewWriterLevel(w, level)
 }
 
 // cpuTime is the process's user + system CPU time in nanoseconds.
