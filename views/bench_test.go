@@ -31,6 +31,18 @@ func BenchmarkJobListPage50(b *testing.B) {
 
 func BenchmarkJobRow(b *testing.B) { benchRender(b, JobRowView(sampleRow(jobID, "Erin's laptop", 2))) }
 
+// The Fresh benchmarks render with the memos off (memo.go): the cost of a
+// row or a job page the memo does not hold.
+func BenchmarkJobTable50Fresh(b *testing.B) {
+	withoutMemos(b)
+	benchRender(b, JobTable(sampleList(50)))
+}
+
+func BenchmarkJobPageFresh(b *testing.B) {
+	withoutMemos(b)
+	benchRender(b, JobPage(sampleLayout(), sampleDetail("Erin's laptop", "Laptop of Erin")))
+}
+
 func BenchmarkJobPage(b *testing.B) {
 	benchRender(b, JobPage(sampleLayout(), sampleDetail("Erin's laptop", "Laptop of Erin")))
 }

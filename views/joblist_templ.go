@@ -1056,12 +1056,12 @@ func sortMenu(m JobList) templ.Component {
 	})
 }
 
-// JobRowView is one row of the jobs table (<tr id="job-row-<id>">); a handler
-// answering ActionState.RowURL renders it alone. It is the page's most
+// jobRow is JobRowView rendered anew (see memo.go). It is the page's most
 // repeated markup, so it carries only what is used: data-testid (tests, and
 // the CSS that hides remembered columns and labels cells on phones), the
 // ids htmx targets and scripts look up, and the words for screen readers.
-func JobRowView(r JobRow) templ.Component {
+// It reads nothing but r.
+func jobRow(r JobRow) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

@@ -1,0 +1,220 @@
+package views
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/a-h/templ"
+)
+
+// A memo remembers the markup of a pure component for each job: the model it
+// was rendered from and the bytes it gave. A list row or a section of the job
+// page is the same from one warm request to the next, so rendering it again is
+// copying those bytes. The markup is reused only when the model is equal to
+// the one remembered, field by field (no hash that could collide), so an
+// out-of-date entry is never sent: it is replaced.
+//
+// Only components that read nothing but their model may be memoised: no
+// context value (CSP nonce, CSRF token, user), no clock. Such parts of a page
+// are rendered for each request around the memoised ones.
+type memo[M any] struct {
+	limit  int                     // entries kept; 0 turns the memo off
+	equal  func(a, b M) bool       // exact: every field the component reads
+	clone  func(M) M               // a copy sharing no slice with the caller's model
+	render func(M) templ.Component // the component itself
+
+	mu      sync.Mutex
+	entries map[string]memoEntry[M]
+}
+
+type memoEntry[M any] struct {
+	model M
+	html  []byte // never written to once stored
+}
+
+// memoLimit bounds each memo: a list row is ~2.4 KB, so the rows memo holds
+// up to ~5 MB, the first 40 pages of 50 rows.
+const memoLimit = 2048
+
+func newMemo[M any](limit int, equal func(a, b M) bool, clone func(M) M, render func(M) templ.Component) *memo[M] {
+	return &memo[M]{limit: limit, equal: equal, clone: clone, render: render, entries: make(map[string]memoEntry[M])}
+}
+
+// component renders m for the job id, from the memo when it holds m's markup.
+func (c *memo[M]) component(id string, m M) templ.Component {
+	if c.limit == 0 {
+		return c.render(m)
+	}
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		e, ok := c.entries[id]
+		c.mu.Unlock()
+		if ok && c.equal(e.model, m) {
+			_, err := w.Write(e.html)
+			return err
+		}
+		var buf bytes.Buffer
+		if err := c.render(m).Render(ctx, &buf); err != nil {
+			return err
+		}
+		c.put(id, memoEntry[M]{model: c.clone(m), html: buf.Bytes()})
+		_, err := w.Write(buf.Bytes())
+		return err
+	})
+}
+
+func (c *memo[M]) put(id string, e memoEntry[M]) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[id]; !ok && len(c.entries) >= c.limit {
+		for k := range c.entries { // any one: a map's order is unspecified
+			delete(c.entries, k)
+			break
+		}
+	}
+	c.entries[id] = e
+}
+
+// The memoised components. Tests replace them with memos turned off
+// (limit 0) to compare their output with the components rendered anew.
+var (
+	rowMemo  = newMemo(memoLimit, JobRow.equal, JobRow.clone, jobRow)
+	pageMemo = newMemo(memoLimit/8, JobDetail.equal, JobDetail.clone, jobBody)
+)
+
+// JobRowView is one row of the jobs table (<tr id="job-row-<id>">); a handler
+// answering ActionState.RowURL renders it alone. It is the list's most
+// repeated markup and a pure function of the row, hence memoised.
+func JobRowView(r JobRow) templ.Component { return rowMemo.component(r.ID, r) }
+
+// jobPageBody is the job page's content, memoised.
+func jobPageBody(m JobDetail) templ.Component { return pageMemo.component(m.ID, m) }
+
+// equal reports whether two rows render alike: every field is compared
+// (TestMemoEqualSeesEveryField changes each in turn). Times compare with ==,
+// location included, since the row prints them in their own zone.
+func (r JobRow) equal(o JobRow) bool {
+	return r.ID == o.ID && r.Name == o.Name && r.URL == o.URL && r.Platform == o.Platform &&
+		r.Server == o.Server && r.Kind == o.Kind &&
+		r.ScheduleConfigured == o.ScheduleConfigured && r.ScheduleEnabled == o.ScheduleEnabled &&
+		r.LastResult == o.LastResult && r.LastRunAt == o.LastRunAt && r.NextRun == o.NextRun &&
+		r.Running == o.Running && r.Progress == o.Progress && slices.Equal(r.Actions, o.Actions) &&
+		r.RowURL == o.RowURL && r.Poll == o.Poll && r.Live == o.Live
+}
+
+func (r JobRow) clone() JobRow {
+	r.Actions = slices.Clone(r.Actions)
+	return r
+}
+
+// equal reports whether two job pages' bodies render alike: every field, deep
+// (TestMemoEqualSeesEveryField changes each leaf in turn).
+func (m JobDetail) equal(o JobDetail) bool {
+	return m.ID == o.ID && m.UID == o.UID && m.Name == o.Name && m.JobType == o.JobType &&
+		m.Platform == o.Platform && m.Kind == o.Kind && m.Description == o.Description &&
+		m.URL == o.URL && m.CardURL == o.CardURL && m.Poll == o.Poll && m.JobsURL == o.JobsURL &&
+		m.ScheduleConfigured == o.ScheduleConfigured && m.ScheduleEnabled == o.ScheduleEnabled &&
+		m.NextRun == o.NextRun && slices.Equal(m.Schedule, o.Schedule) && slices.Equal(m.ScheduleRaw, o.ScheduleRaw) &&
+		slices.EqualFunc(m.Includes, o.Includes, Include.equal) &&
+		slices.Equal(m.JobGuest, o.JobGuest) && slices.Equal(m.Retention, o.Retention) && m.Server == o.Server &&
+		slices.EqualFunc(m.Sessions, o.Sessions, SessionRow.equal) &&
+		m.SessionsPage == o.SessionsPage && m.SessionsPages == o.SessionsPages &&
+		m.Running == o.Running && m.Progress == o.Progress && m.LastResult == o.LastResult && m.LastRunAt == o.LastRunAt &&
+		slices.Equal(m.Actions, o.Actions) && slices.Equal(m.Why, o.Why) &&
+		equalPtr(m.Status, o.Status, func(a, b ActionState) bool { return a == b }) &&
+		equalPtr(m.Confirm, o.Confirm, Confirm.equal) &&
+		m.LinkNote == o.LinkNote && equalPtr(m.Hold, o.Hold, HoldBanner.equal) &&
+		m.AsOf == o.AsOf && slices.Equal(m.Links, o.Links) &&
+		m.HistoryURL == o.HistoryURL && m.HistoryLoadURL == o.HistoryLoadURL
+}
+
+func (m JobDetail) clone() JobDetail {
+	m.Schedule = slices.Clone(m.Schedule)
+	m.ScheduleRaw = slices.Clone(m.ScheduleRaw)
+	m.Includes = cloneEach(m.Includes, Include.clone)
+	m.JobGuest = slices.Clone(m.JobGuest)
+	m.Retention = slices.Clone(m.Retention)
+	m.Sessions = cloneEach(m.Sessions, SessionRow.clone)
+	m.Actions = slices.Clone(m.Actions)
+	m.Why = slices.Clone(m.Why)
+	m.Status = clonePtr(m.Status, func(s ActionState) ActionState { return s })
+	m.Confirm = clonePtr(m.Confirm, Confirm.clone)
+	m.Hold = clonePtr(m.Hold, HoldBanner.clone)
+	m.Links = slices.Clone(m.Links)
+	return m
+}
+
+func (in Include) equal(o Include) bool {
+	return in.Name == o.Name && in.DisplayName == o.DisplayName && in.Kind == o.Kind && slices.Equal(in.Guest, o.Guest)
+}
+
+func (in Include) clone() Include {
+	in.Guest = slices.Clone(in.Guest)
+	return in
+}
+
+func (s SessionRow) equal(o SessionRow) bool {
+	return s.ID == o.ID && s.Name == o.Name && s.State == o.State && s.Result == o.Result &&
+		s.Start == o.Start && s.End == o.End && s.Duration == o.Duration && s.Progress == o.Progress &&
+		s.IsRetry == o.IsRetry && s.Computer == o.Computer && s.Reason == o.Reason &&
+		slices.EqualFunc(s.Children, o.Children, SessionRow.equal) && s.ChildrenURL == o.ChildrenURL
+}
+
+func (s SessionRow) clone() SessionRow {
+	s.Children = cloneEach(s.Children, SessionRow.clone)
+	return s
+}
+
+func (c Confirm) equal(o Confirm) bool {
+	return c.JobID == o.JobID && c.JobName == o.JobName && c.Action == o.Action && c.Desired == o.Desired &&
+		c.CancelURL == o.CancelURL && c.CSRFToken == o.CSRFToken && slices.Equal(c.Durations, o.Durations) &&
+		c.Already == o.Already
+}
+
+func (c Confirm) clone() Confirm {
+	c.Durations = slices.Clone(c.Durations)
+	return c
+}
+
+func (b HoldBanner) equal(o HoldBanner) bool {
+	return b.JobID == o.JobID && b.By == o.By && b.DisabledAt == o.DisabledAt && b.ReenableAt == o.ReenableAt &&
+		b.Now == o.Now && b.Message == o.Message &&
+		equalPtr(b.Enable, o.Enable, func(a, b ActionButton) bool { return a == b })
+}
+
+func (b HoldBanner) clone() HoldBanner {
+	b.Enable = clonePtr(b.Enable, func(a ActionButton) ActionButton { return a })
+	return b
+}
+
+func equalPtr[T any](a, b *T, equal func(a, b T) bool) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return equal(*a, *b)
+}
+
+func clonePtr[T any](p *T, clone func(T) T) *T {
+	if p == nil {
+		return nil
+	}
+	c := clone(*p)
+	return &c
+}
+
+func cloneEach[T any](s []T, clone func(T) T) []T {
+	if s == nil {
+		return nil
+	}
+	out := make([]T, len(s))
+	for i, v := range s {
+		out[i] = clone(v)
+	}
+	return out
+}

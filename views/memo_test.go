@@ -1,0 +1,246 @@
+package views
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// withoutMemos turns the memos off for one test, so that the components
+// render anew (memos with limit 0 call the component itself).
+func withoutMemos(t testing.TB) {
+	t.Helper()
+	rows, page := rowMemo, pageMemo
+	rowMemo = newMemo(0, rows.equal, rows.clone, rows.render)
+	pageMemo = newMemo(0, page.equal, page.clone, page.render)
+	t.Cleanup(func() { rowMemo, pageMemo = rows, page })
+}
+
+// fullDetail is a job page with every pointer set and every slice filled, so
+// that leafChanges reaches every field.
+func fullDetail() JobDetail {
+	m := sampleDetail("Erin's laptop", hostile[1])
+	m.Kind = KindPolicy
+	m.LinkNote = "The retry was not opened: the job is running."
+	m.HistoryURL, m.HistoryLoadURL = "/backup/audit?job="+jobID, "/backup/jobs/"+jobID+"/history"
+	m.Sessions[1].ChildrenURL = "/backup/jobs/" + jobID + "/sessions/s2"
+	m.Status = &ActionState{JobID: jobID, Action: ActionStart, Label: "Start", State: StateRunning, Message: "Backup started.",
+		Progress: 10, TaskID: "task-1", PollURL: "/backup/jobs/" + jobID + "/status", CardURL: "/backup/jobs/" + jobID + "/card",
+		RowURL: "/backup/jobs/" + jobID + "/row", By: "Alice", ClearConfirm: true}
+	m.Confirm = &Confirm{JobID: jobID, JobName: m.Name, Action: actionsFor(jobID, false)[1], Desired: "disabled",
+		CancelURL: m.URL, CSRFToken: token, Durations: []KV{{"1h", "1 hour"}, {"", "Until enabled again"}}, Already: "Sent a moment ago."}
+	m.Hold = &HoldBanner{JobID: jobID, By: "Alice", DisabledAt: sampleAt.Add(-time.Hour), ReenableAt: sampleAt.Add(time.Hour),
+		Now: sampleAt, Message: "EM refused.", Enable: &actionsFor(jobID, false)[0]}
+	return m
+}
+
+func fullRow() JobRow {
+	r := sampleRow(jobID, hostile[0], 2)
+	r.Kind = KindJob
+	return r
+}
+
+// TestMemoMatchesFreshRender renders varied lists and job pages with the
+// memos (twice: a miss, then a hit) and without, and wants the same bytes.
+func TestMemoMatchesFreshRender(t *testing.T) {
+	var lists []JobList
+	for i, name := range hostile {
+		l := sampleList(12)
+		for j := range l.Rows {
+			l.Rows[j].Name = name + strconv.Itoa(j)
+			l.Rows[j].ID = fmt.Sprintf("%02d-%02d", i%3, j) // ids shared across lists, rows differing
+		}
+		lists = append(lists, l)
+	}
+	var details []JobDetail
+	for i, name := range hostile {
+		d := sampleDetail(name, hostile[(i+1)%len(hostile)])
+		if i%2 == 0 {
+			d = fullDetail()
+			d.Name = name
+		}
+		d.ID = strconv.Itoa(i % 3)
+		details = append(details, d)
+	}
+	var memoised []string
+	for range 2 {
+		for _, l := range lists {
+			memoised = append(memoised, render(t, JobListPage(sampleLayout(), l)))
+		}
+		for _, d := range details {
+			memoised = append(memoised, render(t, JobPage(sampleLayout(), d)))
+		}
+	}
+	withoutMemos(t)
+	var fresh []string
+	for _, l := range lists {
+		fresh = append(fresh, render(t, JobListPage(sampleLayout(), l)))
+	}
+	for _, d := range details {
+		fresh = append(fresh, render(t, JobPage(sampleLayout(), d)))
+	}
+	for i, got := range memoised {
+		if want := fresh[i%len(fresh)]; got != want {
+			t.Errorf("render %d (pass %d) differs from the fresh render", i%len(fresh), i/len(fresh)+1)
+		}
+	}
+}
+
+// TestMemoEqualSeesEveryField changes each leaf of a row and of a job page in
+// turn (every field, nested slices and pointers included, so a field added
+// later is covered): equal must tell the change, and the memo, holding the
+// unchanged model's markup, must render the changed model as a fresh render
+// does, whether the change comes as a new value or is made in place on the
+// model the memo was given.
+func TestMemoEqualSeesEveryField(t *testing.T) {
+	t.Run("row", func(t *testing.T) {
+		checkEveryField(t, fullRow(), JobRow.equal, func(r JobRow) string { return render(t, JobRowView(r)) },
+			func(r JobRow) string { return render(t, jobRow(r)) })
+	})
+	t.Run("job page", func(t *testing.T) {
+		checkEveryField(t, fullDetail(), JobDetail.equal, func(m JobDetail) string { return render(t, jobPageBody(m)) },
+			func(m JobDetail) string { return render(t, jobBody(m)) })
+	})
+}
+
+func checkEveryField[M any](t *testing.T, base M, equal func(a, b M) bool, memoised, fresh func(M) string) {
+	t.Helper()
+	changes := leafChanges(reflect.ValueOf(base), "")
+	if len(changes) < 20 {
+		t.Fatalf("only %d changes found", len(changes))
+	}
+	for _, c := range changes {
+		changed := deepCopy(base)
+		c.apply(reflect.ValueOf(&changed).Elem())
+		if equal(base, changed) {
+			t.Errorf("%s: equal does not see the change", c.path)
+		}
+		// A new value, the memo holding base's markup.
+		memoised(deepCopy(base))
+		if got, want := memoised(changed), fresh(changed); got != want {
+			t.Errorf("%s: memoised render differs from the fresh one", c.path)
+		}
+		// The same value changed in place after the memo kept it.
+		inPlace := deepCopy(base)
+		memoised(inPlace)
+		c.apply(reflect.ValueOf(&inPlace).Elem())
+		if got, want := memoised(inPlace), fresh(inPlace); got != want {
+			t.Errorf("%s changed in place: memoised render differs from the fresh one (the memo shares the caller's slices)", c.path)
+		}
+	}
+}
+
+func TestMemoBounded(t *testing.T) {
+	m := newMemo(3, JobRow.equal, JobRow.clone, jobRow)
+	for i := range 10 {
+		r := sampleRow(strconv.Itoa(i), "job", i)
+		if got, want := render(t, m.component(r.ID, r)), render(t, jobRow(r)); got != want {
+			t.Fatalf("row %d differs", i)
+		}
+	}
+	if n := len(m.entries); n != 3 {
+		t.Errorf("%d entries, want the limit, 3", n)
+	}
+}
+
+// change changes one leaf of a model, found by path.
+type change struct {
+	path  string
+	apply func(root reflect.Value)
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// leafChanges lists a change for every leaf under v: a string gets longer, a
+// bool flips, a number grows, a time moves (and, separately, changes zone
+// only), a slice gets one element more and one less, a pointer becomes nil
+// or, when nil, points to a zero value.
+func leafChanges(v reflect.Value, path string) []change {
+	if v.Type() == timeType {
+		return []change{
+			{path + " moved", func(x reflect.Value) { x.Set(reflect.ValueOf(x.Interface().(time.Time).Add(time.Minute))) }},
+			{path + " zone", func(x reflect.Value) {
+				x.Set(reflect.ValueOf(x.Interface().(time.Time).In(time.FixedZone("X", 7200))))
+			}},
+		}
+	}
+	var out []change
+	switch v.Kind() {
+	case reflect.String:
+		out = append(out, change{path, func(x reflect.Value) { x.SetString(x.String() + "<x>") }})
+	case reflect.Bool:
+		out = append(out, change{path, func(x reflect.Value) { x.SetBool(!x.Bool()) }})
+	case reflect.Int, reflect.Int64:
+		step := int64(1)
+		if v.Type() == reflect.TypeFor[time.Duration]() {
+			step = int64(time.Second) // durations print in seconds
+		}
+		out = append(out, change{path, func(x reflect.Value) { x.SetInt(x.Int() + step) }})
+	case reflect.Struct:
+		for i := range v.NumField() {
+			for _, c := range leafChanges(v.Field(i), path+"."+v.Type().Field(i).Name) {
+				out = append(out, change{c.path, func(x reflect.Value) { c.apply(x.Field(i)) }})
+			}
+		}
+	case reflect.Slice:
+		out = append(out, change{path + " +1", func(x reflect.Value) { x.Set(reflect.Append(x, reflect.Zero(x.Type().Elem()))) }})
+		if v.Len() > 0 {
+			out = append(out, change{path + " -1", func(x reflect.Value) { x.Set(x.Slice(0, x.Len()-1)) }})
+		}
+		for i := range v.Len() {
+			for _, c := range leafChanges(v.Index(i), path+"["+strconv.Itoa(i)+"]") {
+				out = append(out, change{c.path, func(x reflect.Value) { c.apply(x.Index(i)) }})
+			}
+		}
+	case reflect.Pointer:
+		if v.IsNil() {
+			out = append(out, change{path + " set", func(x reflect.Value) { x.Set(reflect.New(x.Type().Elem())) }})
+			break
+		}
+		out = append(out, change{path + " nil", func(x reflect.Value) { x.Set(reflect.Zero(x.Type())) }})
+		for _, c := range leafChanges(v.Elem(), path) {
+			out = append(out, change{c.path, func(x reflect.Value) { c.apply(x.Elem()) }})
+		}
+	default:
+		panic("leafChanges: no change for " + v.Type().String() + " at " + path)
+	}
+	return out
+}
+
+// deepCopy copies a model, sharing no slice or pointer with it.
+func deepCopy[M any](m M) M {
+	out := reflect.New(reflect.TypeFor[M]()).Elem()
+	copyInto(out, reflect.ValueOf(m))
+	return out.Interface().(M)
+}
+
+func copyInto(dst, src reflect.Value) {
+	if src.Type() == timeType {
+		dst.Set(src)
+		return
+	}
+	switch src.Kind() {
+	case reflect.Struct:
+		for i := range src.NumField() {
+			copyInto(dst.Field(i), src.Field(i))
+		}
+	case reflect.Slice:
+		if src.IsNil() {
+			return
+		}
+		dst.Set(reflect.MakeSlice(src.Type(), src.Len(), src.Len()))
+		for i := range src.Len() {
+			copyInto(dst.Index(i), src.Index(i))
+		}
+	case reflect.Pointer:
+		if src.IsNil() {
+			return
+		}
+		dst.Set(reflect.New(src.Type().Elem()))
+		copyInto(dst.Elem(), src.Elem())
+	default:
+		dst.Set(src)
+	}
+}
