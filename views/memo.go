@@ -3,6 +3,7 @@ package views
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"slices"
 	"sync"
@@ -10,21 +11,25 @@ import (
 	"github.com/a-h/templ"
 )
 
-// A memo remembers the markup of a pure component for each job: the model it
-// was rendered from and the bytes it gave. A list row or a section of the job
-// page is the same from one warm request to the next, so rendering it again is
-// copying those bytes. The markup is reused only when the model is equal to
-// the one remembered, field by field (no hash that could collide), so an
-// out-of-date entry is never sent: it is replaced.
+// A memo remembers the markup of a pure component for each key (a job, a
+// list URL): the model it was rendered from and the bytes it gave. A list row
+// or a job page's body is the same from one warm request to the next, so
+// rendering it again is copying those bytes. The markup is reused only when
+// the model is equal to the one remembered, field by field (no hash that
+// could collide), so an out-of-date entry is never sent: it is replaced.
 //
 // Only components that read nothing but their model may be memoised: no
 // context value (CSP nonce, CSRF token, user), no clock. Such parts of a page
 // are rendered for each request around the memoised ones.
+//
+// A component may have a hole, a part the caller renders on each call (the
+// list's rows, themselves memoised one by one): the memo keeps the markup
+// before and after it.
 type memo[M any] struct {
-	limit  int                     // entries kept; 0 turns the memo off
-	equal  func(a, b M) bool       // exact: every field the component reads
-	clone  func(M) M               // a copy sharing no slice with the caller's model
-	render func(M) templ.Component // the component itself
+	limit  int                                             // entries kept; 0 turns the memo off
+	equal  func(a, b M) bool                               // exact: every field the component reads
+	clone  func(M) M                                       // a copy sharing nothing the caller may change
+	render func(m M, hole templ.Component) templ.Component // the component itself
 
 	mu      sync.Mutex
 	entries map[string]memoEntry[M]
@@ -33,68 +38,139 @@ type memo[M any] struct {
 type memoEntry[M any] struct {
 	model M
 	html  []byte // never written to once stored
+	hole  int    // where the hole goes in html; -1 when the component has none
 }
 
-// memoLimit bounds each memo: a list row is ~2.4 KB, so the rows memo holds
-// up to ~5 MB, the first 40 pages of 50 rows.
+// memoLimit bounds the memos of rows and pages: a list row is ~2.4 KB, so
+// the rows memo holds up to ~5 MB, the first 40 pages of 50 rows.
 const memoLimit = 2048
 
-func newMemo[M any](limit int, equal func(a, b M) bool, clone func(M) M, render func(M) templ.Component) *memo[M] {
+func newMemo[M any](limit int, equal func(a, b M) bool, clone func(M) M, render func(M, templ.Component) templ.Component) *memo[M] {
 	return &memo[M]{limit: limit, equal: equal, clone: clone, render: render, entries: make(map[string]memoEntry[M])}
 }
 
-// component renders m for the job id, from the memo when it holds m's markup.
-func (c *memo[M]) component(id string, m M) templ.Component {
-	if c.limit == 0 {
-		return c.render(m)
-	}
+// component renders m, with hole (nil: none) in its place, from the memo when
+// it holds m's markup under key.
+func (c *memo[M]) component(key string, m M, hole templ.Component) templ.Component {
 	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c.mu.Lock()
-		e, ok := c.entries[id]
-		c.mu.Unlock()
-		if ok && c.equal(e.model, m) {
-			_, err := w.Write(e.html)
-			return err
-		}
-		var buf bytes.Buffer
-		if err := c.render(m).Render(ctx, &buf); err != nil {
-			return err
-		}
-		c.put(id, memoEntry[M]{model: c.clone(m), html: buf.Bytes()})
-		_, err := w.Write(buf.Bytes())
-		return err
+		return c.write(ctx, w, key, m, hole)
 	})
 }
 
-func (c *memo[M]) put(id string, e memoEntry[M]) {
+// write is component's Render.
+func (c *memo[M]) write(ctx context.Context, w io.Writer, key string, m M, hole templ.Component) error {
+	if c.limit == 0 {
+		return c.render(m, hole).Render(ctx, w)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	e, ok := c.entries[key]
+	c.mu.Unlock()
+	if !ok || !c.equal(e.model, m) {
+		var err error
+		if e, err = c.fill(ctx, key, m, hole != nil); err != nil {
+			return err
+		}
+	}
+	if e.hole < 0 {
+		_, err := w.Write(e.html)
+		return err
+	}
+	if _, err := w.Write(e.html[:e.hole]); err != nil {
+		return err
+	}
+	if err := hole.Render(ctx, w); err != nil {
+		return err
+	}
+	_, err := w.Write(e.html[e.hole:])
+	return err
+}
+
+// fill renders m with an empty hole, noting where the hole is, and keeps it.
+func (c *memo[M]) fill(ctx context.Context, key string, m M, withHole bool) (memoEntry[M], error) {
+	var buf bytes.Buffer
+	e := memoEntry[M]{hole: -1}
+	var marker templ.Component
+	if withHole {
+		marker = templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+			if e.hole >= 0 {
+				return errHoleTwice
+			}
+			// templ buffers its output: what came before the hole must
+			// have reached buf for buf.Len() to be the hole's offset.
+			if f, ok := w.(interface{ Flush() error }); ok {
+				if err := f.Flush(); err != nil {
+					return err
+				}
+			}
+			e.hole = buf.Len()
+			return nil
+		})
+	}
+	if err := c.render(m, marker).Render(ctx, &buf); err != nil {
+		return e, err
+	}
+	e.model, e.html = c.clone(m), buf.Bytes()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.entries[id]; !ok && len(c.entries) >= c.limit {
+	if _, ok := c.entries[key]; !ok && len(c.entries) >= c.limit {
 		for k := range c.entries { // any one: a map's order is unspecified
 			delete(c.entries, k)
 			break
 		}
 	}
-	c.entries[id] = e
+	c.entries[key] = e
+	return e, nil
 }
+
+var errHoleTwice = errors.New("views: a memoised component renders its hole twice")
 
 // The memoised components. Tests replace them with memos turned off
 // (limit 0) to compare their output with the components rendered anew.
 var (
-	rowMemo  = newMemo(memoLimit, JobRow.equal, JobRow.clone, jobRow)
-	pageMemo = newMemo(memoLimit/8, JobDetail.equal, JobDetail.clone, jobBody)
+	rowMemo      = newMemo(memoLimit, JobRow.equal, JobRow.clone, func(r JobRow, _ templ.Component) templ.Component { return jobRow(r) })
+	pageMemo     = newMemo(memoLimit/8, JobDetail.equal, JobDetail.clone, func(m JobDetail, _ templ.Component) templ.Component { return jobBody(m) })
+	listMemo     = newMemo(listMemoLimit, JobList.equal, JobList.clone, listBody)
+	jobTableMemo = newMemo(listMemoLimit, JobList.equal, JobList.clone, jobTable)
 )
+
+// listMemoLimit bounds the list memos: one entry per list URL (filters,
+// sort, page) recently asked for.
+const listMemoLimit = 64
 
 // JobRowView is one row of the jobs table (<tr id="job-row-<id>">); a handler
 // answering ActionState.RowURL renders it alone. It is the list's most
 // repeated markup and a pure function of the row, hence memoised.
-func JobRowView(r JobRow) templ.Component { return rowMemo.component(r.ID, r) }
+func JobRowView(r JobRow) templ.Component { return rowMemo.component(r.ID, r, nil) }
 
 // jobPageBody is the job page's content, memoised.
-func jobPageBody(m JobDetail) templ.Component { return pageMemo.component(m.ID, m) }
+func jobPageBody(m JobDetail) templ.Component { return pageMemo.component(m.ID, m, nil) }
+
+// listPageBody is the list page's content, memoised around its rows.
+func listPageBody(m JobList) templ.Component {
+	return listMemo.component(m.URL(m.Filter), m, jobRows(m.Rows))
+}
+
+// JobTable is the #job-table region: what htmx requests from the search
+// form, the sort headers and the pager swap in (outerHTML). It is memoised
+// around its rows.
+func JobTable(m JobList) templ.Component {
+	return jobTableMemo.component(m.URL(m.Filter), m, jobRows(m.Rows))
+}
+
+// jobRows renders rows one after the other, as JobRowView does each.
+func jobRows(rows []JobRow) templ.Component {
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		for i := range rows {
+			if err := rowMemo.write(ctx, w, rows[i].ID, rows[i], nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
 
 // equal reports whether two rows render alike: every field is compared
 // (TestMemoEqualSeesEveryField changes each in turn). Times compare with ==,
@@ -217,4 +293,19 @@ func cloneEach[T any](s []T, clone func(T) T) []T {
 		out[i] = clone(v)
 	}
 	return out
+}
+
+// equal reports whether two lists render alike apart from their rows: every
+// other field, and whether there are rows at all.
+func (m JobList) equal(o JobList) bool {
+	return m.Path == o.Path && m.Filter == o.Filter && slices.Equal(m.Servers, o.Servers) &&
+		(len(m.Rows) == 0) == (len(o.Rows) == 0) && m.Total == o.Total && m.Pages == o.Pages &&
+		m.AsOf == o.AsOf && m.Refreshing == o.Refreshing && m.RefreshFailed == o.RefreshFailed
+}
+
+// clone keeps of the rows only whether there are any.
+func (m JobList) clone() JobList {
+	m.Servers = slices.Clone(m.Servers)
+	m.Rows = make([]JobRow, min(len(m.Rows), 1))
+	return m
 }
