@@ -37,13 +37,14 @@ func pageTitle(t string) string {
 }
 
 // csrfHeaders is the JSON for hx-headers on <body>. json.Marshal escapes
-// <, > and &; templ escapes the attribute, so no token can break out.
+// <, > and &; templ escapes the attribute, so no token can break out. The
+// object is written around the marshalled token: every page has one.
 func csrfHeaders(token string) string {
-	b, err := json.Marshal(map[string]string{"X-CSRF-Token": token})
+	b, err := json.Marshal(token)
 	if err != nil {
 		return "{}"
 	}
-	return string(b)
+	return `{"X-CSRF-Token":` + string(b) + `}`
 }
 
 // domID turns an id from EM into a fragment safe in an element id and in a
