@@ -294,3 +294,39 @@ func copyInto(dst, src reflect.Value) {
 		dst.Set(src)
 	}
 }
+
+// TestMemoConcurrent renders rows that share ids but differ, from several
+// goroutines at once (go test -race): each must get its own row's markup.
+func TestMemoConcurrent(t *testing.T) {
+	m := newMemo(8, rowMemo.equal, rowMemo.clone, rowMemo.render)
+	var rows []JobRow
+	var want []string
+	for i := range 24 {
+		r := sampleRow(strconv.Itoa(i%4), hostile[i%len(hostile)], i)
+		rows = append(rows, r)
+		want = append(want, render(t, jobRow(r)))
+	}
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for n := range 200 {
+				i := (n*7 + g) % len(rows)
+				var b strings.Builder
+				if err := m.component(rows[i].ID, rows[i], nil).Render(context.Background(), &b); err != nil {
+					errs <- err
+					return
+				}
+				if b.String() != want[i] {
+					errs <- fmt.Errorf("row %d: memoised markup differs", i)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
