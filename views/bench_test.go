@@ -10,6 +10,9 @@ import (
 
 // Render benchmarks for every page and fragment the handlers send. The issue's
 // budget is BenchmarkJobTable50 < 500 allocs/op (the 50-row list fragment).
+// Rows, the job page's body and the list's are memoised (memo.go), so these
+// measure warm renders, the memos holding the markup after the first
+// iteration; the Fresh ones measure renders the memos do not hold.
 //
 //	go test -run '^$' -bench . -benchmem ./views/
 
