@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentdesk/agentdesk/emclient/emexamples"
 )
 
 const bench10k = 10000
@@ -81,4 +86,68 @@ func BenchmarkJobRows10k(b *testing.B) {
 			b.Fatalf("decoded %d rows", len(rows))
 		}
 	}
+}
+
+// BenchmarkJobPageDecode is what a cold job page decodes: the documented job
+// entity and a page of ten sessions, through the tagged types with
+// encoding/xml's reflection (tagged: how AgentJob and the job's session page
+// read them before) and through the token walks that read them now (hand).
+//
+//	go test -run '^$' -bench JobPageDecode -benchmem ./emclient/
+func BenchmarkJobPageDecode(b *testing.B) {
+	dir := emexamples.Dir(b)
+	job, err := os.ReadFile(filepath.Join(dir, "agent_job_entity.xml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	job = emexamples.AmpFix(job)
+	sess, err := os.ReadFile(filepath.Join(dir, "backup_job_session_entity_docs.xml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	one := xmlDecl.ReplaceAll(emexamples.AmpFix(sess), []byte("$1"))
+	page := []byte(`<?xml version="1.0" encoding="utf-8"?><QueryResult xmlns="http://www.veeam.com/ent/v1.0"><Entities><BackupJobSessions>` +
+		strings.Repeat(string(one), 10) + `</BackupJobSessions></Entities><PagingInfo PageNum="1" PageSize="10" PagesCount="3"/></QueryResult>`)
+	b.Run("job/tagged", func(b *testing.B) {
+		b.SetBytes(int64(len(job)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var j AgentBackupJob
+			if err := decode(job, &j); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("job/hand", func(b *testing.B) {
+		b.SetBytes(int64(len(job)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var j AgentBackupJob
+			if err := (*agentJobEntity)(&j).decodeTokens(newDecoder(bytes.NewReader(job))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("sessions10/tagged", func(b *testing.B) {
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var r QueryResult
+			if err := decode(page, &r); err != nil || len(r.Entities.BackupJobSessions.Sessions) != 10 {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("sessions10/hand", func(b *testing.B) {
+		b.SetBytes(int64(len(page)))
+		b.ReportAllocs()
+		for b.Loop() {
+			n := 0
+			rq := &rowQuery[SessionRow]{plural: "BackupJobSessions", entity: "BackupJobSession", decode: decodeSessionRow,
+				fn: func(*SessionRow) error { n++; return nil }}
+			if err := rq.decodeTokens(newDecoder(bytes.NewReader(page))); err != nil || n != 10 {
+				b.Fatal(err)
+			}
+		}
+	})
 }

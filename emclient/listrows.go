@@ -73,6 +73,17 @@ func (c *Client) SessionRows(ctx context.Context, q Query, fn func(*SessionRow) 
 	return rowPages(ctx, c, q, &rowQuery[SessionRow]{plural: "BackupJobSessions", entity: "BackupJobSession", decode: decodeSessionRow, fn: fn})
 }
 
+// SessionPage runs ONE page of a BackupJobSession entities query (q.Page,
+// default 1) and calls fn with each session's fields as they are read; fn
+// must copy the row. It returns the page's PagingInfo. A job page reads its
+// sessions this way, not through Query's full model.
+func (c *Client) SessionPage(ctx context.Context, q Query, fn func(*SessionRow) error) (PagingInfo, error) {
+	q.Type, q.Entities = "BackupJobSession", true
+	rq := &rowQuery[SessionRow]{plural: "BackupJobSessions", entity: "BackupJobSession", decode: decodeSessionRow, fn: fn}
+	err := rowPage(ctx, c, q, rq)
+	return rq.paging, err
+}
+
 // rowPages walks the pages of q as QueryPages does (page=N+1, never EM's Next
 // href), decoding each page as it arrives.
 func rowPages[T any](ctx context.Context, c *Client, q Query, rq *rowQuery[T]) error {
@@ -83,16 +94,7 @@ func rowPages[T any](ctx context.Context, c *Client, q Query, rq *rowQuery[T]) e
 		q.Page = 1
 	}
 	for n := 0; n < maxQueryPages; n++ {
-		v, err := q.values()
-		if err != nil {
-			return err
-		}
-		rq.paging = PagingInfo{}
-		rq.fnErr = nil
-		if err := c.exec(ctx, &call{method: "GET", route: "/query", path: "/query", query: v, list: true, out: rq}); err != nil {
-			if rq.fnErr != nil {
-				return rq.fnErr
-			}
+		if err := rowPage(ctx, c, q, rq); err != nil {
 			return err
 		}
 		if lastPage(q, rq.paging) {
@@ -101,6 +103,23 @@ func rowPages[T any](ctx context.Context, c *Client, q Query, rq *rowQuery[T]) e
 		q.Page++
 	}
 	return fmt.Errorf("emclient: query %s: more than %d pages", q.Type, maxQueryPages)
+}
+
+// rowPage reads the one page q names into rq.
+func rowPage[T any](ctx context.Context, c *Client, q Query, rq *rowQuery[T]) error {
+	v, err := q.values()
+	if err != nil {
+		return err
+	}
+	rq.paging = PagingInfo{}
+	rq.fnErr = nil
+	if err := c.exec(ctx, &call{method: "GET", route: "/query", path: "/query", query: v, list: true, out: rq}); err != nil {
+		if rq.fnErr != nil {
+			return rq.fnErr
+		}
+		return err
+	}
+	return nil
 }
 
 // tokenDecoder is a decoding target that reads the answer's tokens itself

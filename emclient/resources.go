@@ -65,13 +65,14 @@ func (c *Client) AgentJobs(ctx context.Context) ([]AgentBackupJob, error) {
 	return jobs.Jobs, nil
 }
 
-// AgentJob reads one agent job entity (GET /api/agents/jobs/{id}?format=Entity).
+// AgentJob reads one agent job entity (GET /api/agents/jobs/{id}?format=Entity),
+// decoded by hand (entity.go), not by reflection.
 func (c *Client) AgentJob(ctx context.Context, id string) (*AgentBackupJob, error) {
 	if err := checkID("job", id); err != nil {
 		return nil, err
 	}
 	var job AgentBackupJob
-	if err := c.exec(ctx, get("/agents/jobs/{id}", "/agents/jobs/"+url.PathEscape(id), entityFormat, &job)); err != nil {
+	if err := c.exec(ctx, get("/agents/jobs/{id}", "/agents/jobs/"+url.PathEscape(id), entityFormat, (*agentJobEntity)(&job))); err != nil {
 		return nil, err
 	}
 	return &job, nil

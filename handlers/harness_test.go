@@ -67,6 +67,7 @@ type portalOptions struct {
 	logonBackoff     time.Duration                   // emclient.Config.LogonBackoff
 	locker           jobs.Locker                     // jobs.Options.Locker (default in-process)
 	jobsNow          func() time.Time                // jobs.Options.Now (default time.Now)
+	jobTTL           time.Duration                   // jobs.Options.JobTTL (default: the service's)
 	emClock          func() time.Time                // emclient.Config.Now (breaker and logon backoff)
 	sessionsClock    func() time.Time                // auth.Sessions.SetClock (idle timeout, cached session reads)
 	logTo            io.Writer                       // debug logs of the whole portal (default: testLogger)
@@ -244,7 +245,7 @@ func newPortal(t testing.TB, opts ...portalOptions) *testPortal {
 	a, err := app.Build(context.Background(), cfg, app.Options{
 		Logger: log, Demo: true,
 		EMNow: o.emClock, EMLogonBackoff: o.logonBackoff,
-		Jobs:     jobs.Options{PollEvery: 50 * time.Millisecond, SessionWait: o.sessionWait, Locker: o.locker, Now: o.jobsNow},
+		Jobs:     jobs.Options{PollEvery: 50 * time.Millisecond, SessionWait: o.sessionWait, Locker: o.locker, Now: o.jobsNow, JobTTL: o.jobTTL},
 		HoldsNow: o.holdsClock, ManualHolds: o.holdsClock != nil, SessionsNow: o.sessionsClock,
 		HandoffTTL: o.handoffTTL,
 		Tuning:     handlers.Tuning{BodyTimeout: o.bodyTimeout, BreakGlassDelay: o.breakGlassDelay},

@@ -183,9 +183,9 @@ func (c *countingEM) AgentJob(ctx context.Context, id string) (*emclient.AgentBa
 	return c.EM.AgentJob(ctx, id)
 }
 
-func (c *countingEM) Query(ctx context.Context, q emclient.Query) (*emclient.QueryResult, error) {
-	c.note(fmt.Sprintf("query %s pageSize=%d", q.Type, q.PageSize))
-	return c.EM.Query(ctx, q)
+func (c *countingEM) SessionPage(ctx context.Context, q emclient.Query, fn func(*emclient.SessionRow) error) (emclient.PagingInfo, error) {
+	c.note(fmt.Sprintf("query BackupJobSession pageSize=%d", q.PageSize))
+	return c.EM.SessionPage(ctx, q, fn)
 }
 
 func (c *countingEM) JobAction(ctx context.Context, id string, a emclient.Action) (*emclient.Task, error) {

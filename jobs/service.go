@@ -19,7 +19,7 @@ import (
 
 // EM is the part of the Enterprise Manager client the service uses.
 type EM interface {
-	Query(ctx context.Context, q emclient.Query) (*emclient.QueryResult, error)
+	SessionPage(ctx context.Context, q emclient.Query, fn func(*emclient.SessionRow) error) (emclient.PagingInfo, error)
 	JobRows(ctx context.Context, q emclient.Query, fn func(*emclient.JobRow) error) error
 	SessionRows(ctx context.Context, q emclient.Query, fn func(*emclient.SessionRow) error) error
 	AgentJob(ctx context.Context, id string) (*emclient.AgentBackupJob, error)
@@ -561,22 +561,20 @@ func jobUIDFilter(id string) emclient.Filter {
 }
 
 func (s *Service) loadSessions(ctx context.Context, id string, page, size int) (*SessionPage, error) {
-	r, err := s.em.Query(ctx, emclient.Query{
-		Type: "BackupJobSession", Entities: true,
+	out := &SessionPage{Sessions: make([]*Session, 0, size)}
+	pi, err := s.em.SessionPage(ctx, emclient.Query{
 		Filter:   emclient.And(jobUIDFilter(id), emclient.Eq("JobType", "AgentBackup")),
 		SortDesc: "CreationTime", PageSize: size, Page: page,
+	}, func(r *emclient.SessionRow) error {
+		out.Sessions = append(out.Sessions, sessionFromRow(r))
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read sessions: %w", err)
 	}
-	out := &SessionPage{Page: r.PagingInfo.PageNum, Pages: r.PagingInfo.PagesCount}
+	out.Page, out.Pages = pi.PageNum, pi.PagesCount
 	if out.Page == 0 {
 		out.Page = page
-	}
-	if r.Entities != nil && r.Entities.BackupJobSessions != nil {
-		for i := range r.Entities.BackupJobSessions.Sessions {
-			out.Sessions = append(out.Sessions, sessionFrom(&r.Entities.BackupJobSessions.Sessions[i]))
-		}
 	}
 	return out, nil
 }
