@@ -1,9 +1,9 @@
 package emclient
 
 import (
+	"bytes"
 	"encoding/xml"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -397,9 +397,9 @@ func boolAttr(se xml.StartElement, name string, dst *bool) error {
 			*dst = false
 			continue
 		}
-		v, err := strconv.ParseBool(strings.TrimSpace(a.Value))
+		v, err := parseBool(name, []byte(strings.TrimSpace(a.Value)))
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return err
 		}
 		*dst = v
 	}
@@ -431,7 +431,8 @@ func intInto(d *xml.Decoder, name string, dst *int) error {
 }
 
 func timeOfDay(d *xml.Decoder, dst *TimeOfDay) error {
-	s, err := text(d)
-	dst.Raw = strings.TrimSpace(s)
+	var a [40]byte
+	b, err := scalar(d, a[:0])
+	dst.Raw = string(bytes.TrimSpace(b))
 	return err
 }

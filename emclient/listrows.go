@@ -1,11 +1,11 @@
 package emclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -213,9 +213,14 @@ func eachChild(d *xml.Decoder, fn func(xml.StartElement) error) error {
 }
 
 // text reads the character data of the element just started, up to its end;
-// nested elements are skipped.
+// nested elements are skipped. The usual element, one run of text, costs one
+// allocation: the string.
 func text(d *xml.Decoder) (string, error) {
-	var b []byte
+	var (
+		s string
+		b []byte // from the second run of text on
+		n int    // runs of text
+	)
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -223,46 +228,97 @@ func text(d *xml.Decoder) (string, error) {
 		}
 		switch t := tok.(type) {
 		case xml.CharData:
-			b = append(b, t...)
+			switch n {
+			case 0:
+				s = string(t)
+			case 1:
+				b = append([]byte(s), t...)
+			default:
+				b = append(b, t...)
+			}
+			n++
 		case xml.StartElement:
 			if err := d.Skip(); err != nil {
 				return "", err
 			}
 		case xml.EndElement:
-			return string(b), nil
+			if n > 1 {
+				return string(b), nil
+			}
+			return s, nil
 		}
 	}
 }
 
-// The scalar readers parse as encoding/xml does for the full model, so a value
-// the full model rejects is rejected here too.
+// scalar is text for a number, bool or date: the character data appended to
+// buf (a caller's array on the stack), nothing allocated when it fits.
+func scalar(d *xml.Decoder, buf []byte) ([]byte, error) {
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.CharData:
+			buf = append(buf, t...)
+		case xml.StartElement:
+			if err := d.Skip(); err != nil {
+				return nil, err
+			}
+		case xml.EndElement:
+			return buf, nil
+		}
+	}
+}
+
+// The scalar readers parse as encoding/xml does for the tagged types (no
+// text is zero, text is trimmed and must then parse), so a value the tagged
+// types reject is rejected here too; the usual values parse without
+// allocating.
 
 func boolText(d *xml.Decoder, name string) (bool, error) {
-	s, err := text(d)
-	if err != nil {
+	var a [16]byte
+	b, err := scalar(d, a[:0])
+	if err != nil || len(b) == 0 {
 		return false, err
 	}
-	s = strings.TrimSpace(s)
-	if s == "" {
+	return parseBool(name, bytes.TrimSpace(b))
+}
+
+func parseBool(name string, b []byte) (bool, error) {
+	switch string(b) {
+	case "true", "1", "True", "TRUE", "t", "T":
+		return true, nil
+	case "false", "0", "False", "FALSE", "f", "F":
 		return false, nil
 	}
-	v, err := strconv.ParseBool(s)
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", name, err)
-	}
-	return v, nil
+	_, err := strconv.ParseBool(string(b))
+	return false, fmt.Errorf("%s: %w", name, err)
 }
 
 func intText(d *xml.Decoder, name string) (int, error) {
-	s, err := text(d)
-	if err != nil {
+	var a [24]byte
+	b, err := scalar(d, a[:0])
+	if err != nil || len(b) == 0 {
 		return 0, err
 	}
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, nil
+	b = bytes.TrimSpace(b)
+	// Up to 18 digits cannot overflow; anything else goes to strconv, which
+	// also words the error.
+	if n := len(b); n > 0 && n <= 18 {
+		v, ok := 0, true
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				ok = false
+				break
+			}
+			v = v*10 + int(c-'0')
+		}
+		if ok {
+			return v, nil
+		}
 	}
-	v, err := strconv.ParseInt(s, 10, strconv.IntSize)
+	v, err := strconv.ParseInt(string(b), 10, strconv.IntSize)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", name, err)
 	}
@@ -270,12 +326,12 @@ func intText(d *xml.Decoder, name string) (int, error) {
 }
 
 func timeText(d *xml.Decoder) (time.Time, error) {
-	s, err := text(d)
+	var a [40]byte
+	b, err := scalar(d, a[:0])
 	if err != nil {
 		return time.Time{}, err
 	}
-	t, err := ParseTime(s)
-	return t.Time, err
+	return parseTime(b)
 }
 
 func attr(se xml.StartElement, name string) string {

@@ -1,6 +1,7 @@
 package emclient
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"time"
@@ -21,6 +22,91 @@ var emTimeLayouts = []string{
 
 // ParseTime parses an EM date-time.
 func ParseTime(s string) (Time, error) {
+	if t, ok := parseRFC3339(strings.TrimSpace(s)); ok {
+		return Time{t}, nil
+	}
+	return parseTimeLayouts(s)
+}
+
+// parseTime is ParseTime of an element's text, for the token walks: what EM
+// writes takes no allocation.
+func parseTime(b []byte) (time.Time, error) {
+	if t, ok := parseRFC3339(string(bytes.TrimSpace(b))); ok {
+		return t, nil
+	}
+	t, err := parseTimeLayouts(string(b))
+	return t.Time, err
+}
+
+// parseRFC3339 reads the form EM writes, "2006-01-02T15:04:05", up to nine
+// fractional digits, then "Z", "±hh:mm" or nothing (UTC), as time.Parse
+// would with emTimeLayouts; ok is false for anything else, which is left to
+// time.Parse (and its errors).
+func parseRFC3339(s string) (t time.Time, ok bool) {
+	if len(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(s string) (int, bool) {
+		v := 0
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return 0, false
+			}
+			v = v*10 + int(s[i]-'0')
+		}
+		return v, true
+	}
+	year, ok1 := num(s[0:4])
+	month, ok2 := num(s[5:7])
+	day, ok3 := num(s[8:10])
+	hour, ok4 := num(s[11:13])
+	minute, ok5 := num(s[14:16])
+	sec, ok6 := num(s[17:19])
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || month < 1 || month > 12 || day < 1 ||
+		day > daysIn(time.Month(month), year) || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	rest, nsec := s[19:], 0
+	if len(rest) > 0 && rest[0] == '.' {
+		n := 1
+		for n < len(rest) && '0' <= rest[n] && rest[n] <= '9' {
+			n++
+		}
+		if n == 1 || n > 10 {
+			return time.Time{}, false
+		}
+		nsec, _ = num(rest[1:n])
+		for range 10 - n {
+			nsec *= 10
+		}
+		rest = rest[n:]
+	}
+	offset := 0
+	switch {
+	case rest == "" || rest == "Z":
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		oh, okh := num(rest[1:3])
+		om, okm := num(rest[4:6])
+		if !okh || !okm || oh > 23 || om > 59 {
+			return time.Time{}, false
+		}
+		offset = oh*3600 + om*60
+		if rest[0] == '-' {
+			offset = -offset
+		}
+	default:
+		return time.Time{}, false
+	}
+	t = time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	return t.Add(-time.Duration(offset) * time.Second), true
+}
+
+func daysIn(m time.Month, year int) int {
+	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// parseTimeLayouts is ParseTime by time.Parse, for what parseRFC3339 leaves.
+func parseTimeLayouts(s string) (Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return Time{}, nil
