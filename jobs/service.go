@@ -486,8 +486,8 @@ func (s *Service) loadLatest(ctx context.Context, prev *Snapshot, start time.Tim
 }
 
 // Job returns one job with its latest session. The entity, the first page of its
-// sessions and the backup servers are asked for in parallel: one EM round trip
-// when cold, none when warm.
+// sessions and (when their cache has expired) the backup servers are asked for
+// in parallel: one EM round trip when cold, none when warm.
 func (s *Service) Job(ctx context.Context, id string) (*Job, time.Time, error) {
 	if !emclient.ValidID(id) {
 		return nil, time.Time{}, ErrInvalidID
@@ -497,15 +497,14 @@ func (s *Service) Job(ctx context.Context, id string) (*Job, time.Time, error) {
 		since := s.cache.sessions.current()
 		var (
 			wg      sync.WaitGroup
-			ent     *emclient.AgentBackupJob
-			entErr  error
 			page    *SessionPage
 			pageErr error
 		)
-		wg.Add(3)
-		go func() { defer wg.Done(); ent, entErr = s.em.AgentJob(ctx, id) }()
-		go func() { defer wg.Done(); page, pageErr = s.loadSessions(ctx, id, 1, firstSessionPage) }()
-		go func() { defer wg.Done(); _, _ = s.servers(ctx) }()
+		wg.Go(func() { page, pageErr = s.loadSessions(ctx, id, 1, firstSessionPage) })
+		if _, _, fresh := s.cache.servers.peek(struct{}{}); !fresh {
+			wg.Go(func() { _, _ = s.servers(ctx) })
+		}
+		ent, entErr := s.em.AgentJob(ctx, id)
 		wg.Wait()
 		if entErr != nil {
 			if errors.Is(entErr, emclient.ErrNotFound) {
@@ -514,8 +513,12 @@ func (s *Service) Job(ctx context.Context, id string) (*Job, time.Time, error) {
 			return nil, fmt.Errorf("read job: %w", entErr)
 		}
 		j := jobFrom(ent)
-		if pageErr == nil && len(page.Sessions) > 0 {
-			j.Last = page.Sessions[0]
+		if pageErr == nil {
+			if len(page.Sessions) > 0 {
+				j.Last = page.Sessions[0]
+			}
+			// Even empty: the page shows it next, and EM need not say twice
+			// that the job has no sessions.
 			s.cache.sessions.put(sessionKey{job: id, page: 1, size: firstSessionPage}, page, since)
 		}
 		return j, nil
@@ -680,7 +683,6 @@ func jobFrom(e *emclient.AgentBackupJob) *Job {
 			j.Computers = append(j.Computers, name)
 		}
 	}
-	j.search = searchText(j)
 	return j
 }
 
@@ -701,7 +703,9 @@ func jobFromRow(r *emclient.JobRow) *Job {
 			e.JobInfo.Includes[i] = emclient.ObjectInAgentBackupJob{Name: inc.Name, DisplayName: inc.DisplayName, HierarchyObjRef: inc.HierarchyObjRef}
 		}
 	}
-	return jobFrom(e)
+	j := jobFrom(e)
+	j.search = searchText(j) // the list searches; a job page does not
+	return j
 }
 
 // kindOf is the job's kind as EM states it. No documented EM version states
