@@ -13,7 +13,7 @@ import (
 // whole schedule and options (~8.8 KB of XML each). The rows below are what the
 // list shows; their decoders walk the query answer token by token and skip every
 // subtree they do not use, so an answer of 10,000 jobs never becomes 10,000 full
-// models. The full model (AgentBackupJob) stays for the job page.
+// models. The job page reads the whole entity, by a walk of its own (entity.go).
 
 // JobRow is what the job list reads of an AgentBackupJob entity.
 type JobRow struct {

@@ -62,7 +62,8 @@ type Job struct {
 	Last   *Session // latest parent session, nil when none in EM's 30-day window
 
 	// search is the text a list search looks in, lower-cased once when the
-	// job is read rather than case-folded per job on every search.
+	// list's job is read rather than case-folded per job on every search
+	// ("" for a job read for its page: Matches makes it then).
 	search string
 }
 
