@@ -439,11 +439,13 @@ func decodeSessionRow(d *xml.Decoder, start xml.StartElement, r *SessionRow) err
 		var err error
 		switch se.Name.Local {
 		case "Links":
-			var ls Links
-			ls, err = links(d, func(rel, typ string) bool { return rel == "Up" && typ == "BackupJobSessionReference" })
-			if l, ok := ls.Find("Up", "BackupJobSessionReference"); ok {
-				r.ParentHref = l.Href
-			}
+			// Only the parent's link is kept, and no list of links is built.
+			err = eachChild(d, func(se xml.StartElement) error {
+				if se.Name.Local == "Link" && r.ParentHref == "" && attr(se, "Rel") == "Up" && attr(se, "Type") == "BackupJobSessionReference" {
+					r.ParentHref = attr(se, "Href")
+				}
+				return d.Skip()
+			})
 		case "JobUid":
 			r.JobUID, err = text(d)
 		case "JobName":

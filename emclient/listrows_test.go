@@ -210,3 +210,26 @@ func FuzzRows(f *testing.F) {
 		}
 	})
 }
+
+// TestSessionRowParent: a per-computer session's row names its parent by the
+// Up link of type BackupJobSessionReference, whatever comes before it; a
+// parent session's row names none.
+func TestSessionRowParent(t *testing.T) {
+	const parent = "https://em:9398/api/backupSessions/d46e39e0-1131-4585-91a7-e828ce7eafae"
+	body := `<QueryResult><Entities><BackupJobSessions>` +
+		`<BackupJobSession UID="child"><Links><Link Rel="Up" Type="BackupServerReference" Href="srv"/><Link Rel="Alternate" Type="BackupJobSessionReference" Href="self"/>` +
+		`<Link Rel="Up" Type="BackupJobSessionReference" Href="` + parent + `"><Extra/></Link><Link Rel="Up" Type="BackupJobSessionReference" Href="second"/></Links></BackupJobSession>` +
+		`<BackupJobSession UID="parent"><Links><Link Rel="Up" Type="JobReference" Href="job"/></Links></BackupJobSession>` +
+		`</BackupJobSessions></Entities></QueryResult>`
+	rows, _ := decodeRows(t, []byte(body), "BackupJobSessions", "BackupJobSession", decodeSessionRow)
+	if len(rows) != 2 || rows[0].ParentHref != parent || rows[1].ParentHref != "" {
+		t.Fatalf("rows = %+v; want the child's parent %s and none for the parent", rows, parent)
+	}
+	var full QueryResult
+	if err := decode([]byte(body), &full); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := full.Entities.BackupJobSessions.Sessions[0].Links.Find("Up", "BackupJobSessionReference"); l.Href != rows[0].ParentHref {
+		t.Fatalf("full model's parent %q, row's %q", l.Href, rows[0].ParentHref)
+	}
+}
