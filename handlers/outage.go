@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
@@ -26,8 +25,6 @@ func (e *sessionStoreError) Unwrap() []error {
 	return []error{errSessionStore, e.err}
 }
 
-type sessionCallKey struct{}
-
 // sessionCall is what the session store's error callback needs of a request.
 type sessionCall struct {
 	c       echo.Context
@@ -39,8 +36,8 @@ type sessionCall struct {
 // it lets sessionStoreFailed render the usual error page with a reference id.
 func (h *Handler) sessionOutage(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		r := c.Request()
-		c.SetRequest(r.WithContext(context.WithValue(r.Context(), sessionCallKey{}, &sessionCall{c: c})))
+		st := h.state(c)
+		st.call, st.inSession = sessionCall{c: c}, true
 		return next(c)
 	}
 }
@@ -48,8 +45,8 @@ func (h *Handler) sessionOutage(next echo.HandlerFunc) echo.HandlerFunc {
 // sessionReached sits right after the session manager: the session loaded.
 func sessionReached(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if sc, ok := c.Request().Context().Value(sessionCallKey{}).(*sessionCall); ok {
-			sc.reached = true
+		if st := stateOf(c.Request().Context()); st != nil && st.inSession {
+			st.call.reached = true
 		}
 		return next(c)
 	}
@@ -59,16 +56,16 @@ func sessionReached(next echo.HandlerFunc) echo.HandlerFunc {
 // the session failed. w is the response the session manager was given (what
 // the handlers wrote went to a buffer that is dropped).
 func (h *Handler) sessionStoreFailed(w http.ResponseWriter, r *http.Request, err error) {
-	sc, ok := r.Context().Value(sessionCallKey{}).(*sessionCall)
-	if !ok {
+	st := stateOf(r.Context())
+	if st == nil || !st.inSession {
 		h.logCtx(r.Context()).Error("session store failed", "err", err, "path", r.URL.Path)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("AgentDesk cannot reach its session store. Nothing was sent to Enterprise Manager. Try again in a minute.\n"))
 		return
 	}
-	c := sc.c
+	c := st.call.c
 	c.SetRequest(r)
 	c.SetResponse(echo.NewResponse(w, c.Echo()))
-	h.errorHandler(&sessionStoreError{err: err, afterHandler: sc.reached, method: r.Method}, c)
+	h.errorHandler(&sessionStoreError{err: err, afterHandler: st.call.reached, method: r.Method}, c)
 }

@@ -39,15 +39,18 @@ type EMState interface {
 // applies its own timeout on top; the earlier one wins), so that a slow EM
 // gives people an error page with a retry button instead of a spinner. The
 // error page itself is written after the deadline, so the context it renders
-// with keeps the request's values but not its deadline.
+// with keeps the request's values but not its deadline. (A request without
+// error has written its answer: nothing after it needs the context lifted.)
 func (h *Handler) deadline(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), h.set.requestTimeout)
 		defer cancel()
 		c.SetRequest(c.Request().WithContext(ctx))
 		err := next(c)
-		r := c.Request()
-		c.SetRequest(r.WithContext(context.WithoutCancel(r.Context())))
+		if err != nil {
+			r := c.Request()
+			c.SetRequest(r.WithContext(context.WithoutCancel(r.Context())))
+		}
 		return err
 	}
 }

@@ -105,7 +105,8 @@ type Handler struct {
 	svc      Deps     // the services; Settings are read into set
 	set      settings // derived once by New
 	lim      limits
-	log      *slog.Logger // outside a request; in one, logFor gives the request's
+	sec      securityValues // securityHeaders' values, but the nonce
+	log      *slog.Logger   // outside a request; in one, logFor gives the request's
 	stopping atomic.Bool
 }
 
@@ -191,6 +192,7 @@ func New(d Deps) (*echo.Echo, *Handler, error) {
 	if len(h.set.holdDurations) == 0 {
 		h.set.holdDurations = DefaultHoldDurations
 	}
+	h.sec = newSecurityValues(h.set)
 	// A session store outage is an error page in plain words, not scs's
 	// plain-text 500. The handlers use a copy of the manager for that, so the
 	// caller's stays as it was built (the copy shares its store, cookie and
@@ -220,14 +222,15 @@ func New(d Deps) (*echo.Echo, *Handler, error) {
 	}
 	// Browsers post violation reports on their own, without session or CSRF
 	// token: outside the session stack, limited like the rest.
-	e.POST(h.set.base+cspReportPath, h.cspReport, h.requestID, h.accessLog, h.recoverPanic, h.limitInFlight)
+	outside := composed(h.requestID, h.accessLog, h.recoverPanic, h.limitInFlight)
+	e.POST(h.set.base+cspReportPath, h.cspReport, outside)
 	// The IdP's back-channel logout carries no cookie and no CSRF token: its
 	// signed logout token is the authentication.
-	e.POST(h.set.base+backChannelLogoutPath, h.backChannelLogout, h.requestID, h.accessLog, h.recoverPanic, h.limitInFlight)
+	e.POST(h.set.base+backChannelLogoutPath, h.backChannelLogout, outside)
 	e.GET(h.set.base+"/static/*", echo.WrapHandler(http.StripPrefix(h.set.base, h.svc.Assets.Handler())))
 
-	g := e.Group(h.set.base, h.requestID, h.accessLog, h.recoverPanic, h.securityHeaders, h.limitInFlight,
-		h.sessionOutage, echo.WrapMiddleware(h.svc.SessionManager.LoadAndSave), sessionReached, h.loadUser, h.limitBody, h.csrf, h.deadline)
+	g := e.Group(h.set.base, composed(h.requestID, h.accessLog, h.recoverPanic, h.securityHeaders, h.limitInFlight,
+		h.sessionOutage, echo.WrapMiddleware(h.svc.SessionManager.LoadAndSave), sessionReached, h.loadUser, h.limitBody, h.csrf, h.deadline))
 
 	// Public routes: an explicit allowlist; everything else requires a user.
 	anon := h.limitAnonymous

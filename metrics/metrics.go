@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -35,12 +36,24 @@ type Metrics struct {
 	started    *prometheus.CounterVec
 	inFlight   prometheus.Gauge
 	httpDur    *prometheus.HistogramVec
+
+	// httpSeries are httpDur's series by route, method and code. Looking a
+	// series up in the vector hashes and checks three label values and
+	// formats the code on every request; the combinations the portal serves
+	// are few, and this map holds no more than the vector does.
+	httpMu     sync.RWMutex
+	httpSeries map[httpKey]prometheus.Observer
+}
+
+type httpKey struct {
+	route, method string
+	code          int
 }
 
 // New builds the collectors on a fresh registry, with the Go runtime and
 // process collectors (RSS, goroutines, GC) beside them.
 func New() *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
+	m := &Metrics{reg: prometheus.NewRegistry(), httpSeries: make(map[httpKey]prometheus.Observer)}
 	m.emRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "em_requests_total",
 		Help: "HTTP requests to Enterprise Manager by endpoint (route pattern) and status; status \"error\" means no answer arrived.",
@@ -183,9 +196,25 @@ func (m *Metrics) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		m.httpDur.WithLabelValues(route, c.Request().Method, strconv.Itoa(code)).Observe(time.Since(start).Seconds())
+		m.httpSeriesFor(route, c.Request().Method, code).Observe(time.Since(start).Seconds())
 		return err
 	}
+}
+
+// httpSeriesFor is httpDur's series for the labels.
+func (m *Metrics) httpSeriesFor(route, method string, code int) prometheus.Observer {
+	k := httpKey{route, method, code}
+	m.httpMu.RLock()
+	o, ok := m.httpSeries[k]
+	m.httpMu.RUnlock()
+	if ok {
+		return o
+	}
+	o = m.httpDur.WithLabelValues(route, method, strconv.Itoa(code))
+	m.httpMu.Lock()
+	m.httpSeries[k] = o
+	m.httpMu.Unlock()
+	return o
 }
 
 // Handler serves the registry in the Prometheus text format to requests that

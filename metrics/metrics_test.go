@@ -3,10 +3,12 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -221,5 +223,65 @@ func TestEMAccountRefused(t *testing.T) {
 	_, body = scrape(t, m.Handler(token), "Bearer "+token)
 	if !strings.Contains(body, "agentdesk_em_account_refused 1") || !strings.Contains(body, "agentdesk_em_logon_refusals_total 1") {
 		t.Errorf("after a refused logon:\n%s", grep(body, "agentdesk_em_"))
+	}
+}
+
+// TestRequestSeriesByLabels: each request is counted in the series of its
+// own route, method and code, however the requests interleave (the series
+// are looked up once and kept: a mix-up would count one in another's).
+func TestRequestSeriesByLabels(t *testing.T) {
+	m := metrics.New()
+	e := echo.New()
+	e.Use(m.Middleware)
+	answer := func(c echo.Context) error {
+		code, _ := strconv.Atoi(c.QueryParam("code"))
+		if c.QueryParam("err") != "" {
+			return echo.NewHTTPError(code)
+		}
+		return c.NoContent(code)
+	}
+	e.GET("/jobs/:id", answer)
+	e.POST("/jobs/:id", answer)
+	e.HEAD("/jobs/:id", answer)
+	e.GET("/audit", answer)
+	type req struct{ method, target string }
+	reqs := []req{
+		{"GET", "/jobs/1?code=200"}, {"GET", "/jobs/2?code=200"}, {"HEAD", "/jobs/1?code=200"},
+		{"POST", "/jobs/1?code=303"}, {"GET", "/jobs/3?code=503&err=1"}, {"GET", "/audit?code=200"},
+		{"GET", "/audit?code=403&err=1"}, {"GET", "/nowhere"}, {"POST", "/jobs/4?code=200"},
+	}
+	want := map[string]int{
+		`code="200",method="GET",route="/jobs/:id"`:  0,
+		`code="200",method="HEAD",route="/jobs/:id"`: 0,
+		`code="303",method="POST",route="/jobs/:id"`: 0,
+		`code="503",method="GET",route="/jobs/:id"`:  0,
+		`code="200",method="GET",route="/audit"`:     0,
+		`code="403",method="GET",route="/audit"`:     0,
+		`code="404",method="GET",route="unmatched"`:  0,
+		`code="200",method="POST",route="/jobs/:id"`: 0,
+	}
+	labels := []string{ // the series of reqs[i]
+		`code="200",method="GET",route="/jobs/:id"`, `code="200",method="GET",route="/jobs/:id"`, `code="200",method="HEAD",route="/jobs/:id"`,
+		`code="303",method="POST",route="/jobs/:id"`, `code="503",method="GET",route="/jobs/:id"`, `code="200",method="GET",route="/audit"`,
+		`code="403",method="GET",route="/audit"`, `code="404",method="GET",route="unmatched"`, `code="200",method="POST",route="/jobs/:id"`,
+	}
+	// Every request several times, in an order that varies.
+	for round := range 5 {
+		for i := range reqs {
+			j := (i*(round+2) + round) % len(reqs)
+			r := reqs[j]
+			e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(r.method, r.target, nil))
+			want[labels[j]]++
+		}
+	}
+	_, body := scrape(t, m.Handler(token), "Bearer "+token)
+	got := grep(body, "agentdesk_http_request_duration_seconds_count")
+	for l, n := range want {
+		if line := fmt.Sprintf("agentdesk_http_request_duration_seconds_count{%s} %d", l, n); !strings.Contains(got, line) {
+			t.Errorf("scrape lacks %q:\n%s", line, got)
+		}
+	}
+	if lines := strings.Count(got, "\n") + 1; lines != len(want) {
+		t.Errorf("%d series, want %d:\n%s", lines, len(want), got)
 	}
 }

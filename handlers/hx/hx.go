@@ -14,6 +14,7 @@ package hx
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -150,6 +151,12 @@ var varyOn = []string{HeaderRequest, HeaderBoosted, HeaderHistoryRestore, Header
 // cache serves a fragment for a page or the other way round. Names already
 // listed are not repeated.
 func Vary(h http.Header) {
+	if len(h["Vary"]) == 0 {
+		// Every response (securityHeaders) starts here: one slice, no
+		// parsing.
+		h["Vary"] = slices.Clone(varyOn)
+		return
+	}
 	for _, name := range varyOn {
 		if !varies(h, name) {
 			h.Add("Vary", name)

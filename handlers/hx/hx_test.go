@@ -145,3 +145,17 @@ func TestVary(t *testing.T) {
 		})
 	}
 }
+
+// TestVaryOwnSlice: the names Vary sets on a fresh header are that header's
+// own, so what one response adds or changes leaves the next one alone.
+func TestVaryOwnSlice(t *testing.T) {
+	first := http.Header{}
+	Vary(first)
+	first["Vary"][0] = "changed"
+	first.Add("Vary", "Cookie")
+	second := http.Header{}
+	Vary(second)
+	if got, want := second.Values("Vary"), []string{"HX-Request", "HX-Boosted", "HX-History-Restore-Request", "HX-Target"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Vary %q after another response changed its own, want %q", got, want)
+	}
+}

@@ -1,0 +1,260 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/agentdesk/agentdesk/handlers/hx"
+)
+
+// oldSecurityHeaders are the headers securityHeaders set when it built every
+// value per request with Header.Set, for comparison with the precomputed ones.
+func oldSecurityHeaders(h *Handler, path, nonce string) http.Header {
+	hd := http.Header{}
+	formAction := "'self'"
+	if h.set.idpOrigin != "" {
+		formAction += " " + h.set.idpOrigin
+	}
+	ancestors := "'none'"
+	embed := h.isEmbedPath(path)
+	if embed {
+		ancestors = h.set.embedAncestors
+	}
+	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action "+formAction+"; frame-ancestors "+ancestors+"; base-uri 'none'; report-uri "+h.paths().CSPReport()+"; report-to csp")
+	hd.Set("Reporting-Endpoints", `csp="`+h.paths().CSPReport()+`"`)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	if !embed {
+		hd.Set("X-Frame-Options", "DENY")
+	}
+	if !embed && !h.signInStep(path) {
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	}
+	hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	if h.set.secure {
+		hd.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+	}
+	if !strings.HasPrefix(path, h.paths().StaticPrefix()) {
+		hd.Set("Cache-Control", "no-store")
+	}
+	hx.Vary(hd)
+	return hd
+}
+
+// TestSecurityHeadersPrecomputed: the headers built once per route and the
+// nonce written into them are, header for header, what building them per
+// request gave, for every kind of path and setting; the nonce is the one
+// the page gets (nonceFrom), new for every request.
+func TestSecurityHeadersPrecomputed(t *testing.T) {
+	sets := map[string]settings{
+		"plain":           {},
+		"https, idp":      {secure: true, idpOrigin: "https://login.example.com"},
+		"base path":       {base: "/desk", idpOrigin: "https://idp.example"},
+		"embed ancestors": {embedAncestors: "https://intranet.example https://wiki.example"},
+	}
+	nonceRE := regexp.MustCompile(`'nonce-([A-Za-z0-9_-]{24})'`)
+	for name, set := range sets {
+		h := &Handler{set: set, sec: newSecurityValues(set), log: slog.New(slog.DiscardHandler)}
+		var seen []string
+		mw := h.requestID(h.securityHeaders(func(c echo.Context) error {
+			seen = append(seen, nonceFrom(c.Request().Context()))
+			return nil
+		}))
+		nonces := map[string]bool{}
+		for _, rel := range []string{"/", "/jobs", "/jobs/abc/card", "/embed/jobs/abc", "/embed/", "/static/app.js", "/auth/login", "/auth/callback", "/auth/signin", "/embedded"} {
+			path := set.base + rel
+			e := echo.New()
+			rec := httptest.NewRecorder()
+			c := e.NewContext(httptest.NewRequest(http.MethodGet, path, nil), rec)
+			if err := mw(c); err != nil {
+				t.Fatal(err)
+			}
+			got := rec.Header()
+			m := nonceRE.FindStringSubmatch(got.Get("Content-Security-Policy"))
+			if m == nil {
+				t.Fatalf("%s %s: no nonce in %q", name, path, got.Get("Content-Security-Policy"))
+			}
+			nonce := m[1]
+			if seen[len(seen)-1] != nonce {
+				t.Errorf("%s %s: page nonce %q, CSP nonce %q", name, path, seen[len(seen)-1], nonce)
+			}
+			nonces[nonce] = true
+			want := oldSecurityHeaders(h, path, nonce)
+			want.Set("X-Request-Id", got.Get("X-Request-Id"))
+			if !maps.EqualFunc(got, want, func(a, b []string) bool { return strings.Join(a, "\n") == strings.Join(b, "\n") }) {
+				t.Errorf("%s %s: headers\n%v\nwant\n%v", name, path, got, want)
+			}
+			for k := range got {
+				if k != http.CanonicalHeaderKey(k) {
+					t.Errorf("%s %s: header key %q is not canonical", name, path, k)
+				}
+			}
+			// A header added later (scs adds Vary: Cookie) leaves the others
+			// as they were.
+			got.Add("Vary", "Cookie")
+			got.Add("Cache-Control", "private")
+			if got.Get("Permissions-Policy") != want.Get("Permissions-Policy") || got.Values("Vary")[0] != hx.HeaderRequest {
+				t.Errorf("%s %s: adding a value changed another header: %v", name, path, got)
+			}
+		}
+		if len(nonces) != len(seen) {
+			t.Errorf("%s: %d distinct nonces in %d requests", name, len(nonces), len(seen))
+		}
+	}
+}
+
+// TestRandomStrings: the generators give strings of the right length and
+// alphabet that do not repeat, from many goroutines at once (each draws from
+// the pool's generators; seeding them alike would repeat values).
+func TestRandomStrings(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			var mine []string
+			for n := range maxRandom + 1 {
+				for range 20 {
+					mine = append(mine, randomString(max(n, 9)))
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, s := range mine {
+				if seen[s] {
+					t.Errorf("%q drawn twice", s)
+				}
+				seen[s] = true
+			}
+		})
+	}
+	wg.Wait()
+	for s := range seen {
+		raw, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil || len(raw) < 9 || len(raw) > maxRandom {
+			t.Fatalf("%q: %d bytes, %v", s, len(raw), err)
+		}
+	}
+	// Masks of long secrets (a heap buffer) validate like short ones.
+	for _, n := range []int{1, 32, maxMasked, maxMasked + 1, 3 * maxMasked} {
+		secret := strings.Repeat("s", n)
+		a, b := maskCSRF(secret), maskCSRF(secret)
+		if a == b || !csrfValid(secret, a) || !csrfValid(secret, b) || csrfValid(secret+"x", a) {
+			t.Errorf("secret of %d bytes: masks %q %q", n, a, b)
+		}
+	}
+}
+
+// TestRequestLoggerLines: a request logger's lines are those of the
+// handlers' logger With the request's attributes, whatever a line adds:
+// several attributes (more than a record holds inline), a group, a further
+// With.
+func TestRequestLoggerLines(t *testing.T) {
+	noTime := &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey && len(groups) == 0 {
+			return slog.Attr{}
+		}
+		return a
+	}}
+	handlers := map[string]func(*bytes.Buffer) slog.Handler{
+		"text": func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, noTime) },
+		"json": func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, noTime) },
+	}
+	lines := map[string]func(l *slog.Logger){
+		"message only": func(l *slog.Logger) { l.Info("signed out") },
+		"two attrs":    func(l *slog.Logger) { l.Warn("csrf token mismatch", "path", "/jobs", "n", 3) },
+		"many attrs": func(l *slog.Logger) {
+			l.Error("request failed", "a", 1, "b", "two", "c", 3.5, "d", true, "e", []string{"x"}, "f", "six", "g", 7)
+		},
+		"group":     func(l *slog.Logger) { l.WithGroup("em").Info("call", "endpoint", "/query", slog.Group("q", "n", 1)) },
+		"more with": func(l *slog.Logger) { l.With("job", "j1").With().Info("started", "action", "start") },
+		"debug":     func(l *slog.Logger) { l.Debug("polled", "job", "j2") },
+		"with group": func(l *slog.Logger) {
+			l.WithGroup("").With("k", "v").WithGroup("g").With("x", 1).Info("nested", "y", 2)
+		},
+	}
+	for hn, newHandler := range handlers {
+		for ln, line := range lines {
+			var want, got bytes.Buffer
+			h := &Handler{log: slog.New(newHandler(&got)).With("component", "web")}
+			mw := h.requestID(func(c echo.Context) error {
+				ctx := c.Request().Context()
+				ctx = withLogger(ctx, h.logCtx(ctx).With("user", "idp|alice")) // as loadUser does
+				line(h.logCtx(ctx))
+				return nil
+			})
+			rec := httptest.NewRecorder()
+			if err := mw(echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), rec)); err != nil {
+				t.Fatal(err)
+			}
+			base := slog.New(newHandler(&want)).With("component", "web")
+			line(base.With("request_id", rec.Header().Get("X-Request-Id")).With("user", "idp|alice"))
+			if got.String() != want.String() {
+				t.Errorf("%s, %s:\n got %s\nwant %s", hn, ln, got.String(), want.String())
+			}
+		}
+	}
+	// Without a request: the handlers' logger itself.
+	h := &Handler{log: slog.New(slog.DiscardHandler)}
+	if h.logCtx(context.Background()) != h.log {
+		t.Error("outside a request logCtx is not the handlers' logger")
+	}
+}
+
+// TestComposed: the chain composed once runs, in order, around the handler
+// of the route each request matched, in groups with further middleware of
+// their own, however requests to different routes interleave.
+func TestComposed(t *testing.T) {
+	mark := func(name string) echo.MiddlewareFunc {
+		return func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				c.Response().Header().Add("X-Trace", name)
+				return next(c)
+			}
+		}
+	}
+	answer := func(body string) echo.HandlerFunc {
+		return func(c echo.Context) error { return c.String(http.StatusOK, body+" "+c.Param("id")) }
+	}
+	e := echo.New()
+	g := e.Group("/base", composed(mark("a"), mark("b"), mark("c")))
+	g.GET("/one", answer("one"))
+	g.GET("/two/:id", answer("two"), mark("route"))
+	sub := g.Group("/sub", mark("sub"))
+	sub.GET("/three", answer("three"))
+	tests := []struct{ path, body, trace string }{
+		{"/base/one", "one ", "a,b,c"},
+		{"/base/two/7", "two 7", "a,b,c,route"},
+		{"/base/sub/three", "three ", "a,b,c,sub"},
+		{"/base/nowhere", "", "a,b,c"},
+		{"/base/sub/nowhere", "", "a,b,c,sub"},
+	}
+	for round := range 3 {
+		for i := range tests {
+			tt := tests[(i+round)%len(tests)]
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
+			if tt.body == "" {
+				if rec.Code != http.StatusNotFound {
+					t.Errorf("%s: %d, want 404", tt.path, rec.Code)
+				}
+			} else if rec.Body.String() != tt.body {
+				t.Errorf("%s: body %q, want %q", tt.path, rec.Body.String(), tt.body)
+			}
+			if got := strings.Join(rec.Header().Values("X-Trace"), ","); got != tt.trace {
+				t.Errorf("%s: middleware ran %q, want %q", tt.path, got, tt.trace)
+			}
+		}
+	}
+}
