@@ -65,21 +65,45 @@ type Request struct {
 // Parse reads the request headers once.
 func Parse(h http.Header) Request {
 	r := Request{
-		HTMX:           h.Get(HeaderRequest) == "true",
-		Boosted:        h.Get(HeaderBoosted) == "true",
-		HistoryRestore: h.Get(HeaderHistoryRestore) == "true",
-		Target:         h.Get(HeaderTarget),
-		Trigger:        h.Get(HeaderTrigger),
-		TriggerName:    h.Get(HeaderTriggerName),
-		Background:     h.Get(HeaderBackground) == "1",
-		ActionSent:     h.Get(HeaderActionSent) == "1",
+		HTMX:           get(h, canonRequest) == "true",
+		Boosted:        get(h, canonBoosted) == "true",
+		HistoryRestore: get(h, canonHistoryRestore) == "true",
+		Target:         get(h, canonTarget),
+		Trigger:        get(h, canonTrigger),
+		TriggerName:    get(h, canonTriggerName),
+		Background:     get(h, canonBackground) == "1",
+		ActionSent:     get(h, canonActionSent) == "1",
 	}
-	if raw := h.Get(HeaderCurrentURL); raw != "" {
+	if raw := get(h, canonCurrentURL); raw != "" {
 		if u, err := url.Parse(raw); err == nil {
 			r.CurrentURL = u
 		}
 	}
 	return r
+}
+
+// The request headers' names in canonical form, the keys of http.Header.
+// Header.Get canonicalizes its argument on every call, and htmx's names
+// ("HX-Request") are not canonical ("Hx-Request"): each Get built a new
+// string, nine per request.
+var (
+	canonRequest        = http.CanonicalHeaderKey(HeaderRequest)
+	canonBoosted        = http.CanonicalHeaderKey(HeaderBoosted)
+	canonCurrentURL     = http.CanonicalHeaderKey(HeaderCurrentURL)
+	canonHistoryRestore = http.CanonicalHeaderKey(HeaderHistoryRestore)
+	canonTarget         = http.CanonicalHeaderKey(HeaderTarget)
+	canonTrigger        = http.CanonicalHeaderKey(HeaderTrigger)
+	canonTriggerName    = http.CanonicalHeaderKey(HeaderTriggerName)
+	canonBackground     = http.CanonicalHeaderKey(HeaderBackground)
+	canonActionSent     = http.CanonicalHeaderKey(HeaderActionSent)
+)
+
+// get is h.Get(key) for a key in canonical form.
+func get(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // Fragment reports a request that wants a fragment of a page rather than the

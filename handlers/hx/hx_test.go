@@ -3,6 +3,7 @@ package hx
 import (
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -157,5 +158,38 @@ func TestVaryOwnSlice(t *testing.T) {
 	Vary(second)
 	if got, want := second.Values("Vary"), []string{"HX-Request", "HX-Boosted", "HX-History-Restore-Request", "HX-Target"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Vary %q after another response changed its own, want %q", got, want)
+	}
+}
+
+// TestParseAsHeaderGet: Parse reads each header as Header.Get does, however
+// the request spelled the names (net/http stores them canonical).
+func TestParseAsHeaderGet(t *testing.T) {
+	names := []string{HeaderRequest, HeaderBoosted, HeaderHistoryRestore, HeaderTarget, HeaderTrigger, HeaderTriggerName, HeaderBackground, HeaderActionSent, HeaderCurrentURL}
+	values := []string{"true", "1", "x", "/jobs?a=b"}
+	for i := range 64 {
+		h := http.Header{}
+		for j, name := range names {
+			if (i>>(j%6))&1 == 1 {
+				spelled := name
+				if j%2 == 0 {
+					spelled = strings.ToLower(name)
+				}
+				h.Add(spelled, values[(i+j)%len(values)])
+			}
+		}
+		got := Parse(h)
+		want := Request{
+			HTMX: h.Get(HeaderRequest) == "true", Boosted: h.Get(HeaderBoosted) == "true",
+			HistoryRestore: h.Get(HeaderHistoryRestore) == "true", Target: h.Get(HeaderTarget),
+			Trigger: h.Get(HeaderTrigger), TriggerName: h.Get(HeaderTriggerName),
+			Background: h.Get(HeaderBackground) == "1", ActionSent: h.Get(HeaderActionSent) == "1",
+		}
+		if raw := h.Get(HeaderCurrentURL); (got.CurrentURL == nil) != (raw == "") || got.CurrentURL != nil && got.CurrentURL.String() != raw {
+			t.Errorf("%v: CurrentURL %v", h, got.CurrentURL)
+		}
+		got.CurrentURL = nil
+		if got != want {
+			t.Errorf("%v: Parse = %+v, want %+v", h, got, want)
+		}
 	}
 }
