@@ -524,7 +524,7 @@ func (h *Handler) deepLink(c echo.Context, j *jobs.Job, offered []views.ActionBu
 	}
 	for _, b := range offered {
 		if b.Action == string(a) {
-			conf := h.confirmModel(c, j, b)
+			conf := h.confirmModel(c, j, h.button(j, a))
 			return &conf, ""
 		}
 	}

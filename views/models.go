@@ -121,8 +121,8 @@ type ActionButton struct {
 	Action     string // ActionStart, ActionStop, ActionRetry, ActionEnable, ActionDisable
 	Label      string // "Start", "Stop", "Retry", "Enable schedule", "Disable schedule"
 	ConfirmURL string // GET: the confirmation (ConfirmPanel for htmx, ConfirmPage otherwise)
-	PostURL    string // POST target of the confirmation form
-	Confirm    string // what will happen, e.g. "Starts the backup on all 12 computers."
+	PostURL    string // POST target of the confirmation form; only in a confirmation
+	Confirm    string // what will happen, e.g. "Starts the backup on all 12 computers."; only in a confirmation
 	Danger     bool   // styles the confirm button as destructive (stop)
 }
 
