@@ -230,7 +230,7 @@ func (h *Handler) jobDetail(c echo.Context, l jobs.Live) (views.JobDetail, error
 		ScheduleConfigured: j.ScheduleConfigured,
 		ScheduleEnabled:    j.ScheduleEnabled,
 		NextRun:            j.NextRun,
-		Schedule:           jobs.DescribeSchedule(j.ScheduleConfigured, j.ScheduleEnabled, e.JobScheduleOptions),
+		Schedule:           j.ScheduleWords(),
 		ScheduleRaw:        scheduleRaw(e.JobScheduleOptions),
 		Running:            j.Running(),
 		Actions:            h.buttons(g, l),

@@ -1,8 +1,11 @@
 package jobs
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentdesk/agentdesk/emclient"
 )
@@ -137,5 +140,31 @@ func TestDescribeHoursPerDay(t *testing.T) {
 	tp := emclient.TimePeriods{Days: []emclient.DayHours{{Name: "Monday", Hours: row(mon)}, {Name: "Saturday", Hours: row(sat)}}}
 	if got, want := describeHours(tp, "window"), "Monday 08:00–18:00; Saturday 10:00–12:00"; got != want {
 		t.Errorf("describeHours = %q, want %q", got, want)
+	}
+}
+
+// TestScheduleWordsOfAReadJob: a job read for its page carries its schedule
+// in the words DescribeSchedule gives for EM's schedule, worked out when it
+// was read; a job of the list snapshot (no schedule options) works them out
+// when asked.
+func TestScheduleWordsOfAReadJob(t *testing.T) {
+	svc, sim := newSimService(t, time.Hour)
+	ctx := context.Background()
+	for _, sj := range sim.Jobs() {
+		j, _, err := svc.Job(ctx, sj.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := DescribeSchedule(j.ScheduleConfigured, j.ScheduleEnabled, j.Entity.JobScheduleOptions)
+		if got := j.ScheduleWords(); !slices.Equal(got, want) {
+			t.Errorf("job %s: ScheduleWords %q, DescribeSchedule %q", j.Name, got, want)
+		}
+		if j.schedule == nil {
+			t.Errorf("job %s: read without its schedule words", j.Name)
+		}
+	}
+	listed := &Job{ScheduleConfigured: true, ScheduleEnabled: true, Entity: &emclient.AgentBackupJob{}}
+	if got, want := listed.ScheduleWords(), DescribeSchedule(true, true, nil); !slices.Equal(got, want) {
+		t.Errorf("a listed job's words %q, want %q", got, want)
 	}
 }

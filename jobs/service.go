@@ -61,6 +61,11 @@ type Job struct {
 	Entity *emclient.AgentBackupJob
 	Last   *Session // latest parent session, nil when none in EM's 30-day window
 
+	// schedule is the schedule in plain words (DescribeSchedule), worked out
+	// once when the job is read for its page, not on each of its views;
+	// nil for a job of the list snapshot (ScheduleWords makes it then).
+	schedule []string
+
 	// search is the text a list search looks in, lower-cased once when the
 	// list's job is read rather than case-folded per job on every search
 	// ("" for a job read for its page: Matches makes it then).
@@ -76,6 +81,19 @@ func (j *Job) Matches(q string) bool {
 		s = searchText(j)
 	}
 	return strings.Contains(s, q)
+}
+
+// ScheduleWords is the job's schedule in plain words (DescribeSchedule).
+// The slice is shared: do not modify it.
+func (j *Job) ScheduleWords() []string {
+	if j.schedule != nil {
+		return j.schedule
+	}
+	var o *emclient.JobScheduleOptions
+	if j.Entity != nil {
+		o = j.Entity.JobScheduleOptions
+	}
+	return DescribeSchedule(j.ScheduleConfigured, j.ScheduleEnabled, o)
 }
 
 // searchText joins the searched fields with a byte no query holds, so that
@@ -514,6 +532,7 @@ func (s *Service) Job(ctx context.Context, id string) (*Job, time.Time, error) {
 			return nil, fmt.Errorf("read job: %w", entErr)
 		}
 		j := jobFrom(ent)
+		j.schedule = j.ScheduleWords()
 		if pageErr == nil {
 			if len(page.Sessions) > 0 {
 				j.Last = page.Sessions[0]
