@@ -3,8 +3,10 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"strconv"
@@ -12,7 +14,7 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
-	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/flate"
 	"github.com/labstack/echo/v4"
 
 	"github.com/agentdesk/agentdesk/emclient"
@@ -88,10 +90,11 @@ func (h *Handler) write(c echo.Context, status int, comp templ.Component) error 
 	defer cancel()
 	buf := getBuffer()
 	defer putBuffer(buf)
-	if err := comp.Render(ctx, buf); err != nil {
+	spans := views.NewSpans(buf.Len)
+	if err := comp.Render(views.WithSpans(ctx, spans), buf); err != nil {
 		return fmt.Errorf("render: %w", err)
 	}
-	return sendHTML(c, status, buf.Bytes())
+	return sendHTML(c, status, buf.Bytes(), spans.List())
 }
 
 // compressMin is the smallest body worth compressing: below about a TCP
@@ -100,19 +103,17 @@ const compressMin = 1400
 
 // gzipLevel trades CPU for bytes. Pages are mostly repeated markup, so
 // BestSpeed already shrinks a list page about tenfold at a fraction of the
-// default level's cost. klauspost/compress's BestSpeed gives the bytes of the
-// standard library's at about a third of its CPU (BenchmarkGzipLevels in
-// warmbench_test.go).
-const gzipLevel = gzip.BestSpeed
+// default level's cost (BenchmarkGzipLevels in warmbench_test.go).
+const gzipLevel = flate.BestSpeed
 
 var (
 	buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-	gzips   = sync.Pool{New: func() any {
-		zw, err := gzip.NewWriterLevel(io.Discard, gzipLevel)
+	flates  = sync.Pool{New: func() any {
+		fw, err := flate.NewWriter(io.Discard, gzipLevel)
 		if err != nil {
 			panic(err) // the level is a valid constant
 		}
-		return zw
+		return fw
 	}}
 )
 
@@ -138,7 +139,11 @@ func putBuffer(b *bytes.Buffer) {
 // caches must key on it either way. Pages carry their CSRF token masked anew
 // for each response (see maskCSRF), which keeps compression from leaking it
 // (BREACH).
-func sendHTML(c echo.Context, status int, body []byte) error {
+//
+// The chunks of the body (memoised parts, views.Chunk) are compressed once
+// and spliced in: a job page's body then costs a copy, not its compression,
+// on every response but the first.
+func sendHTML(c echo.Context, status int, body []byte, chunks []views.Span) error {
 	w := c.Response()
 	hd := w.Header()
 	hd.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
@@ -147,17 +152,7 @@ func sendHTML(c echo.Context, status int, body []byte) error {
 		negotiate.AcceptsGzip(c.Request().Header.Get(echo.HeaderAcceptEncoding)) {
 		zbuf := getBuffer()
 		defer putBuffer(zbuf)
-		zw := gzips.Get().(*gzip.Writer)
-		zw.Reset(zbuf)
-		_, err := zw.Write(body)
-		if err == nil {
-			err = zw.Close()
-		}
-		zw.Reset(io.Discard) // drop the reference to zbuf before pooling
-		gzips.Put(zw)
-		if err != nil {
-			return fmt.Errorf("gzip: %w", err) // writes to a bytes.Buffer do not fail; nothing was sent
-		}
+		gzipSpliced(zbuf, body, chunks)
 		hd.Set(echo.HeaderContentEncoding, "gzip")
 		body = zbuf.Bytes()
 	}
@@ -168,6 +163,63 @@ func sendHTML(c echo.Context, status int, body []byte) error {
 	}
 	_, err := w.Write(body)
 	return err
+}
+
+// gzipSpliced writes body to out as one gzip member (RFC 1952) whose deflate
+// stream (RFC 1951) is made of segments, each compressed on its own and ended
+// by a sync flush: an empty non-final stored block, which leaves the stream
+// byte-aligned, so segments can follow one another as they are. A segment
+// refers back only within itself, so a chunk's segment, compressed once,
+// is valid wherever it is put. The parts between chunks are compressed here;
+// an empty final block ends the stream, and the trailer holds the CRC-32 and
+// length of the whole body.
+func gzipSpliced(out *bytes.Buffer, body []byte, chunks []views.Span) {
+	out.Write(gzipHeader[:])
+	fw := flates.Get().(*flate.Writer)
+	pos := 0
+	for _, s := range chunks {
+		deflateSegment(fw, out, body[pos:s.At])
+		out.Write(s.Chunk.Packed(packChunk))
+		pos = s.At + len(s.Chunk.HTML)
+	}
+	deflateSegment(fw, out, body[pos:])
+	fw.Reset(io.Discard) // drop the reference to out before pooling
+	flates.Put(fw)
+	out.Write(finalBlock[:])
+	var trailer [8]byte
+	binary.LittleEndian.PutUint32(trailer[:4], crc32.ChecksumIEEE(body))
+	binary.LittleEndian.PutUint32(trailer[4:], uint32(len(body))) // ISIZE is the length mod 2^32
+	out.Write(trailer[:])
+}
+
+var (
+	// gzipHeader: magic, deflate, no flags, no modification time, no
+	// extra flags, OS unknown.
+	gzipHeader = [10]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255}
+	// finalBlock is an empty stored block marked final (BFINAL=1, BTYPE=00,
+	// LEN=0, NLEN=0xffff), byte-aligned like every segment before it.
+	finalBlock = [5]byte{1, 0, 0, 0xff, 0xff}
+)
+
+// deflateSegment compresses p into out as a segment of its own. Writes to a
+// bytes.Buffer do not fail.
+func deflateSegment(fw *flate.Writer, out *bytes.Buffer, p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	fw.Reset(out)
+	_, _ = fw.Write(p)
+	_ = fw.Flush()
+}
+
+// packChunk is a chunk's segment, made once per chunk (views.Chunk.Packed).
+func packChunk(p []byte) []byte {
+	var out bytes.Buffer
+	fw := flates.Get().(*flate.Writer)
+	deflateSegment(fw, &out, p)
+	fw.Reset(io.Discard)
+	flates.Put(fw)
+	return out.Bytes()
 }
 
 func (h *Handler) renderSignIn(c echo.Context, status int, returnTo, msg string) error {

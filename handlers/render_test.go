@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"github.com/agentdesk/agentdesk/views"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -84,7 +85,7 @@ func TestSendHTMLCompression(t *testing.T) {
 				req.Header.Set("Accept-Encoding", tt.accept)
 			}
 			rec := httptest.NewRecorder()
-			if err := sendHTML(e.NewContext(req, rec), http.StatusOK, tt.body); err != nil {
+			if err := sendHTML(e.NewContext(req, rec), http.StatusOK, tt.body, nil); err != nil {
 				t.Fatal(err)
 			}
 			if v := rec.Header().Values("Vary"); !strings.Contains(strings.Join(v, ","), "Accept-Encoding") {
@@ -120,6 +121,71 @@ func TestSendHTMLCompression(t *testing.T) {
 				t.Errorf("body differs from the page")
 			}
 		})
+	}
+}
+
+// TestGzipSpliced: a body whose chunks (compressed once, apart) are spliced
+// between parts compressed per response is one valid gzip member, read back
+// by the standard library's strict reader as the body, wherever the chunks
+// lie: first, last, side by side, the whole body, none; and a chunk is
+// compressed once however many responses carry it.
+func TestGzipSpliced(t *testing.T) {
+	frame := func(n int) []byte { return []byte(strings.Repeat(`<nav data-nonce="r4nd0m">x</nav>`, n)) }
+	mk := func(s string, n int) *views.Chunk {
+		return &views.Chunk{HTML: []byte(strings.Repeat(s, n))}
+	}
+	a, b := mk(`<section class="job">Büro &amp; Co</section>`, 200), mk(`<tr><td>row</td></tr>`, 300)
+	type part struct {
+		raw   []byte
+		chunk *views.Chunk
+	}
+	tests := []struct {
+		name  string
+		parts []part
+	}{
+		{"no chunks", []part{{raw: frame(50)}}},
+		{"chunk in the middle", []part{{raw: frame(20)}, {chunk: a}, {raw: frame(3)}}},
+		{"chunk first and last", []part{{chunk: a}, {raw: frame(1)}, {chunk: b}}},
+		{"chunks side by side", []part{{raw: frame(2)}, {chunk: a}, {chunk: b}, {raw: frame(2)}}},
+		{"only a chunk", []part{{chunk: b}}},
+		{"the same chunk twice", []part{{chunk: a}, {raw: frame(1)}, {chunk: a}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body []byte
+			var spans []views.Span
+			for _, p := range tt.parts {
+				if p.chunk != nil {
+					spans = append(spans, views.Span{At: len(body), Chunk: p.chunk})
+					body = append(body, p.chunk.HTML...)
+					continue
+				}
+				body = append(body, p.raw...)
+			}
+			for range 2 { // the second time from the chunks' kept segments
+				var out bytes.Buffer
+				gzipSpliced(&out, body, spans)
+				zr, err := gzip.NewReader(&out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				zr.Multistream(false)
+				got, err := io.ReadAll(zr)
+				if err != nil {
+					t.Fatalf("reading the spliced member: %v", err)
+				}
+				if !bytes.Equal(got, body) {
+					t.Fatalf("spliced body differs: %d bytes read, %d sent", len(got), len(body))
+				}
+				if out.Len() != 0 {
+					t.Fatalf("%d bytes after the gzip member", out.Len())
+				}
+			}
+		})
+	}
+	packed := a.Packed(func([]byte) []byte { t.Fatal("a chunk compressed twice"); return nil })
+	if len(packed) == 0 || len(packed) >= len(a.HTML)/4 {
+		t.Errorf("chunk compressed to %d bytes of %d", len(packed), len(a.HTML))
 	}
 }
 

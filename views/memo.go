@@ -39,6 +39,7 @@ type memoEntry[M any] struct {
 	model M
 	html  []byte // never written to once stored
 	hole  int    // where the hole goes in html; -1 when the component has none
+	chunk *Chunk // html as a Chunk, when it has no hole and is at least chunkMin long
 }
 
 // memoLimit bounds the memos of rows and pages: a list row is ~2.4 KB, so
@@ -73,6 +74,9 @@ func (c *memo[M]) write(ctx context.Context, w io.Writer, key string, m M, hole 
 		if e, err = c.fill(ctx, key, m, hole != nil); err != nil {
 			return err
 		}
+	}
+	if e.chunk != nil {
+		return writeChunk(ctx, w, e.chunk)
 	}
 	if e.hole < 0 {
 		_, err := w.Write(e.html)
@@ -113,6 +117,9 @@ func (c *memo[M]) fill(ctx context.Context, key string, m M, withHole bool) (mem
 		return e, err
 	}
 	e.model, e.html = c.clone(m), buf.Bytes()
+	if e.hole < 0 && len(e.html) >= chunkMin {
+		e.chunk = &Chunk{HTML: e.html}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.entries[key]; !ok && len(c.entries) >= c.limit {
