@@ -113,7 +113,10 @@ func (c *memo[M]) fill(ctx context.Context, key string, m M, withHole bool) (mem
 			return nil
 		})
 	}
-	if err := c.render(m, marker).Render(ctx, &buf); err != nil {
+	// What is rendered here goes to buf, not to the page: a chunk inside
+	// it (a memo within a memo) is part of this markup, not a span of the
+	// page.
+	if err := c.render(m, marker).Render(WithSpans(ctx, nil), &buf); err != nil {
 		return e, err
 	}
 	e.model, e.html = c.clone(m), buf.Bytes()
@@ -138,6 +141,7 @@ var errHoleTwice = errors.New("views: a memoised component renders its hole twic
 // (limit 0) to compare their output with the components rendered anew.
 var (
 	rowMemo      = newMemo(memoLimit, JobRow.equal, JobRow.clone, func(r JobRow, _ templ.Component) templ.Component { return jobRow(r) })
+	rowsMemo     = newMemo(listMemoLimit, rowsEqual, rowsClone, func(rows []JobRow, _ templ.Component) templ.Component { return eachRow(rows) })
 	pageMemo     = newMemo(memoLimit/8, JobDetail.equal, JobDetail.clone, func(m JobDetail, _ templ.Component) templ.Component { return jobBody(m) })
 	listMemo     = newMemo(listMemoLimit, JobList.equal, JobList.clone, listBody)
 	jobTableMemo = newMemo(listMemoLimit, JobList.equal, JobList.clone, jobTable)
@@ -157,18 +161,22 @@ func jobPageBody(m JobDetail) templ.Component { return pageMemo.component(m.ID, 
 
 // listPageBody is the list page's content, memoised around its rows.
 func listPageBody(m JobList) templ.Component {
-	return listMemo.component(m.URL(m.Filter), m, jobRows(m.Rows))
+	key := m.URL(m.Filter)
+	return listMemo.component(key, m, rowsMemo.component(key, m.Rows, nil))
 }
 
 // JobTable is the #job-table region: what htmx requests from the search
 // form, the sort headers and the pager swap in (outerHTML). It is memoised
 // around its rows.
 func JobTable(m JobList) templ.Component {
-	return jobTableMemo.component(m.URL(m.Filter), m, jobRows(m.Rows))
+	key := m.URL(m.Filter)
+	return jobTableMemo.component(key, m, rowsMemo.component(key, m.Rows, nil))
 }
 
-// jobRows renders rows one after the other, as JobRowView does each.
-func jobRows(rows []JobRow) templ.Component {
+// eachRow renders rows one after the other, as JobRowView does each. The
+// rows of a list URL are memoised together too (rowsMemo): a page of them is
+// large enough to be a Chunk, compressed once while the rows stay the same.
+func eachRow(rows []JobRow) templ.Component {
 	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
 		for i := range rows {
 			if err := rowMemo.write(ctx, w, rows[i].ID, rows[i], nil); err != nil {
@@ -177,6 +185,16 @@ func jobRows(rows []JobRow) templ.Component {
 		}
 		return nil
 	})
+}
+
+func rowsEqual(a, b []JobRow) bool { return slices.EqualFunc(a, b, JobRow.equal) }
+
+func rowsClone(rows []JobRow) []JobRow {
+	out := make([]JobRow, len(rows))
+	for i := range rows {
+		out[i] = rows[i].clone()
+	}
+	return out
 }
 
 // equal reports whether two rows render alike: every field is compared

@@ -17,12 +17,13 @@ import (
 // render anew (memos with limit 0 call the component itself).
 func withoutMemos(t testing.TB) {
 	t.Helper()
-	rows, page, list, table := rowMemo, pageMemo, listMemo, jobTableMemo
+	rows, page, list, table, each := rowMemo, pageMemo, listMemo, jobTableMemo, rowsMemo
 	rowMemo = newMemo(0, rows.equal, rows.clone, rows.render)
+	rowsMemo = newMemo(0, each.equal, each.clone, each.render)
 	pageMemo = newMemo(0, page.equal, page.clone, page.render)
 	listMemo = newMemo(0, list.equal, list.clone, list.render)
 	jobTableMemo = newMemo(0, table.equal, table.clone, table.render)
-	t.Cleanup(func() { rowMemo, pageMemo, listMemo, jobTableMemo = rows, page, list, table })
+	t.Cleanup(func() { rowMemo, pageMemo, listMemo, jobTableMemo, rowsMemo = rows, page, list, table, each })
 }
 
 // fullDetail is a job page with every pointer set and every slice filled, so
