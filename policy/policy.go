@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -351,6 +352,71 @@ func (g *Grant) Can(j Job, a Action) bool {
 
 // Visible reports whether the user may see j at all.
 func (g *Grant) Visible(j Job) bool { return g.Can(j, View) }
+
+// VisibilityKey names what Visible answers for this grant: two grants with
+// the same key see the same jobs, whichever job is asked about, so a cache of
+// what a user sees (the jobs list's, per snapshot) is shared by every user of
+// the same roles rather than kept per user. It holds only what View depends
+// on: the selectors of the roles granting View and, when one of them selects
+// the user's own computers, those computers and the match mode. Two grants
+// seeing the same jobs through differently written roles may still have
+// different keys; that costs a cache entry, never a wrong answer.
+func (g *Grant) VisibilityKey() string {
+	view := View.bit()
+	switch {
+	case g == nil || g.any&view == 0:
+		return "none"
+	case g.all&view != 0:
+		return "all"
+	}
+	// Every string is written with its length first, so no two different
+	// grants write the same bytes.
+	b := make([]byte, 0, 128)
+	str := func(tag byte, s string) {
+		b = append(b, tag)
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	own := false
+	for i := range g.entries {
+		e := &g.entries[i]
+		if e.actions&view == 0 {
+			continue
+		}
+		b = append(b, 'e')
+		for j := range e.selectors {
+			sel := &e.selectors[j]
+			b = append(b, 's')
+			for _, x := range sel.servers {
+				str('v', x)
+			}
+			for k := range sel.names {
+				str('n', sel.names[k].pattern)
+			}
+			for _, x := range sel.platforms {
+				str('p', x)
+			}
+			for _, x := range sel.kinds {
+				str('k', x)
+			}
+			if sel.ownComputers {
+				b = append(b, 'o')
+				own = true
+			}
+		}
+	}
+	if own {
+		b = append(b, 'c')
+		if g.hostname {
+			b = append(b, 'h')
+		}
+		for _, c := range g.computers {
+			str('c', c.full)
+		}
+	}
+	return string(b)
+}
 
 // CanAny reports whether the user may perform a on at least some job, for
 // deciding whether to show a control at all.
