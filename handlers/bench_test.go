@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/agentdesk/agentdesk/auth"
 	"github.com/agentdesk/agentdesk/emclient/emsim"
+	"github.com/agentdesk/agentdesk/jobs"
 	"github.com/agentdesk/agentdesk/store"
 )
 
@@ -119,6 +121,17 @@ func BenchmarkListJobs10k(b *testing.B) {
 	frozen := time.Now()
 	p := newPortal(b, portalOptions{jobs: 10000, emTimeout: 2 * time.Minute, requestTimeout: 2 * time.Minute,
 		jobsNow: func() time.Time { return frozen }})
+	// The first 10,000-job load before signing in, whose landing page is
+	// the list: on a busy machine it outlasts the sign-in's timeouts.
+	for {
+		_, err := p.svc.List(context.Background())
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, jobs.ErrListLoading) {
+			b.Fatal(err)
+		}
+	}
 	cases := []struct{ name, user, path string }{
 		{"first-page/admin", "alice", "/jobs"},
 		{"first-page/helpdesk", "harry", "/jobs"},

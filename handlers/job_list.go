@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"context"
 	"net/http"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -29,37 +27,11 @@ func (h *Handler) listJobs(c echo.Context) error {
 		return err
 	}
 	g := h.grant(c)
-	q := strings.ToLower(f.Q)
-	matched := make([]*jobs.Job, 0, len(snap.Jobs))
-	servers := map[string]bool{}
-	for _, j := range snap.Jobs {
-		if !jobs.Visible(g, j) {
-			continue
-		}
-		servers[j.Server] = true
-		if matchJob(f, q, j) {
-			matched = append(matched, j)
-		}
-	}
-	sortJobs(matched, f.Sort, f.Desc)
-
-	size := f.PageSize
-	if size <= 0 || size > 500 {
-		size = listPageSize
-	}
-	m := views.JobList{Path: h.paths().Jobs(), Filter: f, Total: len(matched), AsOf: snap.AsOf,
-		Refreshing: snap.Refreshing, RefreshFailed: snap.RefreshFailed}
-	for s := range servers {
-		m.Servers = append(m.Servers, s)
-	}
-	sort.Strings(m.Servers)
-	m.Pages = max(1, (len(matched)+size-1)/size)
-	m.Filter.Page = min(max(f.Page, 1), m.Pages)
-	lo := (m.Filter.Page - 1) * size
-	hi := min(lo+size, len(matched))
-	m.Rows = make([]views.JobRow, 0, hi-lo)
+	m, page := queryList(snap, g, f)
+	m.Path, m.AsOf, m.Refreshing, m.RefreshFailed = h.paths().Jobs(), snap.AsOf, snap.Refreshing, snap.RefreshFailed
+	m.Rows = make([]views.JobRow, 0, len(page))
 	runs := h.svc.Jobs.RunStates(ctx)
-	for _, j := range matched[lo:hi] {
+	for _, j := range page {
 		m.Rows = append(m.Rows, h.jobRow(g, h.liveRow(ctx, snap.AsOf, j, runs)))
 	}
 	if htmxOf(c).Fragment() {
@@ -69,30 +41,53 @@ func (h *Handler) listJobs(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.JobListPage(h.layout(c, "Jobs"), m), views.JobTable(m))
 }
 
-// matchJob reports whether j passes the filter; q is its search words in
-// lower case.
-func matchJob(f views.JobFilter, q string, j *jobs.Job) bool {
+// queryList is the list g sees of snap under f: the filter as applied (the
+// page number within the pages there are), the total, the pages, the servers
+// of every job g sees, and the page's jobs. The snapshot keeps what it works
+// out (jobs.Visibility.Select): who sees which jobs, which jobs pass each
+// filter, the jobs in each order; a request intersects those sets and walks
+// one order as far as its page. Filters and sorts read the snapshot's data
+// only: an action's newer state shows in the rows (liveRow), not in their
+// order.
+func queryList(snap *jobs.Snapshot, g *policy.Grant, f views.JobFilter) (views.JobList, []*jobs.Job) {
+	size := f.PageSize
+	if size <= 0 || size > 500 {
+		size = listPageSize
+	}
+	vis := snap.VisibleTo(g)
+	sel := vis.Select(jobs.Query{Filters: listFilters(f), SortKey: f.Sort, Compare: sortBy[f.Sort], Desc: f.Desc})
+	m := views.JobList{Filter: f, Total: sel.Len(), Servers: vis.Servers()}
+	m.Pages = max(1, (m.Total+size-1)/size)
+	m.Filter.Page = min(max(f.Page, 1), m.Pages)
+	return m, sel.Page((m.Filter.Page-1)*size, size)
+}
+
+// listFilters are the tests of the filter's choices. Each key names its test
+// exactly (jobs.Filter): the snapshot keeps which jobs pass it.
+func listFilters(f views.JobFilter) []jobs.Filter {
+	var out []jobs.Filter
 	// The search box promises name, description or computer.
-	if q != "" && !j.Matches(q) {
-		return false
+	if q := strings.ToLower(f.Q); q != "" {
+		out = append(out, jobs.Filter{Key: "q=" + q, Match: func(j *jobs.Job) bool { return j.Matches(q) }})
 	}
-	if f.Platform != "" && platformLabel(j.Platform) != f.Platform {
-		return false
+	if p := f.Platform; p != "" {
+		out = append(out, jobs.Filter{Key: "platform=" + p, Match: func(j *jobs.Job) bool { return platformLabel(j.Platform) == p }})
 	}
-	if f.Server != "" && !strings.EqualFold(j.Server, f.Server) {
-		return false
+	if s := f.Server; s != "" {
+		out = append(out, jobs.Filter{Key: "server=" + s, Match: func(j *jobs.Job) bool { return strings.EqualFold(j.Server, s) }})
 	}
 	// As the Schedule column says: a job without a schedule is neither enabled
 	// nor disabled ("Not scheduled").
-	enabled := j.ScheduleConfigured && j.ScheduleEnabled
-	disabled := j.ScheduleConfigured && !j.ScheduleEnabled
-	if f.Schedule == "enabled" && !enabled || f.Schedule == "disabled" && !disabled {
-		return false
+	switch f.Schedule {
+	case "enabled":
+		out = append(out, jobs.Filter{Key: "schedule=enabled", Match: func(j *jobs.Job) bool { return j.ScheduleConfigured && j.ScheduleEnabled }})
+	case "disabled":
+		out = append(out, jobs.Filter{Key: "schedule=disabled", Match: func(j *jobs.Job) bool { return j.ScheduleConfigured && !j.ScheduleEnabled }})
 	}
-	if f.Result != "" && lastResult(j) != f.Result {
-		return false
+	if r := f.Result; r != "" {
+		out = append(out, jobs.Filter{Key: "result=" + r, Match: func(j *jobs.Job) bool { return lastResult(j) == r }})
 	}
-	return true
+	return out
 }
 
 // lastResult is the result the list shows: None while running or never run.
@@ -105,31 +100,20 @@ func lastResult(j *jobs.Job) string {
 
 var resultRank = map[string]int{views.ResultSuccess: 0, views.ResultWarning: 1, views.ResultFailed: 2, views.ResultNone: 3}
 
-// sortJobs orders the list by a column. The snapshot comes sorted by name, so
-// a stable sort keeps name order among equal keys without comparing names
-// again; descending reverses first, so ties run by name descending too. Times
-// compare to the second, as rows show them: rows whose times look the same
-// stay in name order, not in an order set by fractions nobody can see.
-func sortJobs(js []*jobs.Job, key string, desc bool) {
-	if desc {
-		slices.Reverse(js)
-	}
-	by := map[string]func(a, b *jobs.Job) int{
-		"platform": func(a, b *jobs.Job) int { return strings.Compare(a.Platform, b.Platform) },
-		"server":   func(a, b *jobs.Job) int { return strings.Compare(a.Server, b.Server) },
-		"schedule": func(a, b *jobs.Job) int { return boolCmp(a.ScheduleEnabled, b.ScheduleEnabled) },
-		"result":   func(a, b *jobs.Job) int { return resultRank[lastResult(a)] - resultRank[lastResult(b)] },
-		"lastrun":  func(a, b *jobs.Job) int { return cmp.Compare(lastRun(a).Unix(), lastRun(b).Unix()) },
-		"nextrun":  func(a, b *jobs.Job) int { return cmp.Compare(a.NextRun.Unix(), b.NextRun.Unix()) },
-	}[key]
-	if by == nil { // by name: already in order
-		return
-	}
-	if desc {
-		slices.SortStableFunc(js, func(a, b *jobs.Job) int { return by(b, a) })
-		return
-	}
-	slices.SortStableFunc(js, by)
+// sortBy compares two jobs by a list column; the name column has none (the
+// snapshot comes sorted by name). Each snapshot sorts its jobs once per
+// column with these (jobs.Visibility.Sorted): stably, so equal keys stay in
+// name order, and descending is that order reversed, so ties run by name
+// descending. Times compare to the second, as rows show them: rows whose
+// times look the same stay in name order, not in an order set by fractions
+// nobody can see.
+var sortBy = map[string]func(a, b *jobs.Job) int{
+	"platform": func(a, b *jobs.Job) int { return strings.Compare(a.Platform, b.Platform) },
+	"server":   func(a, b *jobs.Job) int { return strings.Compare(a.Server, b.Server) },
+	"schedule": func(a, b *jobs.Job) int { return boolCmp(a.ScheduleEnabled, b.ScheduleEnabled) },
+	"result":   func(a, b *jobs.Job) int { return resultRank[lastResult(a)] - resultRank[lastResult(b)] },
+	"lastrun":  func(a, b *jobs.Job) int { return cmp.Compare(lastRun(a).Unix(), lastRun(b).Unix()) },
+	"nextrun":  func(a, b *jobs.Job) int { return cmp.Compare(a.NextRun.Unix(), b.NextRun.Unix()) },
 }
 
 func boolCmp(a, b bool) int {

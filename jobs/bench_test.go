@@ -12,7 +12,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -333,17 +332,13 @@ func loadListFullModel(ctx context.Context, em *emclient.Client, now time.Time) 
 			latest[id] = sessionFrom(&sessions[i])
 		}
 	}
-	snap := &Snapshot{Jobs: make([]*Job, 0, len(jobs)), byID: make(map[string]*Job, len(jobs))}
+	rows := make([]*Job, 0, len(jobs))
 	for i := range jobs {
 		j := jobFrom(&jobs[i])
 		j.Last = latest[j.ID]
-		snap.Jobs = append(snap.Jobs, j)
-		snap.byID[j.ID] = j
+		rows = append(rows, j)
 	}
-	sort.SliceStable(snap.Jobs, func(a, b int) bool {
-		return strings.ToLower(snap.Jobs[a].Name) < strings.ToLower(snap.Jobs[b].Name)
-	})
-	return snap, nil
+	return NewSnapshot(rows, now), nil
 }
 
 // TestMeasureListRefresh runs one 10,000-job list refresh the way

@@ -161,6 +161,7 @@ type Snapshot struct {
 	RefreshFailed bool
 	FailedAt      time.Time
 	byID          map[string]*Job
+	idx           *listIndex // what the list works out once per snapshot
 
 	// What the next refresh builds on: the newest parent session of each job
 	// (the 30-day window), the moment the session query that last succeeded
@@ -433,30 +434,44 @@ func (s *Service) loadList(ctx context.Context, prev *Snapshot) (*Snapshot, erro
 	if jobErr != nil {
 		return nil, fmt.Errorf("list agent jobs: %w", jobErr)
 	}
-	snap := &Snapshot{Jobs: rows, AsOf: start, byID: make(map[string]*Job, len(rows)), latest: latest, sessionsAt: start, fullAt: start}
+	sessionsAt, fullAt := start, start
 	switch {
 	case sessErr != nil && prev != nil && prev.latest != nil:
 		// Keep the sessions known so far; the next refresh asks for
 		// everything since they were read.
 		s.log.Warn("agent sessions query failed; list shown with the last results read", "err", sessErr)
-		snap.latest, snap.sessionsAt, snap.fullAt = prev.latest, prev.sessionsAt, prev.fullAt
+		latest, sessionsAt, fullAt = prev.latest, prev.sessionsAt, prev.fullAt
 	case sessErr != nil:
 		// Without sessions the list still shows every job, only without
 		// last results; that beats an error page when the session query
 		// alone fails.
 		s.log.Warn("agent sessions query failed; list shown without last results", "err", sessErr)
-		snap.latest, snap.sessionsAt = nil, time.Time{}
+		latest, sessionsAt = nil, time.Time{}
 	case !full:
-		snap.fullAt = prev.fullAt
+		fullAt = prev.fullAt
 	}
 	for _, j := range rows {
-		j.Last = snap.latest[j.ID]
+		j.Last = latest[j.ID]
+	}
+	snap := NewSnapshot(rows, start)
+	snap.latest, snap.sessionsAt, snap.fullAt = latest, sessionsAt, fullAt
+	return snap, nil
+}
+
+// NewSnapshot is a snapshot of js (with their Last sessions set) as of asOf,
+// as a list load makes it: the jobs sorted by name, found by id, and an
+// empty index for the list (VisibleTo). The snapshot owns js from then on:
+// nothing may change them, since the list caches what it works out of them.
+func NewSnapshot(js []*Job, asOf time.Time) *Snapshot {
+	snap := &Snapshot{Jobs: js, AsOf: asOf, byID: make(map[string]*Job, len(js))}
+	for _, j := range js {
 		snap.byID[j.ID] = j
 	}
 	sort.SliceStable(snap.Jobs, func(a, b int) bool {
 		return strings.ToLower(snap.Jobs[a].Name) < strings.ToLower(snap.Jobs[b].Name)
 	})
-	return snap, nil
+	snap.idx = newListIndex(snap.Jobs)
+	return snap
 }
 
 // loadLatest returns the newest parent session of each job, reading only what
