@@ -198,8 +198,15 @@ func (x *listIndex) order(key string, cmp func(a, b *Job) int) []int32 {
 		for i := range pos {
 			pos[i] = int32(i)
 		}
-		// Stable over positions in name order: equal keys stay in name order.
-		slices.SortStableFunc(pos, func(a, b int32) int { return cmp(x.jobs[a], x.jobs[b]) })
+		// Equal keys in name order (the positions' order): a stable sort,
+		// done as an unstable one with the position breaking ties, which
+		// sorts 10,000 jobs several times faster.
+		slices.SortFunc(pos, func(a, b int32) int {
+			if c := cmp(x.jobs[a], x.jobs[b]); c != 0 {
+				return c
+			}
+			return int(a - b)
+		})
 		return pos
 	})
 }
