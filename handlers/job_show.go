@@ -231,7 +231,6 @@ func (h *Handler) jobDetail(c echo.Context, l jobs.Live) (views.JobDetail, error
 		ScheduleEnabled:    j.ScheduleEnabled,
 		NextRun:            j.NextRun,
 		Schedule:           j.ScheduleWords(),
-		ScheduleRaw:        scheduleRaw(e.JobScheduleOptions),
 		Running:            j.Running(),
 		Actions:            h.buttons(g, l),
 		AsOf:               asOf,
@@ -246,19 +245,8 @@ func (h *Handler) jobDetail(c echo.Context, l jobs.Live) (views.JobDetail, error
 			m.Progress = l.Progress()
 		}
 	}
-	for _, l := range e.Links {
-		m.Links = append(m.Links, views.KV{Key: l.Rel + " " + l.Type, Value: l.Href})
-	}
-	if e.JobInfo != nil {
-		for _, inc := range e.JobInfo.Includes {
-			m.Includes = append(m.Includes, views.Include{
-				Name: inc.Name, DisplayName: inc.DisplayName, Kind: includeKind(inc.HierarchyObjRef),
-				Guest: guestKVs(inc.GuestProcessingOptions),
-			})
-		}
-		m.JobGuest = guestKVs(e.JobInfo.GuestProcessingOptions)
-		m.Retention = retentionKVs(e.JobInfo)
-	}
+	f := h.facts.of(e)
+	m.ScheduleRaw, m.Links, m.Includes, m.JobGuest, m.Retention = f.scheduleRaw, f.links, f.includes, f.jobGuest, f.retention
 	if srv, err := h.svc.Jobs.Server(ctx, j.ServerID); err == nil {
 		m.Server = views.BackupServer{Name: srv.Name, Version: srv.Version, Port: srv.Port, Description: srv.Description}
 	} else {

@@ -201,10 +201,22 @@ var (
 	finalBlock = [5]byte{1, 0, 0, 0xff, 0xff}
 )
 
+// storeBelow is the size under which a segment is sent as it is, in a
+// stored block: compressing a page's last few hundred bytes (the footer
+// after a job page's body) costs a block's Huffman tables, more CPU than
+// the page's other parts together, to save a few dozen bytes.
+const storeBelow = 512
+
 // deflateSegment compresses p into out as a segment of its own. Writes to a
 // bytes.Buffer do not fail.
 func deflateSegment(fw *flate.Writer, out *bytes.Buffer, p []byte) {
 	if len(p) == 0 {
+		return
+	}
+	if len(p) < storeBelow {
+		// A stored block: BFINAL=0, BTYPE=00, then LEN and its complement.
+		out.Write([]byte{0, byte(len(p)), byte(len(p) >> 8), ^byte(len(p)), ^byte(len(p) >> 8)})
+		out.Write(p)
 		return
 	}
 	fw.Reset(out)

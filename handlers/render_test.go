@@ -149,6 +149,8 @@ func TestGzipSpliced(t *testing.T) {
 		{"chunks side by side", []part{{raw: frame(2)}, {chunk: a}, {chunk: b}, {raw: frame(2)}}},
 		{"only a chunk", []part{{chunk: b}}},
 		{"the same chunk twice", []part{{chunk: a}, {raw: frame(1)}, {chunk: a}}},
+		{"a short part stored", []part{{raw: frame(40)}, {chunk: a}, {raw: []byte("</main></body></html>")}}},
+		{"the longest stored part", []part{{chunk: b}, {raw: bytes.Repeat([]byte{'x'}, storeBelow-1)}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

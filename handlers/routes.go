@@ -107,6 +107,7 @@ type Handler struct {
 	lim      limits
 	sec      securityValues // securityHeaders' values, but the nonce
 	log      *slog.Logger   // outside a request; in one, logFor gives the request's
+	facts    factsMemo      // job pages' entity facts, worked out once per entity
 	stopping atomic.Bool
 }
 
