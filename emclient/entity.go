@@ -168,36 +168,21 @@ func decodeScheduleOptions(d *xml.Decoder, o *ScheduleOptions) error {
 			if err := boolAttr(se, "Enabled", &x.Enabled); err != nil {
 				return err
 			}
-			return eachChild(d, func(se xml.StartElement) error {
-				if se.Name.Local == "Schedule" {
-					return decodeTimePeriods(d, &x.Schedule)
-				}
-				return d.Skip()
-			})
+			return onlyChild(d, "Schedule", func() error { return decodeTimePeriods(d, &x.Schedule) })
 		case "OptionsBackupWindow":
 			x := alloc(o.OptionsBackupWindow)
 			o.OptionsBackupWindow = x
 			if err := boolAttr(se, "Enabled", &x.Enabled); err != nil {
 				return err
 			}
-			return eachChild(d, func(se xml.StartElement) error {
-				if se.Name.Local == "TimePeriods" {
-					return decodeTimePeriods(d, &x.TimePeriods)
-				}
-				return d.Skip()
-			})
+			return onlyChild(d, "TimePeriods", func() error { return decodeTimePeriods(d, &x.TimePeriods) })
 		case "OptionsDaisyChaining":
 			x := alloc(o.OptionsDaisyChaining)
 			o.OptionsDaisyChaining = x
 			if err := boolAttr(se, "Enabled", &x.Enabled); err != nil {
 				return err
 			}
-			return eachChild(d, func(se xml.StartElement) error {
-				if se.Name.Local == "PreviousJobUid" {
-					return into(d, &x.PreviousJobUID)
-				}
-				return d.Skip()
-			})
+			return onlyChild(d, "PreviousJobUid", func() error { return into(d, &x.PreviousJobUID) })
 		}
 		return d.Skip()
 	})
@@ -435,4 +420,15 @@ func timeOfDay(d *xml.Decoder, dst *TimeOfDay) error {
 	b, err := scalar(d, a[:0])
 	dst.Raw = string(bytes.TrimSpace(b))
 	return err
+}
+
+// onlyChild reads the child element name of the element d is in with read,
+// skipping every other child.
+func onlyChild(d *xml.Decoder, name string, read func() error) error {
+	return eachChild(d, func(se xml.StartElement) error {
+		if se.Name.Local == name {
+			return read()
+		}
+		return d.Skip()
+	})
 }

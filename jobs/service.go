@@ -177,20 +177,6 @@ func (s *Snapshot) Find(id string) (*Job, bool) {
 	return j, ok
 }
 
-// Servers lists the backup servers that have jobs, sorted.
-func (s *Snapshot) Servers() []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, j := range s.Jobs {
-		if !seen[j.Server] {
-			seen[j.Server] = true
-			out = append(out, j.Server)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // Options tunes the service; the zero value is usable.
 type Options struct {
 	ListTTL time.Duration // default 15s; after it the list is refreshed in the background
