@@ -46,7 +46,11 @@ type benchConfig struct {
 	backupDuration time.Duration
 	pin            string
 	verbose        bool
-	args           []string
+	// profile, when set, is a directory where each portal measurement
+	// leaves the CPU profile of the portal process during its slices
+	// (KEY-N.prof, N the slice), read from the child's pprof endpoint.
+	profile string
+	args    []string
 	// prefix is what the binary needs before "bench" or "child" to reach
 	// Main: ["loadtest"] for `agentdesk loadtest`, nothing for a load tool
 	// binary of its own or a test binary.
@@ -79,7 +83,7 @@ func benchMain(args []string, stdout io.Writer) error {
 	budget := 2*time.Duration(cfg.slices)*cfg.duration*3 + 6*cfg.coldDuration + cfg.listLoad + 10*time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
-	b := &bench{cfg: cfg, taskset: taskset}
+	b := &bench{cfg: cfg, taskset: taskset, profiles: map[string]int{}}
 	rep, err := b.run(ctx)
 	if rep != nil {
 		rep.write(stdout)
@@ -105,6 +109,7 @@ func parseBench(args []string, stdout io.Writer) (benchConfig, error) {
 	fs.StringVar(&cfg.pin, "pin", "auto", "auto: portal and baselines on CPU 0, EM and load generator on CPU 1 with taskset when there are two CPUs; off: no pinning")
 	quick := fs.Bool("quick", false, "tiny fleets and durations: checks the tool, measures nothing")
 	fs.BoolVar(&cfg.verbose, "v", false, "log the children's warnings to stderr")
+	fs.StringVar(&cfg.profile, "profile", "", "directory for CPU profiles of the portal process during each of its measured slices (KEY-N.prof; read them with go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -151,7 +156,8 @@ func reexec(taskset string, cfg benchConfig, stdout io.Writer) error {
 }
 
 type bench struct {
-	cfg     benchConfig
+	cfg      benchConfig
+	profiles map[string]int // slices profiled so far, per measurement
 	taskset string
 	log     *slog.Logger
 	tr      *http.Transport
@@ -274,13 +280,13 @@ func (b *bench) pages(ctx context.Context, rep *benchReport, e *benchEnv) error 
 
 	b.progress("warm job page: portal vs trivial server, %s each", b.cfg.duration)
 	p, t := b.alternate(ctx, b.cfg.duration,
-		b.portalGet(users, "/jobs/"+jobID), b.plainGet(urlOf("trivialA")+"/job"))
+		profiled{b.portalGet(users, "/jobs/"+jobID), warm, "warm-job"}, b.plainGet(urlOf("trivialA")+"/job"))
 	rep.add(row{key: "warm-job", what: fmt.Sprintf("warm job page (%s), pages/s", kb(jobBody.size)),
 		portal: p, base: t, baseWhat: "trivial net/http server, same bytes", kind: throughput, target: 0.40})
 
 	b.progress("warm list: portal vs trivial server, %s each", b.cfg.duration)
 	p, t = b.alternate(ctx, b.cfg.duration,
-		b.portalGet(users, "/jobs"), b.plainGet(urlOf("trivialA")+"/list"))
+		profiled{b.portalGet(users, "/jobs"), warm, "warm-list"}, b.plainGet(urlOf("trivialA")+"/list"))
 	rep.add(row{key: "warm-list", what: fmt.Sprintf("warm list, %d rows of %d jobs (%s), pages/s", rows, b.cfg.jobs, kb(listBody.size)),
 		portal: p, base: t, baseWhat: "trivial net/http server, same bytes", kind: throughput, target: 0.35})
 
@@ -309,9 +315,9 @@ func (b *bench) pages(ctx context.Context, rep *benchReport, e *benchEnv) error 
 		b.progress("cold job page, %d user(s): raw EM, portal, minimal portal, %s each", n, b.cfg.coldDuration)
 		rs := b.alternateN(ctx, b.cfg.coldDuration, emCount,
 			rawWorker{n: n, emURL: urlOf("emA"), fleet: fleetFile},
-			b.paced(n, fleet, func(i int, id string) (int, int64, error) {
+			profiled{b.paced(n, fleet, func(i int, id string) (int, int64, error) {
 				return hit(coldUsers[i].hc, urlOf("cold")+"/jobs/"+id, browser)
-			}),
+			}), cold, fmt.Sprintf("cold-job-%d", n)},
 			b.paced(n, fleet, func(i int, id string) (int, int64, error) {
 				return hit(minimalHC, urlOf("minimal")+"/jobs/"+id, browser)
 			}))
@@ -413,7 +419,7 @@ func (b *bench) largeList(ctx context.Context, rep *benchReport, e *benchEnv) er
 			return err
 		}
 		searchRow.what = fmt.Sprintf("%d jobs, filtered and sorted search (`%s`, %d rows, %s), pages/s", b.cfg.jobsLarge, search, len(jobIDs(plain)), kb(searchBody.size))
-		searchRow.portal, searchRow.base = b.alternate(ctx, b.cfg.duration, b.portalGet(largeUsers, search), b.plainGet(urlOf("trivialB")+"/search"))
+		searchRow.portal, searchRow.base = b.alternate(ctx, b.cfg.duration, profiled{b.portalGet(largeUsers, search), large, "search"}, b.plainGet(urlOf("trivialB")+"/search"))
 		trivB.stop()
 	}
 	rep.add(searchRow)
@@ -422,12 +428,12 @@ func (b *bench) largeList(ctx context.Context, rep *benchReport, e *benchEnv) er
 	seq := make([]int, len(largeUsers))
 	before := simB.Stats().Requests["GET /query"]
 	walksBefore := walksB.n.Load()
-	load := b.measure(ctx, b.cfg.listLoad, nil, worker(func(i int, _ time.Time) (int, int64, error) {
+	load := b.measure(ctx, b.cfg.listLoad, nil, profiled{worker(func(i int, _ time.Time) (int, int64, error) {
 		u := largeUsers[i]
 		q := listQueries[(i+seq[i])%len(listQueries)]
 		seq[i]++
 		return hit(u.hc, u.base.String()+q, browser)
-	}))
+	}), large, "list-load"})
 	load.emCalls = simB.Stats().Requests["GET /query"] - before
 	rep.addListLoad(b.cfg.jobsLarge, load, walksB.n.Load()-walksBefore, floor1.Pages, large.peakRSSKB())
 	large.stop()
@@ -616,8 +622,59 @@ func (s *stats) pct(q float64) time.Duration {
 	return percentile(s.lat, q)
 }
 
+// profiled is a worker whose slices are profiled in the child serving it
+// when the bench runs with -profile.
+type profiled struct {
+	w   any
+	c   *child
+	key string
+}
+
+// profile reads a CPU profile of c lasting about d into the -profile
+// directory; the returned function waits for it.
+func (b *bench) profile(c *child, key string, d time.Duration) func() {
+	if b.cfg.profile == "" || c == nil || c.pprof == "" {
+		return func() {}
+	}
+	seconds := max(1, int(d/time.Second))
+	b.profiles[key]++
+	file := filepath.Join(b.cfg.profile, fmt.Sprintf("%s-%d.prof", key, b.profiles[key]))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err := func() error {
+			resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", c.pprof, seconds))
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("pprof: %s", resp.Status)
+			}
+			f, err := os.Create(file)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(f, resp.Body); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		}()
+		if err != nil {
+			b.progress("profile %s: %v", file, err)
+		}
+	}()
+	return func() { <-done }
+}
+
 // measure runs b.cfg.users closed-loop workers (n for a paced worker) for d.
 func (b *bench) measure(ctx context.Context, d time.Duration, emCount func() int64, w any) *stats {
+	if p, ok := w.(profiled); ok {
+		wait := b.profile(p.c, p.key, d)
+		defer wait()
+		w = p.w
+	}
 	var before int64
 	if emCount != nil {
 		before = emCount()
@@ -673,7 +730,7 @@ func (b *bench) measure(ctx context.Context, d time.Duration, emCount func() int
 }
 
 // alternate measures a and c in alternating slices of d/slices each.
-func (b *bench) alternate(ctx context.Context, d time.Duration, a, c worker) (*stats, *stats) {
+func (b *bench) alternate(ctx context.Context, d time.Duration, a, c any) (*stats, *stats) {
 	rs := b.alternateN(ctx, d, nil, a, c)
 	return rs[0], rs[1]
 }
@@ -811,6 +868,7 @@ func (b *bench) floor(ctx context.Context, emURL string) (floorReport, error) {
 // child is a process of this binary (see child.go), pinned to CPU 0 when the
 // run is pinned.
 type child struct {
+	pprof          string // base URL of the child's pprof endpoint, with -profile
 	cmd            *exec.Cmd
 	stdin          io.WriteCloser
 	stdout, stderr bytes.Buffer
@@ -843,6 +901,23 @@ func (b *bench) startChild(ctx context.Context, mode string, ln net.Listener, ar
 		}
 		defer f.Close()
 		c.cmd.ExtraFiles = []*os.File{f}
+	}
+	if ln != nil && mode == "portal" && b.cfg.profile != "" {
+		// The pprof endpoint on a listener of its own (file descriptor 4),
+		// so that reading a profile never queues behind the load.
+		pln, err := listenLoopback()
+		if err != nil {
+			return nil, err
+		}
+		defer pln.Close()
+		f, err := pln.(*net.TCPListener).File()
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		c.cmd.ExtraFiles = append(c.cmd.ExtraFiles, f)
+		c.cmd.Args = append(c.cmd.Args, "-pprof")
+		c.pprof = "http://" + pln.Addr().String()
 	}
 	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
 		return nil, err

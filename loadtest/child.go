@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -51,6 +52,7 @@ func childMain(args []string, stdout io.Writer) error {
 	duration := fs.Duration("duration", time.Second, "raw: how long the workers run")
 	action := fs.String("action", "job", "raw: job (the 2 calls of a cold job page, paced as the cold pages) or start (action POST + task GET, once per id, in turn)")
 	verbose := fs.Bool("v", false, "log warnings to stderr")
+	withPprof := fs.Bool("pprof", false, "portal: serve net/http/pprof on the listener inherited as file descriptor 4 (bench -profile)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -89,6 +91,16 @@ func childMain(args []string, stdout io.Writer) error {
 	var h http.Handler
 	switch mode {
 	case "portal":
+		if *withPprof {
+			pln, err := net.FileListener(os.NewFile(4, "pprof"))
+			if err != nil {
+				return fmt.Errorf("loadtest child portal: inherited pprof listener: %w", err)
+			}
+			mux := http.NewServeMux()
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			defer serve(pln, mux)()
+		}
 		st := &stack{emURL: *emURL}
 		defer st.close()
 		dir, err := os.MkdirTemp("", "agentdesk-bench-")
