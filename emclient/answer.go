@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"golang.org/x/sync/semaphore"
+
+	"github.com/agentdesk/agentdesk/emclient/internal/xmltok"
 )
 
 // How much of EM's answers the client holds in memory.
@@ -149,7 +151,7 @@ func (c *Client) readAnswer(ctx context.Context, method, route string, resp *htt
 	}
 	var err error
 	if td, ok := out.(tokenDecoder); ok {
-		err = td.decodeTokens(newDecoder(a))
+		err = decodeTokens(a, td)
 	} else if out == nil {
 		_, err = io.Copy(io.Discard, a)
 	} else {
@@ -176,6 +178,24 @@ func decode(body []byte, v any) error {
 // error. Nothing after the root element is read.
 func decodeReader(r io.Reader, v any) error {
 	return newDecoder(r).Decode(v)
+}
+
+// tokenizers keeps the tokenizers of finished answers, with their buffers.
+var tokenizers = sync.Pool{New: func() any { return xmltok.NewDecoder(nil) }}
+
+// decodeTokens hands td a tokenizer reading r. The tokenizer checks what
+// encoding/xml checks (and nothing td reads outlives it: td copies what it
+// keeps), so it goes back to the pool afterwards, unless a long token grew
+// its buffer.
+func decodeTokens(r io.Reader, td tokenDecoder) error {
+	d := tokenizers.Get().(*xmltok.Decoder)
+	d.Reset(r)
+	err := td.decodeTokens(d)
+	d.Reset(nil)
+	if d.BufferCap() <= xmltok.BufferSize {
+		tokenizers.Put(d)
+	}
+	return err
 }
 
 // newDecoder is the XML decoder for EM answers; a caller that wants only some

@@ -80,7 +80,7 @@ func BenchmarkJobRows10k(b *testing.B) {
 		rows := make([]JobRow, 0, bench10k)
 		rq := &rowQuery[JobRow]{plural: "AgentBackupJobs", entity: "AgentBackupJob", decode: decodeJobRow,
 			fn: func(r *JobRow) error { rows = append(rows, *r); return nil }}
-		if err := rq.decodeTokens(newDecoder(bytes.NewReader(body))); err != nil {
+		if err := decodeTokens(bytes.NewReader(body), rq); err != nil {
 			b.Fatal(err)
 		}
 		if len(rows) != bench10k {
@@ -141,7 +141,7 @@ func BenchmarkJobPageDecode(b *testing.B) {
 		defer reportCPU(b)()
 		for b.Loop() {
 			var j AgentBackupJob
-			if err := (*agentJobEntity)(&j).decodeTokens(newDecoder(bytes.NewReader(job))); err != nil {
+			if err := decodeTokens(bytes.NewReader(job), (*agentJobEntity)(&j)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -165,7 +165,7 @@ func BenchmarkJobPageDecode(b *testing.B) {
 			n := 0
 			rq := &rowQuery[SessionRow]{plural: "BackupJobSessions", entity: "BackupJobSession", decode: decodeSessionRow,
 				fn: func(*SessionRow) error { n++; return nil }}
-			if err := rq.decodeTokens(newDecoder(bytes.NewReader(page))); err != nil || n != 10 {
+			if err := decodeTokens(bytes.NewReader(page), rq); err != nil || n != 10 {
 				b.Fatal(err)
 			}
 		}

@@ -3,8 +3,8 @@ package emclient
 import (
 	"bytes"
 	"encoding/xml"
-	"fmt"
-	"strings"
+
+	"github.com/agentdesk/agentdesk/emclient/internal/xmltok"
 )
 
 // A cold job page reads one AgentBackupJob entity (~8 KB of XML). Decoding it
@@ -27,22 +27,19 @@ import (
 // agentJobEntity is the decoding target of AgentJob.
 type agentJobEntity AgentBackupJob
 
-func (e *agentJobEntity) decodeTokens(d *xml.Decoder) error {
-	root, err := firstStart(d)
-	if err != nil {
+func (e *agentJobEntity) decodeTokens(d *xmltok.Decoder) error {
+	if err := firstStart(d, "AgentBackupJob"); err != nil {
 		return err
 	}
-	if root.Name.Local != "AgentBackupJob" {
-		return fmt.Errorf("expected element type <AgentBackupJob> but have <%s>", root.Name.Local)
-	}
-	return decodeAgentJob(d, root, (*AgentBackupJob)(e))
+	return decodeAgentJob(d, (*AgentBackupJob)(e))
 }
 
-func decodeAgentJob(d *xml.Decoder, start xml.StartElement, j *AgentBackupJob) error {
-	j.XMLName = start.Name
-	j.Type, j.Href, j.Name, j.UID = attr(start, "Type"), attr(start, "Href"), attr(start, "Name"), attr(start, "UID")
-	return eachChild(d, func(se xml.StartElement) error {
-		switch se.Name.Local {
+// decodeAgentJob reads an AgentBackupJob element, its start just read.
+func decodeAgentJob(d *xmltok.Decoder, j *AgentBackupJob) error {
+	j.XMLName = xml.Name{Space: d.Space(), Local: "AgentBackupJob"}
+	j.Type, j.Href, j.Name, j.UID = attr(d, "Type"), attr(d, "Href"), attr(d, "Name"), attr(d, "UID")
+	return eachChild(d, func(name []byte) error {
+		switch string(name) {
 		case "Links":
 			ls, err := links(d, keepLink)
 			j.Links = append(j.Links, ls...)
@@ -63,8 +60,8 @@ func decodeAgentJob(d *xml.Decoder, start xml.StartElement, j *AgentBackupJob) e
 			return err
 		case "JobScheduleOptions":
 			j.JobScheduleOptions = alloc(j.JobScheduleOptions)
-			return eachChild(d, func(se xml.StartElement) error {
-				if se.Name.Local != "Standart" {
+			return eachChild(d, func(name []byte) error {
+				if string(name) != "Standart" {
 					return d.Skip()
 				}
 				o := alloc(j.JobScheduleOptions.Standart)
@@ -82,14 +79,14 @@ func decodeAgentJob(d *xml.Decoder, start xml.StartElement, j *AgentBackupJob) e
 // keepLink keeps every link whole (the list keeps only some Names and Hrefs).
 func keepLink(string, string) bool { return true }
 
-func decodeScheduleOptions(d *xml.Decoder, o *ScheduleOptions) error {
-	return eachChild(d, func(se xml.StartElement) error {
-		switch se.Name.Local {
+func decodeScheduleOptions(d *xmltok.Decoder, o *ScheduleOptions) error {
+	return eachChild(d, func(name []byte) error {
+		switch string(name) {
 		case "RetryOptions":
 			r := alloc(o.RetryOptions)
 			o.RetryOptions = r
-			return eachChild(d, func(se xml.StartElement) error {
-				switch se.Name.Local {
+			return eachChild(d, func(name []byte) error {
+				switch string(name) {
 				case "RetryTimes":
 					return intInto(d, "RetryTimes", &r.RetryTimes)
 				case "RetryTimeout":
@@ -106,11 +103,11 @@ func decodeScheduleOptions(d *xml.Decoder, o *ScheduleOptions) error {
 		case "OptionsDaily":
 			x := alloc(o.OptionsDaily)
 			o.OptionsDaily = x
-			if err := boolAttr(se, "Enabled", &x.Enabled); err != nil {
+			if err := boolAttr(d, "Enabled", &x.Enabled); err != nil {
 				return err
 			}
-			return eachChild(d, func(se xml.StartElement) error {
-				switch se.Name.Local {
+			return eachChild(d, func(name []byte) error {
+				switch string(name) {
 				case "Kind":
 					return into(d, &x.Kind)
 				case "Days":
@@ -125,11 +122,11 @@ func decodeScheduleOptions(d *xml.Decoder, o *ScheduleOptions) error {
 		case "OptionsMonthly":
 			x := alloc(o.OptionsMonthly)
 			o.OptionsMonthly = x
-			if err := boolAttr(se, "Enabled", &x.Enabled); err != nil {
+			if err := boolAttr(d, "Enabled", &x.Enabled); err != nil {
 				return err
 			}
-			return eachChild(d, func(se xml.StartElement) error {
-				switch se.Name.Local {
+			return eachChild(d, func(name []byte) error {
+				switch string(name) {
 				case "Time":
 					return timeOfDay(d, &x.Time)
 				case "TimeOffsetUtc":
@@ -148,11 +145,11 @@ func decodeScheduleOptions(d *xml.Decoder, o *ScheduleOptions) error {
 		case "OptionsPeriodically":
 			x := alloc(o.OptionsPeriodically)
 			o.OptionsPeriodically = x
-			if err := boolAttr(se, "Enabled", &x.Enabled); err != nil {
+			if err := boolAttr(d, "Enabled", &x.Enabled); err != nil {
 				return err
 			}
-			return eachChild(d, func(se xml.StartElement) error {
-				switch se.Name.Local {
+			return eachChild(d, func(name []byte) error {
+				switch string(name) {
 				case "Kind":
 					return into(d, &x.Kind)
 				case "FullPeriod":
@@ -165,21 +162,21 @@ func decodeScheduleOptions(d *xml.Decoder, o *ScheduleOptions) error {
 		case "OptionsContinuous":
 			x := alloc(o.OptionsContinuous)
 			o.OptionsContinuous = x
-			if err := boolAttr(se, "Enabled", &x.Enabled); err != nil {
+			if err := boolAttr(d, "Enabled", &x.Enabled); err != nil {
 				return err
 			}
 			return onlyChild(d, "Schedule", func() error { return decodeTimePeriods(d, &x.Schedule) })
 		case "OptionsBackupWindow":
 			x := alloc(o.OptionsBackupWindow)
 			o.OptionsBackupWindow = x
-			if err := boolAttr(se, "Enabled", &x.Enabled); err != nil {
+			if err := boolAttr(d, "Enabled", &x.Enabled); err != nil {
 				return err
 			}
 			return onlyChild(d, "TimePeriods", func() error { return decodeTimePeriods(d, &x.TimePeriods) })
 		case "OptionsDaisyChaining":
 			x := alloc(o.OptionsDaisyChaining)
 			o.OptionsDaisyChaining = x
-			if err := boolAttr(se, "Enabled", &x.Enabled); err != nil {
+			if err := boolAttr(d, "Enabled", &x.Enabled); err != nil {
 				return err
 			}
 			return onlyChild(d, "PreviousJobUid", func() error { return into(d, &x.PreviousJobUID) })
@@ -188,28 +185,28 @@ func decodeScheduleOptions(d *xml.Decoder, o *ScheduleOptions) error {
 	})
 }
 
-func decodeTimePeriods(d *xml.Decoder, p *TimePeriods) error {
-	return eachChild(d, func(se xml.StartElement) error {
-		if se.Name.Local != "Day" {
+func decodeTimePeriods(d *xmltok.Decoder, p *TimePeriods) error {
+	return eachChild(d, func(name []byte) error {
+		if string(name) != "Day" {
 			return d.Skip()
 		}
-		day := DayHours{Name: attr(se, "Name")}
+		day := DayHours{Name: attr(d, "Name")}
 		err := into(d, &day.Hours)
 		p.Days = append(p.Days, day)
 		return err
 	})
 }
 
-func decodeJobInfo(d *xml.Decoder, ji *AgentJobInfo) error {
-	return eachChild(d, func(se xml.StartElement) error {
-		switch se.Name.Local {
+func decodeJobInfo(d *xmltok.Decoder, ji *AgentJobInfo) error {
+	return eachChild(d, func(name []byte) error {
+		switch string(name) {
 		case "Includes":
-			return eachChild(d, func(se xml.StartElement) error {
-				if se.Name.Local != "ObjectInAgentBackupJob" {
+			return eachChild(d, func(name []byte) error {
+				if string(name) != "ObjectInAgentBackupJob" {
 					return d.Skip()
 				}
 				var inc ObjectInAgentBackupJob
-				err := decodeInclude(d, se, &inc)
+				err := decodeInclude(d, &inc)
 				ji.Includes = append(ji.Includes, inc)
 				return err
 			})
@@ -219,12 +216,12 @@ func decodeJobInfo(d *xml.Decoder, ji *AgentJobInfo) error {
 		case "GfsRetentionPolicy":
 			g := alloc(ji.GfsRetentionPolicy)
 			ji.GfsRetentionPolicy = g
-			if err := boolAttr(se, "Enabled", &g.Enabled); err != nil {
+			if err := boolAttr(d, "Enabled", &g.Enabled); err != nil {
 				return err
 			}
-			return eachChild(d, func(se xml.StartElement) error {
+			return eachChild(d, func(name []byte) error {
 				var p **GfsPeriod
-				switch se.Name.Local {
+				switch string(name) {
 				case "Weekly":
 					p = &g.Weekly
 				case "Monthly":
@@ -240,8 +237,8 @@ func decodeJobInfo(d *xml.Decoder, ji *AgentJobInfo) error {
 		case "SimpleRetentionPolicy":
 			s := alloc(ji.SimpleRetentionPolicy)
 			ji.SimpleRetentionPolicy = s
-			return eachChild(d, func(se xml.StartElement) error {
-				switch se.Name.Local {
+			return eachChild(d, func(name []byte) error {
+				switch string(name) {
 				case "RetainCycles":
 					return intInto(d, "RetainCycles", &s.RetainCycles)
 				case "RetainDaysToKeep":
@@ -256,9 +253,9 @@ func decodeJobInfo(d *xml.Decoder, ji *AgentJobInfo) error {
 	})
 }
 
-func decodeGfsPeriod(d *xml.Decoder, p *GfsPeriod) error {
-	return eachChild(d, func(se xml.StartElement) error {
-		switch se.Name.Local {
+func decodeGfsPeriod(d *xmltok.Decoder, p *GfsPeriod) error {
+	return eachChild(d, func(name []byte) error {
+		switch string(name) {
 		case "Enabled":
 			return boolInto(d, "Enabled", &p.Enabled)
 		case "RetentionPeriod":
@@ -274,11 +271,12 @@ func decodeGfsPeriod(d *xml.Decoder, p *GfsPeriod) error {
 	})
 }
 
-func decodeInclude(d *xml.Decoder, start xml.StartElement, inc *ObjectInAgentBackupJob) error {
-	inc.XMLName = start.Name
-	inc.Type, inc.Href = attr(start, "Type"), attr(start, "Href")
-	return eachChild(d, func(se xml.StartElement) error {
-		switch se.Name.Local {
+// decodeInclude reads an ObjectInAgentBackupJob element, its start just read.
+func decodeInclude(d *xmltok.Decoder, inc *ObjectInAgentBackupJob) error {
+	inc.XMLName = xml.Name{Space: d.Space(), Local: "ObjectInAgentBackupJob"}
+	inc.Type, inc.Href = attr(d, "Type"), attr(d, "Href")
+	return eachChild(d, func(name []byte) error {
+		switch string(name) {
 		case "ObjectInJobId":
 			return into(d, &inc.ObjectInJobID)
 		case "HierarchyObjRef":
@@ -295,14 +293,14 @@ func decodeInclude(d *xml.Decoder, start xml.StartElement, inc *ObjectInAgentBac
 	})
 }
 
-func decodeGuest(d *xml.Decoder, g *GuestProcessingOptions) error {
-	return eachChild(d, func(se xml.StartElement) error {
-		switch se.Name.Local {
+func decodeGuest(d *xmltok.Decoder, g *GuestProcessingOptions) error {
+	return eachChild(d, func(name []byte) error {
+		switch string(name) {
 		case "VssSnapshotOptions":
 			v := alloc(g.VssSnapshotOptions)
 			g.VssSnapshotOptions = v
-			return eachChild(d, func(se xml.StartElement) error {
-				switch se.Name.Local {
+			return eachChild(d, func(name []byte) error {
+				switch string(name) {
 				case "VssSnapshotMode":
 					return into(d, &v.VssSnapshotMode)
 				case "IsCopyOnly":
@@ -319,8 +317,8 @@ func decodeGuest(d *xml.Decoder, g *GuestProcessingOptions) error {
 		case "SqlBackupOptions":
 			s := alloc(g.SqlBackupOptions)
 			g.SqlBackupOptions = s
-			return eachChild(d, func(se xml.StartElement) error {
-				switch se.Name.Local {
+			return eachChild(d, func(name []byte) error {
+				switch string(name) {
 				case "TransactionLogsProcessing":
 					return into(d, &s.TransactionLogsProcessing)
 				case "BackupLogsFrequencyMin":
@@ -341,10 +339,10 @@ func decodeGuest(d *xml.Decoder, g *GuestProcessingOptions) error {
 	})
 }
 
-func decodeIndexing(d *xml.Decoder, o *GuestFSIndexingOptions) error {
-	return eachChild(d, func(se xml.StartElement) error {
+func decodeIndexing(d *xmltok.Decoder, o *GuestFSIndexingOptions) error {
+	return eachChild(d, func(name []byte) error {
 		var p *Paths
-		switch se.Name.Local {
+		switch string(name) {
 		case "FileSystemIndexingMode":
 			return into(d, &o.FileSystemIndexingMode)
 		case "IncludedIndexingFolders":
@@ -354,8 +352,8 @@ func decodeIndexing(d *xml.Decoder, o *GuestFSIndexingOptions) error {
 		default:
 			return d.Skip()
 		}
-		return eachChild(d, func(se xml.StartElement) error {
-			if se.Name.Local != "Path" {
+		return eachChild(d, func(name []byte) error {
+			if string(name) != "Path" {
 				return d.Skip()
 			}
 			return appendText(d, &p.Paths)
@@ -373,16 +371,17 @@ func alloc[T any](p *T) *T {
 }
 
 // boolAttr sets *dst from the named attribute when present ("" is false).
-func boolAttr(se xml.StartElement, name string, dst *bool) error {
-	for _, a := range se.Attr {
-		if a.Name.Local != name {
+func boolAttr(d *xmltok.Decoder, name string, dst *bool) error {
+	for i := range d.NumAttr() {
+		_, local, value := d.AttrAt(i)
+		if string(local) != name {
 			continue
 		}
-		if a.Value == "" {
+		if len(value) == 0 {
 			*dst = false
 			continue
 		}
-		v, err := parseBool(name, []byte(strings.TrimSpace(a.Value)))
+		v, err := parseBool(name, bytes.TrimSpace(value))
 		if err != nil {
 			return err
 		}
@@ -391,31 +390,31 @@ func boolAttr(se xml.StartElement, name string, dst *bool) error {
 	return nil
 }
 
-func into(d *xml.Decoder, dst *string) error {
+func into(d *xmltok.Decoder, dst *string) error {
 	s, err := text(d)
 	*dst = s
 	return err
 }
 
-func appendText(d *xml.Decoder, dst *[]string) error {
+func appendText(d *xmltok.Decoder, dst *[]string) error {
 	s, err := text(d)
 	*dst = append(*dst, s)
 	return err
 }
 
-func boolInto(d *xml.Decoder, name string, dst *bool) error {
+func boolInto(d *xmltok.Decoder, name string, dst *bool) error {
 	v, err := boolText(d, name)
 	*dst = v
 	return err
 }
 
-func intInto(d *xml.Decoder, name string, dst *int) error {
+func intInto(d *xmltok.Decoder, name string, dst *int) error {
 	v, err := intText(d, name)
 	*dst = v
 	return err
 }
 
-func timeOfDay(d *xml.Decoder, dst *TimeOfDay) error {
+func timeOfDay(d *xmltok.Decoder, dst *TimeOfDay) error {
 	var a [40]byte
 	b, err := scalar(d, a[:0])
 	dst.Raw = string(bytes.TrimSpace(b))
@@ -424,9 +423,9 @@ func timeOfDay(d *xml.Decoder, dst *TimeOfDay) error {
 
 // onlyChild reads the child element name of the element d is in with read,
 // skipping every other child.
-func onlyChild(d *xml.Decoder, name string, read func() error) error {
-	return eachChild(d, func(se xml.StartElement) error {
-		if se.Name.Local == name {
+func onlyChild(d *xmltok.Decoder, child string, read func() error) error {
+	return eachChild(d, func(name []byte) error {
+		if string(name) == child {
 			return read()
 		}
 		return d.Skip()

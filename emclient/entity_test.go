@@ -18,7 +18,7 @@ import (
 // decodeBoth decodes b with AgentJob's hand decoder and with the tagged
 // types through encoding/xml, as AgentJob did before.
 func decodeBoth(b []byte) (hand, full AgentBackupJob, handErr, fullErr error) {
-	handErr = (*agentJobEntity)(&hand).decodeTokens(newDecoder(bytes.NewReader(b)))
+	handErr = decodeTokens(bytes.NewReader(b), (*agentJobEntity)(&hand))
 	fullErr = decode(b, &full)
 	return
 }

@@ -3,10 +3,11 @@ package emclient
 import (
 	"bytes"
 	"context"
-	"encoding/xml"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/agentdesk/agentdesk/emclient/internal/xmltok"
 )
 
 // The job list needs a dozen fields of each job, while EM's entity carries its
@@ -123,9 +124,9 @@ func rowPage[T any](ctx context.Context, c *Client, q Query, rq *rowQuery[T]) er
 }
 
 // tokenDecoder is a decoding target that reads the answer's tokens itself
-// (readAnswer hands it the decoder instead of calling Decode).
+// (readAnswer hands it a tokenizer instead of calling encoding/xml's Decode).
 type tokenDecoder interface {
-	decodeTokens(d *xml.Decoder) error
+	decodeTokens(d *xmltok.Decoder) error
 }
 
 // rowQuery decodes one page of a query answer into rows of T, calling fn for
@@ -134,7 +135,8 @@ type tokenDecoder interface {
 type rowQuery[T any] struct {
 	plural string // the collection element under Entities
 	entity string
-	decode func(d *xml.Decoder, start xml.StartElement, row *T) error
+	// decode reads one entity, its start element just read.
+	decode func(d *xmltok.Decoder, row *T) error
 	fn     func(*T) error
 
 	row    T
@@ -142,30 +144,26 @@ type rowQuery[T any] struct {
 	fnErr  error // fn's error: the caller's, returned unchanged
 }
 
-func (rq *rowQuery[T]) decodeTokens(d *xml.Decoder) error {
-	root, err := firstStart(d)
-	if err != nil {
+func (rq *rowQuery[T]) decodeTokens(d *xmltok.Decoder) error {
+	if err := firstStart(d, "QueryResult"); err != nil {
 		return err
 	}
-	if root.Name.Local != "QueryResult" {
-		return fmt.Errorf("expected element type <QueryResult> but have <%s>", root.Name.Local)
-	}
-	return eachChild(d, func(se xml.StartElement) error {
-		switch se.Name.Local {
+	return eachChild(d, func(name []byte) error {
+		switch string(name) {
 		case "PagingInfo":
-			return d.DecodeElement(&rq.paging, &se)
+			return decodePaging(d, &rq.paging)
 		case "Entities":
-			return eachChild(d, func(se xml.StartElement) error {
-				if se.Name.Local != rq.plural {
+			return eachChild(d, func(name []byte) error {
+				if string(name) != rq.plural {
 					return d.Skip()
 				}
-				return eachChild(d, func(se xml.StartElement) error {
-					if se.Name.Local != rq.entity {
+				return eachChild(d, func(name []byte) error {
+					if string(name) != rq.entity {
 						return d.Skip()
 					}
 					var zero T
 					rq.row = zero
-					if err := rq.decode(d, se, &rq.row); err != nil {
+					if err := rq.decode(d, &rq.row); err != nil {
 						return err
 					}
 					if err := rq.fn(&rq.row); err != nil {
@@ -180,33 +178,78 @@ func (rq *rowQuery[T]) decodeTokens(d *xml.Decoder) error {
 	})
 }
 
-// firstStart returns the document's root element.
-func firstStart(d *xml.Decoder) (xml.StartElement, error) {
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return xml.StartElement{}, err
+// decodePaging reads a PagingInfo element into p as encoding/xml's
+// DecodeElement does: attributes present overwrite (the last of a name
+// wins), every Links/Link appends.
+func decodePaging(d *xmltok.Decoder, p *PagingInfo) error {
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"PagesCount", &p.PagesCount}, {"PageSize", &p.PageSize}, {"PageNum", &p.PageNum}} {
+		if err := intAttr(d, f.name, f.dst); err != nil {
+			return err
 		}
-		if se, ok := tok.(xml.StartElement); ok {
-			return se, nil
+	}
+	return eachChild(d, func(name []byte) error {
+		if string(name) != "Links" {
+			return d.Skip()
+		}
+		return eachChild(d, func(name []byte) error {
+			if string(name) != "Link" {
+				return d.Skip()
+			}
+			var l Link
+			for i := range d.NumAttr() {
+				_, local, v := d.AttrAt(i)
+				switch string(local) {
+				case "Rel":
+					l.Rel = string(v)
+				case "Type":
+					l.Type = string(v)
+				case "Href":
+					l.Href = string(v)
+				case "Name":
+					l.Name = string(v)
+				}
+			}
+			p.Links = append(p.Links, l)
+			return d.Skip()
+		})
+	})
+}
+
+// firstStart reads up to the document's root element, which must be root.
+func firstStart(d *xmltok.Decoder, root string) error {
+	for {
+		k, err := d.Next()
+		if err != nil {
+			return err
+		}
+		if k == xmltok.StartElement {
+			if string(d.Name()) != root {
+				return fmt.Errorf("expected element type <%s> but have <%s>", root, d.Name())
+			}
+			return nil
 		}
 	}
 }
 
-// eachChild calls fn for each child element of the element just started, up to
-// its end. fn must consume the child up to and including its end element.
-func eachChild(d *xml.Decoder, fn func(xml.StartElement) error) error {
+// eachChild calls fn with the local name of each child element of the
+// element just started, up to its end. fn must consume the child up to and
+// including its end element; name, and the child's attributes (attr), are
+// valid until it reads on.
+func eachChild(d *xmltok.Decoder, fn func(name []byte) error) error {
 	for {
-		tok, err := d.Token()
+		k, err := d.Next()
 		if err != nil {
 			return err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if err := fn(t); err != nil {
+		switch k {
+		case xmltok.StartElement:
+			if err := fn(d.Name()); err != nil {
 				return err
 			}
-		case xml.EndElement:
+		case xmltok.EndElement:
 			return nil
 		}
 	}
@@ -215,19 +258,20 @@ func eachChild(d *xml.Decoder, fn func(xml.StartElement) error) error {
 // text reads the character data of the element just started, up to its end;
 // nested elements are skipped. The usual element, one run of text, costs one
 // allocation: the string.
-func text(d *xml.Decoder) (string, error) {
+func text(d *xmltok.Decoder) (string, error) {
 	var (
 		s string
 		b []byte // from the second run of text on
 		n int    // runs of text
 	)
 	for {
-		tok, err := d.Token()
+		k, err := d.Next()
 		if err != nil {
 			return "", err
 		}
-		switch t := tok.(type) {
-		case xml.CharData:
+		switch k {
+		case xmltok.Text:
+			t := d.Text()
 			switch n {
 			case 0:
 				s = string(t)
@@ -237,11 +281,11 @@ func text(d *xml.Decoder) (string, error) {
 				b = append(b, t...)
 			}
 			n++
-		case xml.StartElement:
+		case xmltok.StartElement:
 			if err := d.Skip(); err != nil {
 				return "", err
 			}
-		case xml.EndElement:
+		case xmltok.EndElement:
 			if n > 1 {
 				return string(b), nil
 			}
@@ -252,20 +296,20 @@ func text(d *xml.Decoder) (string, error) {
 
 // scalar is text for a number, bool or date: the character data appended to
 // buf (a caller's array on the stack), nothing allocated when it fits.
-func scalar(d *xml.Decoder, buf []byte) ([]byte, error) {
+func scalar(d *xmltok.Decoder, buf []byte) ([]byte, error) {
 	for {
-		tok, err := d.Token()
+		k, err := d.Next()
 		if err != nil {
 			return nil, err
 		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			buf = append(buf, t...)
-		case xml.StartElement:
+		switch k {
+		case xmltok.Text:
+			buf = append(buf, d.Text()...)
+		case xmltok.StartElement:
 			if err := d.Skip(); err != nil {
 				return nil, err
 			}
-		case xml.EndElement:
+		case xmltok.EndElement:
 			return buf, nil
 		}
 	}
@@ -276,7 +320,7 @@ func scalar(d *xml.Decoder, buf []byte) ([]byte, error) {
 // types reject is rejected here too; the usual values parse without
 // allocating.
 
-func boolText(d *xml.Decoder, name string) (bool, error) {
+func boolText(d *xmltok.Decoder, name string) (bool, error) {
 	var a [16]byte
 	b, err := scalar(d, a[:0])
 	if err != nil || len(b) == 0 {
@@ -296,12 +340,17 @@ func parseBool(name string, b []byte) (bool, error) {
 	return false, fmt.Errorf("%s: %w", name, err)
 }
 
-func intText(d *xml.Decoder, name string) (int, error) {
+func intText(d *xmltok.Decoder, name string) (int, error) {
 	var a [24]byte
 	b, err := scalar(d, a[:0])
 	if err != nil || len(b) == 0 {
 		return 0, err
 	}
+	return parseInt(name, b)
+}
+
+// parseInt parses a number as encoding/xml does for an int field: trimmed.
+func parseInt(name string, b []byte) (int, error) {
 	b = bytes.TrimSpace(b)
 	// Up to 18 digits cannot overflow; anything else goes to strconv, which
 	// also words the error.
@@ -325,7 +374,28 @@ func intText(d *xml.Decoder, name string) (int, error) {
 	return int(v), nil
 }
 
-func timeText(d *xml.Decoder) (time.Time, error) {
+// intAttr sets *dst from each attribute of the local name given, as
+// encoding/xml does for an int attribute field ("" is 0).
+func intAttr(d *xmltok.Decoder, name string, dst *int) error {
+	for i := range d.NumAttr() {
+		_, local, v := d.AttrAt(i)
+		if string(local) != name {
+			continue
+		}
+		if len(v) == 0 {
+			*dst = 0
+			continue
+		}
+		n, err := parseInt(name, v)
+		if err != nil {
+			return err
+		}
+		*dst = n
+	}
+	return nil
+}
+
+func timeText(d *xmltok.Decoder) (time.Time, error) {
 	var a [40]byte
 	b, err := scalar(d, a[:0])
 	if err != nil {
@@ -334,13 +404,18 @@ func timeText(d *xml.Decoder) (time.Time, error) {
 	return parseTime(b)
 }
 
-func attr(se xml.StartElement, name string) string {
-	for _, a := range se.Attr {
-		if a.Name.Local == name {
-			return a.Value
-		}
-	}
-	return ""
+// attr is the value of the element's first attribute of the local name
+// given, "" when it has none.
+func attr(d *xmltok.Decoder, name string) string {
+	v, _ := d.Attr(name)
+	return string(v)
+}
+
+// attrIs reports whether the element's attribute name (the first of that
+// local name) is value.
+func attrIs(d *xmltok.Decoder, name, value string) bool {
+	v, _ := d.Attr(name)
+	return string(v) == value
 }
 
 // linkWords interns the Rel and Type values EM documents, so 10,000 jobs of
@@ -357,22 +432,25 @@ var linkWords = func() map[string]string {
 	return m
 }()
 
-func intern(s string) string {
-	if w, ok := linkWords[s]; ok {
+// internAttr is attr for a Rel or Type: a documented value costs no
+// allocation.
+func internAttr(d *xmltok.Decoder, name string) string {
+	v, _ := d.Attr(name)
+	if w, ok := linkWords[string(v)]; ok {
 		return w
 	}
-	return s
+	return string(v)
 }
 
 // links reads a Links element: each Link's Rel and Type, and keep(rel, typ)
 // says whether its Name and Href are kept too.
-func links(d *xml.Decoder, keep func(rel, typ string) bool) (Links, error) {
+func links(d *xmltok.Decoder, keep func(rel, typ string) bool) (Links, error) {
 	var out Links
-	err := eachChild(d, func(se xml.StartElement) error {
-		if se.Name.Local == "Link" {
-			l := Link{Rel: intern(attr(se, "Rel")), Type: intern(attr(se, "Type"))}
+	err := eachChild(d, func(name []byte) error {
+		if string(name) == "Link" {
+			l := Link{Rel: internAttr(d, "Rel"), Type: internAttr(d, "Type")}
 			if keep(l.Rel, l.Type) {
-				l.Name, l.Href = attr(se, "Name"), attr(se, "Href")
+				l.Name, l.Href = attr(d, "Name"), attr(d, "Href")
 			}
 			out = append(out, l)
 		}
@@ -381,11 +459,11 @@ func links(d *xml.Decoder, keep func(rel, typ string) bool) (Links, error) {
 	return out, err
 }
 
-func decodeJobRow(d *xml.Decoder, start xml.StartElement, r *JobRow) error {
-	r.UID, r.Name = attr(start, "UID"), attr(start, "Name")
-	return eachChild(d, func(se xml.StartElement) error {
+func decodeJobRow(d *xmltok.Decoder, r *JobRow) error {
+	r.UID, r.Name = attr(d, "UID"), attr(d, "Name")
+	return eachChild(d, func(name []byte) error {
 		var err error
-		switch se.Name.Local {
+		switch string(name) {
 		case "Links":
 			r.Links, err = links(d, func(rel, typ string) bool { return rel == "Up" && typ == "BackupServerReference" })
 		case "Platform":
@@ -399,18 +477,18 @@ func decodeJobRow(d *xml.Decoder, start xml.StartElement, r *JobRow) error {
 		case "NextRun":
 			r.NextRun, err = timeText(d)
 		case "JobInfo":
-			err = eachChild(d, func(se xml.StartElement) error {
-				if se.Name.Local != "Includes" {
+			err = eachChild(d, func(name []byte) error {
+				if string(name) != "Includes" {
 					return d.Skip()
 				}
-				return eachChild(d, func(se xml.StartElement) error {
-					if se.Name.Local != "ObjectInAgentBackupJob" {
+				return eachChild(d, func(name []byte) error {
+					if string(name) != "ObjectInAgentBackupJob" {
 						return d.Skip()
 					}
 					var inc IncludeRow
-					err := eachChild(d, func(se xml.StartElement) error {
+					err := eachChild(d, func(name []byte) error {
 						var err error
-						switch se.Name.Local {
+						switch string(name) {
 						case "Name":
 							inc.Name, err = text(d)
 						case "DisplayName":
@@ -433,16 +511,16 @@ func decodeJobRow(d *xml.Decoder, start xml.StartElement, r *JobRow) error {
 	})
 }
 
-func decodeSessionRow(d *xml.Decoder, start xml.StartElement, r *SessionRow) error {
-	r.UID, r.Name = attr(start, "UID"), attr(start, "Name")
-	return eachChild(d, func(se xml.StartElement) error {
+func decodeSessionRow(d *xmltok.Decoder, r *SessionRow) error {
+	r.UID, r.Name = attr(d, "UID"), attr(d, "Name")
+	return eachChild(d, func(name []byte) error {
 		var err error
-		switch se.Name.Local {
+		switch string(name) {
 		case "Links":
 			// Only the parent's link is kept, and no list of links is built.
-			err = eachChild(d, func(se xml.StartElement) error {
-				if se.Name.Local == "Link" && r.ParentHref == "" && attr(se, "Rel") == "Up" && attr(se, "Type") == "BackupJobSessionReference" {
-					r.ParentHref = attr(se, "Href")
+			err = eachChild(d, func(name []byte) error {
+				if string(name) == "Link" && r.ParentHref == "" && attrIs(d, "Rel", "Up") && attrIs(d, "Type", "BackupJobSessionReference") {
+					r.ParentHref = attr(d, "Href")
 				}
 				return d.Skip()
 			})

@@ -2,7 +2,6 @@ package emclient
 
 import (
 	"bytes"
-	"encoding/xml"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,14 +10,15 @@ import (
 	"testing"
 
 	"github.com/agentdesk/agentdesk/emclient/emexamples"
+	"github.com/agentdesk/agentdesk/emclient/internal/xmltok"
 )
 
 // decodeRows runs a row decoder over a document held in memory.
-func decodeRows[T any](t *testing.T, body []byte, plural, entity string, decode func(*xml.Decoder, xml.StartElement, *T) error) ([]T, PagingInfo) {
+func decodeRows[T any](t *testing.T, body []byte, plural, entity string, decode func(*xmltok.Decoder, *T) error) ([]T, PagingInfo) {
 	t.Helper()
 	var rows []T
 	rq := &rowQuery[T]{plural: plural, entity: entity, decode: decode, fn: func(r *T) error { rows = append(rows, *r); return nil }}
-	if err := rq.decodeTokens(newDecoder(bytes.NewReader(body))); err != nil {
+	if err := decodeTokens(bytes.NewReader(body), rq); err != nil {
 		t.Fatalf("row decode: %v", err)
 	}
 	return rows, rq.paging
@@ -163,14 +163,14 @@ func TestRowsRejectWhatTheFullModelRejects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rq := &rowQuery[JobRow]{plural: "AgentBackupJobs", entity: "AgentBackupJob", decode: decodeJobRow, fn: func(*JobRow) error { return nil }}
-			if err := rq.decodeTokens(newDecoder(strings.NewReader(tc.body))); err == nil {
+			if err := decodeTokens(strings.NewReader(tc.body), rq); err == nil {
 				t.Fatal("decoded without error")
 			}
 		})
 	}
 	stop := errors.New("stop")
 	rq := &rowQuery[JobRow]{plural: "AgentBackupJobs", entity: "AgentBackupJob", decode: decodeJobRow, fn: func(*JobRow) error { return stop }}
-	err := rq.decodeTokens(newDecoder(strings.NewReader(`<QueryResult><Entities><AgentBackupJobs><AgentBackupJob/><AgentBackupJob/></AgentBackupJobs></Entities></QueryResult>`)))
+	err := decodeTokens(strings.NewReader(`<QueryResult><Entities><AgentBackupJobs><AgentBackupJob/><AgentBackupJob/></AgentBackupJobs></Entities></QueryResult>`), rq)
 	if !errors.Is(err, stop) || rq.fnErr != stop {
 		t.Fatalf("fn's error: got %v", err)
 	}
@@ -191,7 +191,7 @@ func FuzzRows(f *testing.F) {
 		var rows []JobRow
 		rq := &rowQuery[JobRow]{plural: "AgentBackupJobs", entity: "AgentBackupJob", decode: decodeJobRow,
 			fn: func(r *JobRow) error { rows = append(rows, *r); return nil }}
-		rowErr := rq.decodeTokens(newDecoder(bytes.NewReader(b)))
+		rowErr := decodeTokens(bytes.NewReader(b), rq)
 		var full QueryResult
 		if decode(b, &full) != nil || full.Entities == nil || full.Entities.AgentBackupJobs == nil {
 			return
