@@ -3,6 +3,7 @@ package emclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -70,5 +71,25 @@ func TestAnswerLimits(t *testing.T) {
 	}
 	if held := c.budget.size; !c.budget.sem.TryAcquire(held) {
 		t.Error("budget not fully released after the answers")
+	}
+}
+
+// TestPooledTokenizerStartsAfresh: decodeTokens reuses tokenizers; one left
+// inside a document by an error reads the next answer as if new.
+func TestPooledTokenizerStartsAfresh(t *testing.T) {
+	for i := range 3 {
+		var bad AgentBackupJob
+		if err := decodeTokens(strings.NewReader(`<AgentBackupJob xmlns="urn:old" Name="old"><JobInfo><Includes>`), (*agentJobEntity)(&bad)); err == nil {
+			t.Fatal("a cut entity decoded")
+		}
+		var j AgentBackupJob
+		name := fmt.Sprintf("job %d", i)
+		doc := `<AgentBackupJob xmlns="urn:new" Name="` + name + `"><Platform>p</Platform></AgentBackupJob>`
+		if err := decodeTokens(strings.NewReader(doc), (*agentJobEntity)(&j)); err != nil {
+			t.Fatal(err)
+		}
+		if j.Name != name || j.XMLName.Space != "urn:new" || j.Platform != "p" || j.JobInfo != nil {
+			t.Fatalf("after a failed decode: %+v", j)
+		}
 	}
 }

@@ -404,15 +404,14 @@ func timeText(d *xmltok.Decoder) (time.Time, error) {
 	return parseTime(b)
 }
 
-// attr is the value of the element's first attribute of the local name
-// given, "" when it has none.
+// attr is the value of the element's attribute of the local name given
+// (the last of several, as encoding/xml's Unmarshal), "" when it has none.
 func attr(d *xmltok.Decoder, name string) string {
 	v, _ := d.Attr(name)
 	return string(v)
 }
 
-// attrIs reports whether the element's attribute name (the first of that
-// local name) is value.
+// attrIs reports whether the element's attribute name is value.
 func attrIs(d *xmltok.Decoder, name, value string) bool {
 	v, _ := d.Attr(name)
 	return string(v) == value

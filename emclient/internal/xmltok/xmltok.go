@@ -154,10 +154,11 @@ func (d *Decoder) Space() string {
 	return string(p)
 }
 
-// Attr returns the value of the current StartElement's first attribute of
-// the given local name, in any namespace.
+// Attr returns the value of the current StartElement's attribute of the
+// given local name, in any namespace; of several, the last, as
+// encoding/xml's Unmarshal leaves a field.
 func (d *Decoder) Attr(local string) ([]byte, bool) {
-	for i := range d.attrs {
+	for i := len(d.attrs) - 1; i >= 0; i-- {
 		if string(d.attrs[i].local) == local {
 			return d.attrs[i].value, true
 		}

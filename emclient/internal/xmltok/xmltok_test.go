@@ -300,6 +300,14 @@ func TestViews(t *testing.T) {
 	if _, ok := d.Attr("z"); ok {
 		t.Error("attribute z found")
 	}
+	d2 := NewDecoder(strings.NewReader(`<a x="1" p:x="2"/>`))
+	d2.Next()
+	if x, _ := d2.Attr("x"); string(x) != "2" {
+		t.Errorf("of two attributes x, Attr read %q, want the last as encoding/xml's Unmarshal", x)
+	}
+	if false {
+		t.Error("attribute z found")
+	}
 	if k, _ := d.Next(); k != Text || string(d.Text()) != "text" {
 		t.Fatalf("text %q", d.Text())
 	}
@@ -348,4 +356,52 @@ func FuzzTokens(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { compare(t, b) })
+}
+
+// TestResetForgetsTheLastInput: a decoder reused (emclient pools them)
+// starts afresh, whatever state the last input left it in; namespace
+// strings it reuses are those of the new input.
+func TestResetForgetsTheLastInput(t *testing.T) {
+	d := NewDecoder(strings.NewReader(`<a xmlns="u1" xmlns:p="v1"><p:b x="1"><c>cut`))
+	var err error
+	for err == nil {
+		_, err = d.Next()
+	}
+	if err == io.EOF {
+		t.Fatal("a cut input read to its end")
+	}
+	for _, doc := range []string{`<p:a xmlns="u2" xmlns:p="v2"><b/></p:a>`, `<p:a xmlns="u1" xmlns:p="v1"><b/></p:a>`, `<p:a><b/></p:a>`} {
+		d.Reset(strings.NewReader(doc))
+		got, err := ourTokensFrom(d)
+		want, _ := stdTokens([]byte(doc))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("after Reset, %s:\n got %+v %v\nwant %+v", doc, got, err, want)
+		}
+	}
+}
+
+func ourTokensFrom(d *Decoder) ([]tok, error) {
+	var out []tok
+	for {
+		k, err := d.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		switch k {
+		case StartElement, EndElement:
+			out = append(out, tok{Kind: k, Space: d.Space(), Local: string(d.Name())})
+			if k == StartElement {
+				out[len(out)-1].Attrs = []string{}
+				for i := range d.NumAttr() {
+					_, local, value := d.AttrAt(i)
+					out[len(out)-1].Attrs = append(out[len(out)-1].Attrs, string(local)+"="+string(value))
+				}
+			}
+		case Text:
+			out = appendText(out, string(d.Text()))
+		}
+	}
 }
