@@ -76,9 +76,10 @@ type attr struct{ prefix, local, value []byte }
 // binding is a namespace prefix declared by an xmlns attribute.
 type binding struct{ prefix, url string }
 
-// frame is an open element: its qualified name is names[start:end] and it
-// declared the last nbind namespace bindings.
-type frame struct{ start, end, nbind int }
+// frame is an open element: its qualified name is names[start:end], with a
+// prefix of plen bytes (0: none), and it declared the last nbind namespace
+// bindings.
+type frame struct{ start, end, plen, nbind int }
 
 // A Decoder reads tokens from an input. The zero value is not usable: call
 // NewDecoder or Reset.
@@ -394,7 +395,13 @@ func (d *Decoder) markup(b []byte) (Kind, int, error) {
 			return None, 0, d.syntax("expected element name after </")
 		}
 		qname := b[i : i+n]
-		if err := d.setName(qname, "expected element name after </"); err != nil {
+		if f, ok := d.top(); ok && bytes.Equal(d.names[f.start:f.end], qname) {
+			// The usual end tag, its start's name: checked then.
+			d.prefix, d.local = nil, qname
+			if f.plen > 0 {
+				d.prefix, d.local = qname[:f.plen], qname[f.plen+1:]
+			}
+		} else if err := d.setName(qname, "expected element name after </"); err != nil {
 			return None, 0, err
 		}
 		i = skipSpace(b, i+n)
@@ -647,7 +654,15 @@ func (d *Decoder) push() {
 		d.names = append(d.names, ':')
 	}
 	d.names = append(d.names, d.local...)
-	d.stack = append(d.stack, frame{start: start, end: len(d.names), nbind: nb})
+	d.stack = append(d.stack, frame{start: start, end: len(d.names), plen: len(d.prefix), nbind: nb})
+}
+
+// top is the innermost open element.
+func (d *Decoder) top() (frame, bool) {
+	if len(d.stack) == 0 {
+		return frame{}, false
+	}
+	return d.stack[len(d.stack)-1], true
 }
 
 // bind returns the binding of prefix to url, reusing the strings of one
