@@ -183,10 +183,9 @@ func decodeReader(r io.Reader, v any) error {
 // tokenizers keeps the tokenizers of finished answers, with their buffers.
 var tokenizers = sync.Pool{New: func() any { return xmltok.NewDecoder(nil) }}
 
-// decodeTokens hands td a tokenizer reading r. The tokenizer checks what
-// encoding/xml checks (and nothing td reads outlives it: td copies what it
-// keeps), so it goes back to the pool afterwards, unless a long token grew
-// its buffer.
+// decodeTokens hands td a tokenizer reading r. Nothing td reads outlives
+// the call (td copies what it keeps), so the tokenizer goes back to the pool
+// afterwards, unless a long token grew its buffer.
 func decodeTokens(r io.Reader, td tokenDecoder) error {
 	d := tokenizers.Get().(*xmltok.Decoder)
 	d.Reset(r)
@@ -198,8 +197,9 @@ func decodeTokens(r io.Reader, td tokenDecoder) error {
 	return err
 }
 
-// newDecoder is the XML decoder for EM answers; a caller that wants only some
-// elements of a long list can walk its tokens instead of calling Decode.
+// newDecoder is encoding/xml's decoder for the EM answers read into the
+// tagged types. The token walks (rows, the job entity) read through xmltok
+// instead (decodeTokens), which accepts the same documents.
 func newDecoder(r io.Reader) *xml.Decoder {
 	br := bufio.NewReader(r)
 	if head, _ := br.Peek(3); bytes.Equal(head, []byte("\xef\xbb\xbf")) {
