@@ -158,10 +158,10 @@ func reexec(taskset string, cfg benchConfig, stdout io.Writer) error {
 type bench struct {
 	cfg      benchConfig
 	profiles map[string]int // slices profiled so far, per measurement
-	taskset string
-	log     *slog.Logger
-	tr      *http.Transport
-	stop    []func()
+	taskset  string
+	log      *slog.Logger
+	tr       *http.Transport
+	stop     []func()
 }
 
 func (b *bench) progress(format string, a ...any) {
