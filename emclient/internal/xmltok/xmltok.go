@@ -31,6 +31,7 @@ package xmltok
 
 import (
 	"bytes"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -968,18 +969,18 @@ func isName(b []byte) bool {
 	if ascii {
 		return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || c == '_' || c == ':'
 	}
-	r, n := utf8.DecodeRune(b)
-	if r == utf8.RuneError && n == 1 || !unicode.Is(first, r) {
-		return false
-	}
-	for n < len(b) {
-		b = b[n:]
-		r, n = utf8.DecodeRune(b)
-		if r == utf8.RuneError && n == 1 || !unicode.Is(first, r) && !unicode.Is(second, r) {
-			return false
-		}
-	}
-	return true
+	return nonASCIIName(b)
+}
+
+// nonASCIIName asks encoding/xml itself whether a name with characters
+// beyond ASCII is one, so such a name is accepted or refused exactly as
+// encoding/xml does (its tables of name characters are not exported). EM's
+// names are ASCII: this is the rare path, and its cost does not matter.
+func nonASCIIName(b []byte) bool {
+	doc := make([]byte, 0, len(b)+3)
+	doc = append(append(append(doc, '<'), b...), "/>"...)
+	_, err := xml.NewDecoder(bytes.NewReader(doc)).RawToken()
+	return err == nil
 }
 
 // splitName splits a qualified name as encoding/xml does: at its colon

@@ -161,6 +161,9 @@ func examples(tb testing.TB) [][]byte {
 
 // cases are documents that exercise each rule, well-formed or not.
 var cases = []string{
+	// Names beyond ASCII: accepted or refused as encoding/xml does.
+	"<é/>", "<日本 属性='1'/>", "<a·b/>", "<·a/>", "<a\u0300/>", "<\u0300a/>", "<a\xffb/>", "<a é\u00b7='x'/>",
+	"<a ·b='x'/>", "<p:é xmlns:p='u'/>", "<a>\u2028</a>", "<\U00010000/>",
 	``,
 	`<a/>`,
 	`<a></a>`,
