@@ -120,7 +120,7 @@ func BenchmarkWarmPagesInProcess(b *testing.B) {
 				if warm.Code != http.StatusOK {
 					b.Fatalf("%s: %d", pg.path, warm.Code)
 				}
-				var calls, n int
+				var calls, n, body int
 				b.ReportAllocs()
 				cpu0 := cpuTime()
 				for b.Loop() {
@@ -130,10 +130,12 @@ func BenchmarkWarmPagesInProcess(b *testing.B) {
 						b.Fatalf("%s: %d", pg.path, rec.Code)
 					}
 					calls += rec.writes
+					body += rec.Body.Len()
 					n++
 				}
 				b.ReportMetric(float64(cpuTime()-cpu0)/float64(n), "cpu-ns/op")
 				b.ReportMetric(float64(calls)/float64(n), "Write-calls/op")
+				b.ReportMetric(float64(body)/float64(n), "body-B/op")
 			})
 		}
 	}
