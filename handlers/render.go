@@ -170,24 +170,37 @@ func sendHTML(c echo.Context, status int, body []byte, chunks []views.Span) erro
 // by a sync flush: an empty non-final stored block, which leaves the stream
 // byte-aligned, so segments can follow one another as they are. A segment
 // refers back only within itself, so a chunk's segment, compressed once,
-// is valid wherever it is put. The parts between chunks are compressed here;
-// an empty final block ends the stream, and the trailer holds the CRC-32 and
-// length of the whole body.
-func gzipSpliced(out *bytes.Buffer, body []byte, chunks []views.Span) {
+// is valid wherever it is put. A secret (CSP nonce, CSRF token) goes in a
+// stored block of its own, so no compression ever mixes it with the rest
+// (BREACH). The parts between spans are compressed here; an empty final
+// block ends the stream, and the trailer holds the CRC-32 and length of the
+// whole body, the CRC combined from the chunks' own.
+func gzipSpliced(out *bytes.Buffer, body []byte, spans []views.Span) {
+	out.Grow(len(body) / 4) // about what pages compress to
 	out.Write(gzipHeader[:])
 	fw := flates.Get().(*flate.Writer)
 	pos := 0
-	for _, s := range chunks {
+	var crc uint32
+	for _, s := range spans {
 		deflateSegment(fw, out, body[pos:s.At])
-		out.Write(s.Chunk.Packed(packChunk))
-		pos = s.At + len(s.Chunk.HTML)
+		crc = crc32.Update(crc, crc32.IEEETable, body[pos:s.At])
+		pos = s.At + s.Len
+		if s.Chunk == nil {
+			storeSegment(out, body[s.At:pos])
+			crc = crc32.Update(crc, crc32.IEEETable, body[s.At:pos])
+			continue
+		}
+		p := s.Chunk.Packed(packChunk)
+		out.Write(p.Deflate)
+		crc = crcCombine(crc, p.CRC, p.Shift)
 	}
 	deflateSegment(fw, out, body[pos:])
+	crc = crc32.Update(crc, crc32.IEEETable, body[pos:])
 	fw.Reset(io.Discard) // drop the reference to out before pooling
 	flates.Put(fw)
 	out.Write(finalBlock[:])
 	var trailer [8]byte
-	binary.LittleEndian.PutUint32(trailer[:4], crc32.ChecksumIEEE(body))
+	binary.LittleEndian.PutUint32(trailer[:4], crc)
 	binary.LittleEndian.PutUint32(trailer[4:], uint32(len(body))) // ISIZE is the length mod 2^32
 	out.Write(trailer[:])
 }
@@ -214,9 +227,7 @@ func deflateSegment(fw *flate.Writer, out *bytes.Buffer, p []byte) {
 		return
 	}
 	if len(p) < storeBelow {
-		// A stored block: BFINAL=0, BTYPE=00, then LEN and its complement.
-		out.Write([]byte{0, byte(len(p)), byte(len(p) >> 8), ^byte(len(p)), ^byte(len(p) >> 8)})
-		out.Write(p)
+		storeSegment(out, p)
 		return
 	}
 	fw.Reset(out)
@@ -224,15 +235,86 @@ func deflateSegment(fw *flate.Writer, out *bytes.Buffer, p []byte) {
 	_ = fw.Flush()
 }
 
-// packChunk is a chunk's segment, made once per chunk (views.Chunk.Packed).
-func packChunk(p []byte) []byte {
+// storeSegment writes p into out as stored blocks, as it is.
+func storeSegment(out *bytes.Buffer, p []byte) {
+	for len(p) > 0 {
+		n := min(len(p), 0xffff)
+		// BFINAL=0, BTYPE=00, then LEN and its complement.
+		hd := [5]byte{0, byte(n), byte(n >> 8), ^byte(n), ^byte(n >> 8)}
+		out.Write(hd[:])
+		out.Write(p[:n])
+		p = p[n:]
+	}
+}
+
+// chunkLevel compresses chunks: each is compressed once and sent many times,
+// so it gets a level that saves more bytes for more CPU than gzipLevel, which
+// also makes up for what compressing the page in pieces loses.
+const chunkLevel = 6
+
+var chunkFlates = sync.Pool{New: func() any {
+	fw, err := flate.NewWriter(io.Discard, chunkLevel)
+	if err != nil {
+		panic(err) // the level is a valid constant
+	}
+	return fw
+}}
+
+// packChunk is a chunk's segment and CRC, made once per chunk
+// (views.Chunk.Packed).
+func packChunk(p []byte) views.Packed {
 	var out bytes.Buffer
-	fw := flates.Get().(*flate.Writer)
+	fw := chunkFlates.Get().(*flate.Writer)
 	deflateSegment(fw, &out, p)
 	fw.Reset(io.Discard)
-	flates.Put(fw)
-	return out.Bytes()
+	chunkFlates.Put(fw)
+	return views.Packed{Deflate: out.Bytes(), CRC: crc32.ChecksumIEEE(p), Shift: crcShift(len(p))}
 }
+
+// CRC-32 combination (as zlib's crc32_combine_gen and crc32_combine_op): the
+// CRC of A followed by B is crc(A)·x^(8·len(B)) + crc(B) modulo the
+// polynomial, in the reflected bit order of crc32.IEEE.
+
+// crcCombine is the CRC-32 of A followed by B, from crcA, crcB and shift =
+// crcShift(len(B)).
+func crcCombine(crcA, crcB, shift uint32) uint32 { return crcMulMod(shift, crcA) ^ crcB }
+
+// crcShift is x^(8·n) modulo the polynomial.
+func crcShift(n int) uint32 {
+	p := uint32(1) << 31 // x^0
+	for k := 3; n > 0; n, k = n>>1, k+1 {
+		if n&1 != 0 {
+			p = crcMulMod(crcX2n[k&31], p)
+		}
+	}
+	return p
+}
+
+// crcMulMod is a·b modulo the polynomial.
+func crcMulMod(a, b uint32) uint32 {
+	var p uint32
+	for m := uint32(1) << 31; m != 0; m >>= 1 {
+		if a&m != 0 {
+			p ^= b
+		}
+		if b&1 != 0 {
+			b = b>>1 ^ crc32.IEEE
+		} else {
+			b >>= 1
+		}
+	}
+	return p
+}
+
+// crcX2n[k] is x^(2^k) modulo the polynomial.
+var crcX2n = func() (t [32]uint32) {
+	p := uint32(1) << 30 // x^1
+	for k := range t {
+		t[k] = p
+		p = crcMulMod(p, p)
+	}
+	return t
+}()
 
 func (h *Handler) renderSignIn(c echo.Context, status int, returnTo, msg string) error {
 	m := views.SignIn{

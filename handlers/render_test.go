@@ -6,7 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"github.com/agentdesk/agentdesk/views"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +16,8 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
+
+	"github.com/agentdesk/agentdesk/views"
 )
 
 // TestWriteSendsWholePagesOnly: a component that fails halfway leaves the
@@ -136,8 +138,9 @@ func TestGzipSpliced(t *testing.T) {
 	}
 	a, b := mk(`<section class="job">Büro &amp; Co</section>`, 200), mk(`<tr><td>row</td></tr>`, 300)
 	type part struct {
-		raw   []byte
-		chunk *views.Chunk
+		raw    []byte
+		chunk  *views.Chunk
+		secret string
 	}
 	tests := []struct {
 		name  string
@@ -151,22 +154,39 @@ func TestGzipSpliced(t *testing.T) {
 		{"the same chunk twice", []part{{chunk: a}, {raw: frame(1)}, {chunk: a}}},
 		{"a short part stored", []part{{raw: frame(40)}, {chunk: a}, {raw: []byte("</main></body></html>")}}},
 		{"the longest stored part", []part{{chunk: b}, {raw: bytes.Repeat([]byte{'x'}, storeBelow-1)}}},
+		{"secrets between chunks", []part{{chunk: a}, {secret: "n0nce-r4nd0m"}, {chunk: b}, {secret: `{&#34;X-CSRF-Token&#34;:&#34;t0k3n&#34;}`}, {chunk: a}}},
+		{"secrets among compressed parts", []part{{raw: frame(30)}, {secret: "n0nce-r4nd0m"}, {raw: frame(30)}, {secret: "n0nce-r4nd0m"}, {secret: "t0k3n"}}},
+		{"a secret longer than a stored block", []part{{raw: frame(30)}, {secret: strings.Repeat("s3cr3t", 20000)}, {chunk: a}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var body []byte
 			var spans []views.Span
+			var secrets []string
 			for _, p := range tt.parts {
-				if p.chunk != nil {
-					spans = append(spans, views.Span{At: len(body), Chunk: p.chunk})
+				switch {
+				case p.chunk != nil:
+					spans = append(spans, views.Span{At: len(body), Len: len(p.chunk.HTML), Chunk: p.chunk})
 					body = append(body, p.chunk.HTML...)
-					continue
+				case p.secret != "":
+					spans = append(spans, views.Span{At: len(body), Len: len(p.secret)})
+					body = append(body, p.secret...)
+					secrets = append(secrets, p.secret)
+				default:
+					body = append(body, p.raw...)
 				}
-				body = append(body, p.raw...)
 			}
 			for range 2 { // the second time from the chunks' kept segments
 				var out bytes.Buffer
 				gzipSpliced(&out, body, spans)
+				for _, sec := range secrets {
+					// Stored as it is, in a stored block of its own.
+					n := min(len(sec), 0xffff)
+					stored := append([]byte{0, byte(n), byte(n >> 8), ^byte(n), ^byte(n >> 8)}, sec[:n]...)
+					if !bytes.Contains(out.Bytes(), stored) {
+						t.Errorf("secret %.20q is not stored as it is", sec)
+					}
+				}
 				zr, err := gzip.NewReader(&out)
 				if err != nil {
 					t.Fatal(err)
@@ -185,9 +205,34 @@ func TestGzipSpliced(t *testing.T) {
 			}
 		})
 	}
-	packed := a.Packed(func([]byte) []byte { t.Fatal("a chunk compressed twice"); return nil })
-	if len(packed) == 0 || len(packed) >= len(a.HTML)/4 {
-		t.Errorf("chunk compressed to %d bytes of %d", len(packed), len(a.HTML))
+	packed := a.Packed(func([]byte) views.Packed { t.Fatal("a chunk compressed twice"); return views.Packed{} })
+	if len(packed.Deflate) == 0 || len(packed.Deflate) >= len(a.HTML)/4 {
+		t.Errorf("chunk compressed to %d bytes of %d", len(packed.Deflate), len(a.HTML))
+	}
+}
+
+// TestCRCCombine: the CRC-32 of a body combined from its parts' CRCs, as
+// gzipSpliced does for chunks, is the CRC-32 of the whole, for lengths
+// around every power of two.
+func TestCRCCombine(t *testing.T) {
+	data := make([]byte, 1<<17+3)
+	for i := range data {
+		data[i] = byte(i*7 + i>>8)
+	}
+	cuts := []int{0, 1, 2, 3}
+	for k := 2; 1<<k < len(data); k++ {
+		cuts = append(cuts, 1<<k-1, 1<<k, 1<<k+1)
+	}
+	for _, a := range cuts {
+		for _, n := range cuts {
+			if a+n > len(data) {
+				continue
+			}
+			x, y := data[:a], data[a:a+n]
+			if got, want := crcCombine(crc32.ChecksumIEEE(x), crc32.ChecksumIEEE(y), crcShift(len(y))), crc32.ChecksumIEEE(data[:a+n]); got != want {
+				t.Fatalf("%d+%d bytes: combined %08x, want %08x", a, n, got, want)
+			}
+		}
 	}
 }
 

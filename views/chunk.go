@@ -6,54 +6,71 @@ import (
 	"sync"
 )
 
-// A Chunk is a memoised part of a page large enough to be worth compressing
-// once rather than on every response (a job page's body): its markup and,
-// made the first time a response asks for it, its compressed form, which the
-// response splices between the parts it compresses itself (see
-// handlers.sendHTML). Nothing in a chunk depends on the request, so
-// compressing it apart from the page's per-request parts (CSP nonce, masked
-// CSRF token) also keeps those out of its compression context.
+// A Chunk is a memoised part of a page that is compressed once rather than
+// on every response (a job page's body, the static stretches of the layout):
+// its markup and, made the first time a response asks for it, its
+// compressed form, which the response splices between the parts it
+// compresses itself (see handlers.sendHTML). Nothing in a chunk depends on
+// the request, so compressing it apart from the page's per-request parts
+// (CSP nonce, masked CSRF token) also keeps those out of its compression
+// context.
 type Chunk struct {
 	HTML []byte // never written to
 
 	once   sync.Once
-	packed []byte
+	packed Packed
 }
 
-// Packed is the chunk's markup as pack compresses it; pack runs once per
-// chunk, so every caller must pass the same function.
-func (c *Chunk) Packed(pack func([]byte) []byte) []byte {
+// Packed is a chunk as a gzip response splices it in.
+type Packed struct {
+	Deflate []byte // a deflate segment ending byte-aligned (a sync flush or a stored block)
+	CRC     uint32 // the CRC-32 (IEEE) of the chunk's markup
+	// Shift is x^(8·len(HTML)) modulo the CRC-32 polynomial: the factor that
+	// combines the CRC of what comes before the chunk with CRC, so that a
+	// response need not read the chunk's markup again for its checksum.
+	Shift uint32
+}
+
+// Packed is the chunk as pack packs it; pack runs once per chunk, so every
+// caller must pass the same function.
+func (c *Chunk) Packed(pack func([]byte) Packed) *Packed {
 	c.once.Do(func() { c.packed = pack(c.HTML) })
-	return c.packed
+	return &c.packed
 }
 
-// chunkMin is the smallest memoised markup kept as a Chunk: compressed on its
-// own, a smaller part (a list row) loses more bytes (no earlier rows to refer
-// back to) than its compression costs.
+// chunkMin is the smallest memoised markup without holes kept as a Chunk:
+// compressed on its own, a smaller part (a list row) loses more bytes (no
+// earlier rows to refer back to) than its compression costs. The stretches
+// of a markup with holes are Chunks whatever their size (see memo.fill).
 const chunkMin = 4096
 
-// A Span is where a chunk lies in a rendered page: HTML[At:At+len(Chunk.HTML)].
+// A Span is a part of a rendered page that a gzip response treats apart
+// from the rest: a Chunk, at HTML[At:At+len(Chunk.HTML)], spliced in
+// precompressed; or, when Chunk is nil, a per-request secret (CSP nonce,
+// CSRF token) at HTML[At:At+Len], which must never be compressed together
+// with anything else (BREACH) and is sent in a stored block.
 type Span struct {
-	At    int
-	Chunk *Chunk
+	At, Len int
+	Chunk   *Chunk
 }
 
-// Spans collects the chunks of one page as it is rendered into a buffer.
+// Spans collects the chunks and secrets of one page as it is rendered into
+// a buffer.
 type Spans struct {
 	size func() int // the length of what was rendered so far
 	list []Span
 }
 
-// NewSpans collects the chunks of a page rendered into a buffer whose length
+// NewSpans collects the spans of a page rendered into a buffer whose length
 // size reports.
-func NewSpans(size func() int) *Spans { return &Spans{size: size} }
+func NewSpans(size func() int) *Spans { return &Spans{size: size, list: make([]Span, 0, 16)} }
 
-// List is the page's chunks in order.
+// List is the page's spans in order.
 func (s *Spans) List() []Span { return s.list }
 
 type spansKey struct{}
 
-// WithSpans has the memoised components rendered under ctx note their chunks
+// WithSpans has the memoised components rendered under ctx note their spans
 // in s.
 func WithSpans(ctx context.Context, s *Spans) context.Context {
 	return context.WithValue(ctx, spansKey{}, s)
@@ -62,22 +79,51 @@ func WithSpans(ctx context.Context, s *Spans) context.Context {
 // writeChunk writes c to w, noting where it lies when the page's spans are
 // collected.
 func writeChunk(ctx context.Context, w io.Writer, c *Chunk) error {
-	s, _ := ctx.Value(spansKey{}).(*Spans)
-	if s == nil {
-		_, err := w.Write(c.HTML)
+	s, at, err := spanStart(ctx, w)
+	if err != nil {
 		return err
 	}
-	// templ buffers its output: what came before must have reached the
-	// page's buffer for its length to be where the chunk starts.
-	if f, ok := w.(interface{ Flush() error }); ok {
-		if err := f.Flush(); err != nil {
-			return err
-		}
-	}
-	at := s.size()
 	if _, err := w.Write(c.HTML); err != nil {
 		return err
 	}
-	s.list = append(s.list, Span{At: at, Chunk: c})
+	if s != nil {
+		s.list = append(s.list, Span{At: at, Len: len(c.HTML), Chunk: c})
+	}
 	return nil
+}
+
+// writeSecret writes a per-request value's markup to w, noting where it lies
+// when the page's spans are collected.
+func writeSecret(ctx context.Context, w io.Writer, html string) error {
+	if html == "" {
+		return nil
+	}
+	s, at, err := spanStart(ctx, w)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, html); err != nil {
+		return err
+	}
+	if s != nil {
+		s.list = append(s.list, Span{At: at, Len: len(html)})
+	}
+	return nil
+}
+
+// spanStart is where a span written next to w starts in the page, and the
+// page's spans; none when they are not collected.
+func spanStart(ctx context.Context, w io.Writer) (*Spans, int, error) {
+	s, _ := ctx.Value(spansKey{}).(*Spans)
+	if s == nil {
+		return nil, 0, nil
+	}
+	// templ buffers its output: what came before must have reached the
+	// page's buffer for its length to be where the span starts.
+	if f, ok := w.(interface{ Flush() error }); ok {
+		if err := f.Flush(); err != nil {
+			return nil, 0, err
+		}
+	}
+	return s, s.size(), nil
 }

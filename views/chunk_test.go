@@ -3,27 +3,36 @@ package views
 import (
 	"bytes"
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/a-h/templ"
 )
 
 // TestChunkSpans: a page rendered with its spans collected notes its
-// memoised chunks exactly where they lie in the page, from the memo (second
-// render) as on the render that filled it (first): a job page its body, a
-// list page the run of its rows (one row alone is too small to be
-// compressed apart). The page's per-request frame (nonce, CSRF token) is
-// outside every chunk, and collecting the spans changes no byte of the page.
+// memoised chunks and its per-request secrets exactly where they lie in the
+// page, from the memo (second render) as on the render that filled it
+// (first). Every occurrence of the CSP nonce and CSRF token is a secret span
+// of its own, no chunk holds one; the big memoised parts are chunks (a job
+// page's body, a list page's run of rows: one row alone is too small to be
+// compressed apart) and so are the frame and the list chrome, which leaves
+// next to nothing to compress per response. Collecting the spans changes no
+// byte of the page.
 func TestChunkSpans(t *testing.T) {
 	l := sampleLayout()
-	l.CSPNonce, l.CSRFToken = "n0nc3-per-request", "t0ken-per-request"
+	l.CSPNonce = "n0nc3-per-request"
+	secrets := [][]byte{[]byte(l.CSPNonce), []byte(templ.EscapeString(token)), []byte(templ.EscapeString(csrfHeaders(token)))}
+	d := fullDetail()
+	d.Confirm = nil // its form's token is the body's own, in its model
 	pages := []struct {
-		name string
-		page templ.Component
+		name    string
+		page    templ.Component
+		big     int // the size of the largest chunk at least
+		secrets int
 	}{
-		{"job page", JobPage(l, fullDetail())},
-		{"list page", JobListPage(l, sampleList(50))},
-		{"job table", JobTable(sampleList(50))},
+		{"job page", JobPage(l, d), 10000, 5},
+		{"list page", JobListPage(l, sampleList(50)), 100000, 5},
+		{"job table", JobTable(sampleList(50)), 100000, 0},
 	}
 	for _, p := range pages {
 		for i := range 2 {
@@ -32,18 +41,48 @@ func TestChunkSpans(t *testing.T) {
 			if err := p.page.Render(WithSpans(context.Background(), s), &buf); err != nil {
 				t.Fatal(err)
 			}
-			spans := s.List()
-			if len(spans) != 1 {
-				t.Fatalf("%s, render %d: %d chunks, want 1", p.name, i, len(spans))
-			}
-			sp, page := spans[0], buf.Bytes()
-			if end := sp.At + len(sp.Chunk.HTML); end > len(page) || !bytes.Equal(page[sp.At:end], sp.Chunk.HTML) {
-				t.Fatalf("%s, render %d: the chunk is not where its span says (at %d of %d bytes)", p.name, i, sp.At, len(page))
-			}
-			for _, per := range []string{l.CSPNonce, l.CSRFToken} {
-				if bytes.Contains(sp.Chunk.HTML, []byte(per)) {
-					t.Errorf("%s, render %d: the chunk holds the per-request %q", p.name, i, per)
+			page := buf.Bytes()
+			pos, loose, biggest, stored := 0, 0, 0, 0
+			for _, sp := range s.List() {
+				if sp.At < pos || sp.At+sp.Len > len(page) {
+					t.Fatalf("%s, render %d: span at %d+%d overlaps or overruns (%d, %d bytes)", p.name, i, sp.At, sp.Len, pos, len(page))
 				}
+				loose += sp.At - pos
+				pos = sp.At + sp.Len
+				in := page[sp.At:pos]
+				if sp.Chunk == nil {
+					if !slices.ContainsFunc(secrets, func(s []byte) bool { return bytes.Equal(s, in) }) {
+						t.Errorf("%s, render %d: a secret span holds %q", p.name, i, in)
+					}
+					stored++
+					continue
+				}
+				if !bytes.Equal(in, sp.Chunk.HTML) || sp.Len != len(sp.Chunk.HTML) {
+					t.Fatalf("%s, render %d: the chunk is not where its span says (at %d of %d bytes)", p.name, i, sp.At, len(page))
+				}
+				biggest = max(biggest, sp.Len)
+				for _, per := range [][]byte{secrets[0], []byte(token), secrets[1]} {
+					if bytes.Contains(sp.Chunk.HTML, per) {
+						t.Errorf("%s, render %d: a chunk holds the per-request %q", p.name, i, per)
+					}
+				}
+			}
+			loose += len(page) - pos
+			if stored != p.secrets {
+				t.Errorf("%s, render %d: %d secret spans, want %d", p.name, i, stored, p.secrets)
+			}
+			// Every occurrence is in a span: as many as the spans (the
+			// token's JSON escapes its quote, so the escaped token is
+			// not within the header's).
+			n := bytes.Count(page, secrets[0]) + bytes.Count(page, secrets[1]) + bytes.Count(page, secrets[2])
+			if n != p.secrets {
+				t.Errorf("%s, render %d: the nonce and token %d times, want %d", p.name, i, n, p.secrets)
+			}
+			if biggest < p.big {
+				t.Errorf("%s, render %d: largest chunk %d bytes, want the body's (%d+)", p.name, i, biggest, p.big)
+			}
+			if loose > 0 {
+				t.Errorf("%s, render %d: %d bytes outside spans, compressed per response", p.name, i, loose)
 			}
 			var plain bytes.Buffer
 			if err := p.page.Render(context.Background(), &plain); err != nil {

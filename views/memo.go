@@ -22,25 +22,54 @@ import (
 // context value (CSP nonce, CSRF token, user), no clock. Such parts of a page
 // are rendered for each request around the memoised ones.
 //
-// A component may have a hole, a part the caller renders on each call (the
-// list's rows, themselves memoised one by one): the memo keeps the markup
-// before and after it.
+// A component may have holes. One is a part the caller renders on each call
+// (the list's rows, themselves memoised one by one; a page's content in the
+// layout). The others are per-request values of the model (the layout's CSP
+// nonce and CSRF token, see frame.go): the memo renders the component with
+// a placeholder in their stead and writes the real value's markup, made
+// anew, where each placeholder was.
 type memo[M any] struct {
 	limit  int                                             // entries kept; 0 turns the memo off
-	equal  func(a, b M) bool                               // exact: every field the component reads
+	equal  func(a, b M) bool                               // exact: every field the component reads but the secrets
 	clone  func(M) M                                       // a copy sharing nothing the caller may change
 	render func(m M, hole templ.Component) templ.Component // the component itself
+
+	// mark, when set, is m with its secrets replaced by placeholders
+	// whose markup is secrets[i].mark; secrets[i].markup is a real
+	// value's markup.
+	mark    func(M) M
+	secrets []secret[M]
 
 	mu      sync.Mutex
 	entries map[string]memoEntry[M]
 }
 
+// A secret is a per-request value of a memoised component's model.
+type secret[M any] struct {
+	mark   string                                         // the placeholder's markup, unique in the component's
+	markup func(ctx context.Context, m M) (string, error) // the markup of m's value, exactly as the component writes it
+}
+
 type memoEntry[M any] struct {
 	model M
-	html  []byte // never written to once stored
-	hole  int    // where the hole goes in html; -1 when the component has none
-	chunk *Chunk // html as a Chunk, when it has no hole and is at least chunkMin long
+	segs  []segment // the markup: stretches, each followed by a hole or by nothing (the last)
 }
+
+// A segment is a stretch of a memoised markup and the hole after it.
+type segment struct {
+	html   []byte // never written to once stored
+	chunk  *Chunk // html as a Chunk, when worth compressing once
+	next   hole
+	secret int // which secret, when next is holeSecret
+}
+
+type hole uint8
+
+const (
+	holeNone   hole = iota // the end of the markup
+	holeCaller             // the component's hole, rendered by the caller
+	holeSecret             // a per-request value
+)
 
 // memoLimit bounds the memos of rows and pages: a list row is ~2.4 KB, so
 // the rows memo holds up to ~5 MB, the first 40 pages of 50 rows.
@@ -48,6 +77,13 @@ const memoLimit = 2048
 
 func newMemo[M any](limit int, equal func(a, b M) bool, clone func(M) M, render func(M, templ.Component) templ.Component) *memo[M] {
 	return &memo[M]{limit: limit, equal: equal, clone: clone, render: render, entries: make(map[string]memoEntry[M])}
+}
+
+// off is a copy of c turned off: it renders the component anew each time.
+func (c *memo[M]) off() *memo[M] {
+	o := newMemo(0, c.equal, c.clone, c.render)
+	o.mark, o.secrets = c.mark, c.secrets
+	return o
 }
 
 // component renders m, with hole (nil: none) in its place, from the memo when
@@ -75,31 +111,42 @@ func (c *memo[M]) write(ctx context.Context, w io.Writer, key string, m M, hole 
 			return err
 		}
 	}
-	if e.chunk != nil {
-		return writeChunk(ctx, w, e.chunk)
+	for i := range e.segs {
+		s := &e.segs[i]
+		var err error
+		if s.chunk != nil {
+			err = writeChunk(ctx, w, s.chunk)
+		} else if len(s.html) > 0 {
+			_, err = w.Write(s.html)
+		}
+		if err != nil {
+			return err
+		}
+		switch s.next {
+		case holeCaller:
+			err = hole.Render(ctx, w)
+		case holeSecret:
+			var v string
+			if v, err = c.secrets[s.secret].markup(ctx, m); err == nil {
+				err = writeSecret(ctx, w, v)
+			}
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if e.hole < 0 {
-		_, err := w.Write(e.html)
-		return err
-	}
-	if _, err := w.Write(e.html[:e.hole]); err != nil {
-		return err
-	}
-	if err := hole.Render(ctx, w); err != nil {
-		return err
-	}
-	_, err := w.Write(e.html[e.hole:])
-	return err
+	return nil
 }
 
-// fill renders m with an empty hole, noting where the hole is, and keeps it.
+// fill renders m with an empty hole and placeholders for its secrets, cuts
+// the markup where they are, and keeps it.
 func (c *memo[M]) fill(ctx context.Context, key string, m M, withHole bool) (memoEntry[M], error) {
 	var buf bytes.Buffer
-	e := memoEntry[M]{hole: -1}
+	at := -1 // where the caller's hole is
 	var marker templ.Component
 	if withHole {
 		marker = templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
-			if e.hole >= 0 {
+			if at >= 0 {
 				return errHoleTwice
 			}
 			// templ buffers its output: what came before the hole must
@@ -109,20 +156,21 @@ func (c *memo[M]) fill(ctx context.Context, key string, m M, withHole bool) (mem
 					return err
 				}
 			}
-			e.hole = buf.Len()
+			at = buf.Len()
 			return nil
 		})
+	}
+	rm := m
+	if c.mark != nil {
+		rm = c.mark(m)
 	}
 	// What is rendered here goes to buf, not to the page: a chunk inside
 	// it (a memo within a memo) is part of this markup, not a span of the
 	// page.
-	if err := c.render(m, marker).Render(WithSpans(ctx, nil), &buf); err != nil {
-		return e, err
+	if err := c.render(rm, marker).Render(WithSpans(ctx, nil), &buf); err != nil {
+		return memoEntry[M]{}, err
 	}
-	e.model, e.html = c.clone(m), buf.Bytes()
-	if e.hole < 0 && len(e.html) >= chunkMin {
-		e.chunk = &Chunk{HTML: e.html}
-	}
+	e := memoEntry[M]{model: c.clone(m), segs: c.cut(buf.Bytes(), at)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.entries[key]; !ok && len(c.entries) >= c.limit {
@@ -133,6 +181,55 @@ func (c *memo[M]) fill(ctx context.Context, key string, m M, withHole bool) (mem
 	}
 	c.entries[key] = e
 	return e, nil
+}
+
+// cut cuts html into segments at the caller's hole (at, -1 for none) and at
+// the secrets' placeholders. A markup without holes is a Chunk when at least
+// chunkMin long. The stretches of one with holes are all Chunks: what lies
+// between them is a secret, sent stored, or the caller's part, itself mostly
+// Chunks (rows, a job's body), so a stretch left to each response would be
+// compressed on its own all the same, and one under storeBelow bytes costs
+// a copy either way.
+func (c *memo[M]) cut(html []byte, at int) []segment {
+	var segs []segment
+	pos := 0
+	for {
+		next, end, secret := holeNone, len(html), 0
+		if at >= pos {
+			next, end = holeCaller, at
+		}
+		// The earliest placeholder before that (the whole JSON of the
+		// CSRF header before the token inside it), the longest of two
+		// starting at the same place.
+		best, bestAt := -1, end
+		for i, s := range c.secrets {
+			j := bytes.Index(html[pos:end], []byte(s.mark))
+			if j < 0 {
+				continue
+			}
+			if j += pos; j < bestAt || (j == bestAt && len(s.mark) > len(c.secrets[best].mark)) {
+				best, bestAt = i, j
+			}
+		}
+		if best >= 0 {
+			next, end, secret = holeSecret, bestAt, best
+		}
+		segs = append(segs, segment{html: html[pos:end], next: next, secret: secret})
+		switch next {
+		case holeNone:
+			holes := len(segs) > 1
+			for i := range segs {
+				if n := len(segs[i].html); n > 0 && (holes || n >= chunkMin) {
+					segs[i].chunk = &Chunk{HTML: segs[i].html}
+				}
+			}
+			return segs
+		case holeCaller:
+			pos, at = end, -1
+		case holeSecret:
+			pos = end + len(c.secrets[secret].mark)
+		}
+	}
 }
 
 var errHoleTwice = errors.New("views: a memoised component renders its hole twice")

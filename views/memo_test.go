@@ -17,13 +17,11 @@ import (
 // render anew (memos with limit 0 call the component itself).
 func withoutMemos(t testing.TB) {
 	t.Helper()
-	rows, page, list, table, each := rowMemo, pageMemo, listMemo, jobTableMemo, rowsMemo
-	rowMemo = newMemo(0, rows.equal, rows.clone, rows.render)
-	rowsMemo = newMemo(0, each.equal, each.clone, each.render)
-	pageMemo = newMemo(0, page.equal, page.clone, page.render)
-	listMemo = newMemo(0, list.equal, list.clone, list.render)
-	jobTableMemo = newMemo(0, table.equal, table.clone, table.render)
-	t.Cleanup(func() { rowMemo, pageMemo, listMemo, jobTableMemo, rowsMemo = rows, page, list, table, each })
+	rows, page, list, table, each, frame := rowMemo, pageMemo, listMemo, jobTableMemo, rowsMemo, frameMemo
+	rowMemo, rowsMemo, pageMemo, listMemo, jobTableMemo, frameMemo = rows.off(), each.off(), page.off(), list.off(), table.off(), frame.off()
+	t.Cleanup(func() {
+		rowMemo, pageMemo, listMemo, jobTableMemo, rowsMemo, frameMemo = rows, page, list, table, each, frame
+	})
 }
 
 // fullDetail is a job page with every pointer set and every slice filled, so
@@ -116,6 +114,19 @@ func TestMemoEqualSeesEveryField(t *testing.T) {
 	t.Run("job page", func(t *testing.T) {
 		checkEveryField(t, fullDetail(), JobDetail.equal, func(m JobDetail) string { return render(t, jobPageBody(m)) },
 			func(m JobDetail) string { return render(t, jobBody(m)) }, seesAll)
+	})
+	// The frame's memo leaves the secrets out of its model (they are
+	// written anew on each call); what is rendered must still follow them.
+	t.Run("layout", func(t *testing.T) {
+		content := templ.Raw("<p>content</p>")
+		withContent := func(c templ.Component) string {
+			return render(t, templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+				return c.Render(templ.WithChildren(ctx, content), w)
+			}))
+		}
+		checkEveryField(t, fullLayout(), Layout.frameEqual, func(l Layout) string { return withContent(page(l)) },
+			func(l Layout) string { return withContent(layoutPage(l)) },
+			func(path string) bool { return path != ".CSPNonce" && path != ".CSRFToken" })
 	})
 	// The list memos leave the rows out of their model (rows are rendered
 	// on each call, each from the rows memo), so a change inside a row is
