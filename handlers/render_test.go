@@ -154,6 +154,7 @@ func TestGzipSpliced(t *testing.T) {
 		{"the same chunk twice", []part{{chunk: a}, {raw: frame(1)}, {chunk: a}}},
 		{"a short part stored", []part{{raw: frame(40)}, {chunk: a}, {raw: []byte("</main></body></html>")}}},
 		{"the longest stored part", []part{{chunk: b}, {raw: bytes.Repeat([]byte{'x'}, storeBelow-1)}}},
+		{"small chunks", []part{{chunk: mk(`<li>x</li>`, 3)}, {raw: frame(20)}, {chunk: mk(`<li>y</li>`, 80)}, {secret: "t0k3n"}, {chunk: mk(`<b>`, 1)}}},
 		{"secrets between chunks", []part{{chunk: a}, {secret: "n0nce-r4nd0m"}, {chunk: b}, {secret: `{&#34;X-CSRF-Token&#34;:&#34;t0k3n&#34;}`}, {chunk: a}}},
 		{"secrets among compressed parts", []part{{raw: frame(30)}, {secret: "n0nce-r4nd0m"}, {raw: frame(30)}, {secret: "n0nce-r4nd0m"}, {secret: "t0k3n"}}},
 		{"a secret longer than a stored block", []part{{raw: frame(30)}, {secret: strings.Repeat("s3cr3t", 20000)}, {chunk: a}}},
