@@ -30,7 +30,7 @@ func fullLayout() Layout {
 var secretValues = []string{
 	"", "bm9uY2U", "QUJDREVGR0hJSktMTU5PUA", "a-b_c.d~e", token, `"'<>&`, `{"X-CSRF-Token":"x"}`,
 	"\u2028\u2029\x00\x1f\t\n", "\xff\xfe invalid", "東京 ☃", `</script><script>alert(1)</script>`,
-	"agentdesk-token-", "&#34;&amp;", `\u0022\\`,
+	"agentdesk-token-", "&#34;&amp;", `\u0022\\`, "abc+/=", "a b", "ä", "x\x7f", "A=B+C/D~E.F_G-H",
 }
 
 // TestFrameMatchesFreshRender renders full pages through the memoised frame
@@ -148,5 +148,28 @@ func BenchmarkFrame(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestUnescapedIsUnescaped: every byte the secrets' shortcut lets through
+// is left alone by attribute escaping and by the CSRF header's JSON, so the
+// shortcut writes what the expressions would.
+func TestUnescapedIsUnescaped(t *testing.T) {
+	n := 0
+	for c := range 256 {
+		s := string([]byte{byte(c)})
+		if !unescaped(s) {
+			continue
+		}
+		n++
+		if got := mustResolve(s); got != s {
+			t.Errorf("%q escapes to %q", s, got)
+		}
+		if got, want := mustResolve(csrfHeaders(s)), headersBefore+s+headersAfter; got != want {
+			t.Errorf("%q: header %q, want %q", s, got, want)
+		}
+	}
+	if n != 26+26+10+7 {
+		t.Errorf("%d bytes pass, want letters, digits and 7 others", n)
 	}
 }
