@@ -104,14 +104,19 @@ func cutAround(s, sep string) (before, after string) {
 // as in base64.
 func unescaped(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '_' || c == '.' || c == '~' || c == '+' || c == '/' || c == '=') {
+		if !unescapedByte[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+var unescapedByte = func() (t [256]bool) {
+	for _, c := range []byte("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~+/=") {
+		t[c] = true
+	}
+	return t
+}()
 
 func mustResolve(v string) string {
 	s, err := templruntime.NewAttributeExpression(v).Resolve(context.Background())
