@@ -1,9 +1,11 @@
 package handlers_test
 
 import (
+	"bytes"
 	"compress/gzip"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -91,5 +93,66 @@ func TestPagesCompressed(t *testing.T) {
 				t.Error("the gzip page has other rows than the plain one")
 			}
 		})
+	}
+}
+
+// TestPageSecretsStored: through the whole stack, a page's CSP nonce and
+// CSRF token go out as they are, in stored blocks of their own (never
+// compressed together with the page, BREACH), the page decodes whole, and
+// splicing precompressed chunks costs little against compressing the whole
+// page at once.
+func TestPageSecretsStored(t *testing.T) {
+	t.Parallel()
+	p := newPortal(t)
+	c := p.signIn("alice")
+	raw := &http.Client{Jar: c.hc.Jar, Transport: &http.Transport{DisableCompression: true}}
+	t.Cleanup(raw.CloseIdleConnections)
+	nonceRe := regexp.MustCompile(`nonce="([^"]+)"`)
+	tokenRe := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	for _, path := range []string{"/jobs", "/jobs/" + p.sim.Jobs()[0].ID} {
+		for i := range 2 { // a miss, then the memos' chunks
+			req, err := http.NewRequest(http.MethodGet, p.URL+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Accept-Encoding", "gzip")
+			resp, err := raw.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			zipped, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "gzip" {
+				t.Fatalf("%s: %d %q %v", path, resp.StatusCode, resp.Header.Get("Content-Encoding"), err)
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(zipped))
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			nonces, token := nonceRe.FindAllSubmatch(page, -1), tokenRe.FindSubmatch(page)
+			if len(nonces) != 3 || token == nil {
+				t.Fatalf("%s: %d nonces, token %q", path, len(nonces), token)
+			}
+			if n := bytes.Count(zipped, nonces[0][1]); n != 3 {
+				t.Errorf("%s, render %d: the nonce is %d times in the gzip bytes, want 3 (stored)", path, i, n)
+			}
+			if n, want := bytes.Count(zipped, token[1]), bytes.Count(page, token[1]); n != want || want < 2 {
+				t.Errorf("%s, render %d: the token is %d times in the gzip bytes, %d in the page (stored)", path, i, n, want)
+			}
+			var whole bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&whole, gzip.BestSpeed)
+			zw.Write(page)
+			zw.Close()
+			if i == 1 {
+				t.Logf("%s: %d bytes, %d gzipped in pieces, %d gzipped whole (standard library, BestSpeed)", path, len(page), len(zipped), whole.Len())
+			}
+			if len(zipped) > whole.Len()*105/100 {
+				t.Errorf("%s, render %d: %d bytes gzipped in pieces, more than 5%% over %d gzipped whole", path, i, len(zipped), whole.Len())
+			}
+		}
 	}
 }

@@ -137,13 +137,14 @@ func putBuffer(b *bytes.Buffer) {
 // client accepts it and the body is large enough to gain from it. Every HTML
 // answer varies with Accept-Encoding (a small one is sent as it is), so
 // caches must key on it either way. Pages carry their CSRF token masked anew
-// for each response (see maskCSRF), which keeps compression from leaking it
-// (BREACH).
+// for each response (see maskCSRF), and the layout's nonce and token are
+// sent in stored blocks of their own (spans without a chunk), both of which
+// keep compression from leaking them (BREACH).
 //
-// The chunks of the body (memoised parts, views.Chunk) are compressed once
-// and spliced in: a job page's body then costs a copy, not its compression,
-// on every response but the first.
-func sendHTML(c echo.Context, status int, body []byte, chunks []views.Span) error {
+// The chunks of the body (memoised parts, views.Chunk: a job page's body,
+// the layout around it) are compressed once and spliced in: they then cost
+// a copy, not their compression, on every response but the first.
+func sendHTML(c echo.Context, status int, body []byte, spans []views.Span) error {
 	w := c.Response()
 	hd := w.Header()
 	hd.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
@@ -152,7 +153,7 @@ func sendHTML(c echo.Context, status int, body []byte, chunks []views.Span) erro
 		negotiate.AcceptsGzip(c.Request().Header.Get(echo.HeaderAcceptEncoding)) {
 		zbuf := getBuffer()
 		defer putBuffer(zbuf)
-		gzipSpliced(zbuf, body, chunks)
+		gzipSpliced(zbuf, body, spans)
 		hd.Set(echo.HeaderContentEncoding, "gzip")
 		body = zbuf.Bytes()
 	}
