@@ -3,6 +3,7 @@ package views
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -171,5 +172,48 @@ func TestUnescapedIsUnescaped(t *testing.T) {
 	}
 	if n != 26+26+10+7 {
 		t.Errorf("%d bytes pass, want letters, digits and 7 others", n)
+	}
+}
+
+// TestFrameConcurrent renders one person's frame from several goroutines at
+// once, each with its own nonce and token (go test -race): each must get its
+// own secrets, never another response's.
+func TestFrameConcurrent(t *testing.T) {
+	content := templ.Raw("<p>content</p>")
+	pageOf := func(c templ.Component) templ.Component {
+		return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+			return c.Render(templ.WithChildren(ctx, content), w)
+		})
+	}
+	var layouts []Layout
+	var want []string
+	for i := range 16 {
+		l := fullLayout()
+		l.CSPNonce, l.CSRFToken = "nonce"+strconv.Itoa(i), secretValues[i%len(secretValues)]+strconv.Itoa(i)
+		layouts = append(layouts, l)
+		want = append(want, render(t, pageOf(layoutPage(l))))
+	}
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for n := range 200 {
+				i := (n*7 + g) % len(layouts)
+				var b strings.Builder
+				if err := pageOf(page(layouts[i])).Render(context.Background(), &b); err != nil {
+					errs <- err
+					return
+				}
+				if b.String() != want[i] {
+					errs <- fmt.Errorf("layout %d: the memoised frame differs", i)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
