@@ -36,7 +36,12 @@ const frameLimit = 1024
 var frameMemo = &memo[Layout]{
 	limit: frameLimit,
 	equal: Layout.frameEqual,
-	clone: Layout.clone,
+	// The kept model holds no secret of the response that filled it.
+	clone: func(l Layout) Layout {
+		l = l.clone()
+		l.CSPNonce, l.CSRFToken = "", ""
+		return l
+	},
 	render: func(l Layout, content templ.Component) templ.Component {
 		return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
 			return layoutPage(l).Render(templ.WithChildren(ctx, content), w)
