@@ -41,7 +41,7 @@ func (c *Chunk) Packed(pack func([]byte) Packed) *Packed {
 // chunkMin is the smallest memoised markup without holes kept as a Chunk:
 // compressed on its own, a smaller part (a list row) loses more bytes (no
 // earlier rows to refer back to) than its compression costs. The stretches
-// of a markup with holes are Chunks whatever their size (see memo.fill).
+// of a markup with holes are Chunks whatever their size (see memo.cut).
 const chunkMin = 4096
 
 // A Span is a part of a rendered page that a gzip response treats apart
