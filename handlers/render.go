@@ -88,13 +88,33 @@ const renderGrace = 5 * time.Second
 func (h *Handler) write(c echo.Context, status int, comp templ.Component) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), renderGrace)
 	defer cancel()
-	buf := getBuffer()
-	defer putBuffer(buf)
-	spans := views.NewSpans(buf.Len)
-	if err := comp.Render(views.WithSpans(ctx, spans), buf); err != nil {
+	r := renderings.Get().(*rendering)
+	defer r.put()
+	if err := comp.Render(views.WithSpans(ctx, r.spans), &r.buf); err != nil {
 		return fmt.Errorf("render: %w", err)
 	}
-	return sendHTML(c, status, buf.Bytes(), spans.List())
+	return sendHTML(c, status, r.buf.Bytes(), r.spans.List())
+}
+
+// A rendering is a page's buffer and the spans noted in it, pooled together.
+type rendering struct {
+	buf   bytes.Buffer
+	spans *views.Spans
+}
+
+var renderings = sync.Pool{New: func() any {
+	r := new(rendering)
+	r.spans = views.NewSpans(r.buf.Len)
+	return r
+}}
+
+func (r *rendering) put() {
+	if r.buf.Cap() > maxPooledBuffer {
+		return
+	}
+	r.buf.Reset()
+	r.spans.Reset()
+	renderings.Put(r)
 }
 
 // compressMin is the smallest body worth compressing: below about a TCP

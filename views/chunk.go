@@ -68,6 +68,12 @@ func NewSpans(size func() int) *Spans { return &Spans{size: size, list: make([]S
 // List is the page's spans in order.
 func (s *Spans) List() []Span { return s.list }
 
+// Reset empties s for another page rendered into the same buffer.
+func (s *Spans) Reset() {
+	clear(s.list) // keep no chunk alive
+	s.list = s.list[:0]
+}
+
 type spansKey struct{}
 
 // WithSpans has the memoised components rendered under ctx note their spans
