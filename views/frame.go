@@ -57,10 +57,7 @@ var frameMemo = &memo[Layout]{
 	// to the same bytes.
 	secrets: []secret[Layout]{
 		{mark: nonceMark, markup: func(ctx context.Context, l Layout) (string, error) {
-			if unescaped(l.CSPNonce) {
-				return l.CSPNonce, nil
-			}
-			return templruntime.NewAttributeExpression(l.CSPNonce).Resolve(ctx)
+			return attrMarkup(ctx, l.CSPNonce)
 		}},
 		{mark: headersMark, markup: func(ctx context.Context, l Layout) (string, error) {
 			if unescaped(l.CSRFToken) {
@@ -69,10 +66,7 @@ var frameMemo = &memo[Layout]{
 			return templruntime.NewAttributeExpression(csrfHeaders(l.CSRFToken)).Resolve(ctx)
 		}},
 		{mark: tokenMark, markup: func(ctx context.Context, l Layout) (string, error) {
-			if unescaped(l.CSRFToken) {
-				return l.CSRFToken, nil
-			}
-			return templruntime.NewAttributeExpression(l.CSRFToken).Resolve(ctx)
+			return attrMarkup(ctx, l.CSRFToken)
 		}},
 	},
 	entries: make(map[string]memoEntry[Layout]),
@@ -87,6 +81,15 @@ func placeholder(name string) string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
 	return "agentdesk-" + name + "-" + hex.EncodeToString(b)
+}
+
+// attrMarkup is the markup of an attribute's value v, as templ writes it for
+// attr={ v }.
+func attrMarkup(ctx context.Context, v string) (string, error) {
+	if unescaped(v) {
+		return v, nil
+	}
+	return templruntime.NewAttributeExpression(v).Resolve(ctx)
 }
 
 // headersMark is the markup of hx-headers with the token placeholder, and

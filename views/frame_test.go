@@ -38,7 +38,8 @@ var secretValues = []string{
 // (the first render of each layout a miss, the next ones hits) with many
 // nonces and tokens, and wants byte for byte what layoutPage renders anew
 // with the same values: the secrets' markup is escaped exactly as templ
-// escapes it in place.
+// escapes it in place. So for the token of a job page's confirmation, a
+// secret of the job page's memo.
 func TestFrameMatchesFreshRender(t *testing.T) {
 	signedOut := sampleLayout()
 	signedOut.User, signedOut.UIURL, signedOut.IconURL, signedOut.DemoBanner = nil, "", "", false
@@ -51,8 +52,11 @@ func TestFrameMatchesFreshRender(t *testing.T) {
 		layouts = append(layouts, l)
 	}
 	pages := func(l Layout) []templ.Component {
+		confirm := fullDetail() // a deep link's confirmation, its token a secret of the body's memo
+		confirm.Confirm.CSRFToken = l.CSPNonce + l.CSRFToken
 		return []templ.Component{
 			JobPage(l, sampleDetail("Erin's laptop", hostile[1])),
+			JobPage(l, confirm),
 			JobListPage(l, sampleList(3)),
 			ErrorPage(l, ErrorView{Status: 503, Title: "Down", Message: hostile[0], RequestID: "r1"}),
 			SignInPage(l, SignIn{ReturnTo: hostile[2], BreakGlassURL: "/backup/auth/breakglass"}),

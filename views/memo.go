@@ -239,7 +239,7 @@ var errHoleTwice = errors.New("views: a memoised component renders its hole twic
 var (
 	rowMemo      = newMemo(memoLimit, JobRow.equal, JobRow.clone, func(r JobRow, _ templ.Component) templ.Component { return jobRow(r) })
 	rowsMemo     = newMemo(listMemoLimit, rowsEqual, rowsClone, func(rows []JobRow, _ templ.Component) templ.Component { return eachRow(rows) })
-	pageMemo     = newMemo(memoLimit/8, JobDetail.equal, JobDetail.clone, func(m JobDetail, _ templ.Component) templ.Component { return jobBody(m) })
+	pageMemo     = &memo[JobDetail]{limit: memoLimit / 8, equal: JobDetail.equal, clone: JobDetail.clone, render: func(m JobDetail, _ templ.Component) templ.Component { return jobBody(m) }, mark: JobDetail.markToken, secrets: []secret[JobDetail]{confirmToken}, entries: make(map[string]memoEntry[JobDetail])}
 	listMemo     = newMemo(listMemoLimit, JobList.equal, JobList.clone, listBody)
 	jobTableMemo = newMemo(listMemoLimit, JobList.equal, JobList.clone, jobTable)
 )
@@ -369,16 +369,42 @@ func (s SessionRow) clone() SessionRow {
 	return s
 }
 
+// equal leaves out the CSRF token, masked anew for each response: it is a
+// secret of the job page's memo (confirmToken), written per response, so
+// that a deep link's confirmation does not make the page's body new, and
+// compressed anew with it, every time.
 func (c Confirm) equal(o Confirm) bool {
 	return c.JobID == o.JobID && c.JobName == o.JobName && c.Action == o.Action && c.Desired == o.Desired &&
-		c.CancelURL == o.CancelURL && c.CSRFToken == o.CSRFToken && slices.Equal(c.Durations, o.Durations) &&
-		c.Already == o.Already
+		c.CancelURL == o.CancelURL && slices.Equal(c.Durations, o.Durations) && c.Already == o.Already
 }
 
+// clone keeps no response's token.
 func (c Confirm) clone() Confirm {
 	c.Durations = slices.Clone(c.Durations)
+	c.CSRFToken = ""
 	return c
 }
+
+// markToken is m with the token placeholder for its confirmation's token.
+func (m JobDetail) markToken() JobDetail {
+	if m.Confirm != nil {
+		c := *m.Confirm
+		c.CSRFToken = tokenMark
+		m.Confirm = &c
+	}
+	return m
+}
+
+// confirmToken is the job page's confirmation form's token (its "csrf"
+// field), a secret of the job page's memo.
+var confirmToken = secret[JobDetail]{mark: tokenMark, markup: func(ctx context.Context, m JobDetail) (string, error) {
+	if m.Confirm == nil {
+		return "", errNoConfirm
+	}
+	return attrMarkup(ctx, m.Confirm.CSRFToken)
+}}
+
+var errNoConfirm = errors.New("views: a confirmation's token without a confirmation")
 
 func (b HoldBanner) equal(o HoldBanner) bool {
 	return b.JobID == o.JobID && b.By == o.By && b.DisabledAt == o.DisabledAt && b.ReenableAt == o.ReenableAt &&
