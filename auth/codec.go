@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -89,14 +91,76 @@ func (codec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
 	return b, nil
 }
 
-// Decode implements scs.Codec.
+// Decode implements scs.Codec. Every request of a session decodes the same
+// bytes (the store cache hands out one read for up to MaxSessionStaleness,
+// and the data changes at most once a minute for the idle timeout), so the
+// values are decoded once per distinct encoding (decoded) and each call
+// gets a map of its own built from them: scs changes the map in place.
 func (codec) Decode(b []byte) (time.Time, map[string]any, error) {
 	if len(b) == 0 || b[0] != codecMagic {
 		return scs.GobCodec{}.Decode(b)
 	}
+	ds, err := decoded.get(b)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	values := make(map[string]any, len(ds.keys))
+	for i, k := range ds.keys {
+		v := ds.vals[i]
+		if p, ok := v.([]byte); ok {
+			v = bytes.Clone(p) // a caller may change it: never share it
+		}
+		values[k] = v
+	}
+	return ds.deadline, values, nil
+}
+
+// decodedSession is one encoding's values, in the order of the encoding.
+// Strings, numbers and times are immutable and shared by every map made
+// from it; []byte values are copied for each.
+type decodedSession struct {
+	deadline time.Time
+	keys     []string
+	vals     []any
+}
+
+// decodeMemo remembers decodedSessions by their encoding. Equal bytes
+// decode to equal values, so it is never stale. When full it starts over.
+type decodeMemo struct {
+	mu sync.Mutex
+	m  map[string]*decodedSession
+}
+
+// maxDecoded bounds decodeMemo: a few MB with ID tokens in the sessions.
+const maxDecoded = 1024
+
+var decoded decodeMemo
+
+func (dm *decodeMemo) get(b []byte) (*decodedSession, error) {
+	dm.mu.Lock()
+	ds, ok := dm.m[string(b)]
+	dm.mu.Unlock()
+	if ok {
+		return ds, nil
+	}
+	ds, err := decode(b)
+	if err != nil {
+		return nil, err
+	}
+	dm.mu.Lock()
+	if dm.m == nil || len(dm.m) >= maxDecoded {
+		dm.m = make(map[string]*decodedSession)
+	}
+	dm.m[string(b)] = ds
+	dm.mu.Unlock()
+	return ds, nil
+}
+
+// decode reads an encoding of the codec's own layout.
+func decode(b []byte) (*decodedSession, error) {
 	d := decoder{b: b[1:]}
 	if v := d.byte(); v != codecVersion && d.err == nil {
-		return time.Time{}, nil, fmt.Errorf("auth: session data version %d", v)
+		return nil, fmt.Errorf("auth: session data version %d", v)
 	}
 	deadline := d.time()
 	n := d.uvarint()
@@ -104,41 +168,52 @@ func (codec) Decode(b []byte) (time.Time, map[string]any, error) {
 		d.err = errCodecShort
 	}
 	if d.err != nil {
-		return time.Time{}, nil, d.err
+		return nil, d.err
 	}
-	values := make(map[string]any, n)
+	ds := &decodedSession{deadline: deadline, keys: make([]string, 0, n), vals: make([]any, 0, n)}
+	seen := make(map[string]bool, n)
 	for range n {
 		k := string(d.bytes())
+		var v any
 		switch tag := d.byte(); tag {
 		case tagString:
-			values[k] = string(d.bytes())
+			v = string(d.bytes())
 		case tagBytes:
-			values[k] = bytes.Clone(d.bytes()) // never alias the store's buffer
+			v = bytes.Clone(d.bytes()) // never alias the store's buffer
 		case tagInt64:
-			values[k] = d.varint()
+			v = d.varint()
 		case tagInt:
-			values[k] = int(d.varint())
+			v = int(d.varint())
 		case tagInt32:
-			values[k] = int32(d.varint())
+			v = int32(d.varint())
 		case tagBool:
-			values[k] = d.byte() != 0
+			v = d.byte() != 0
 		case tagFloat64:
-			values[k] = math.Float64frombits(binary.LittleEndian.Uint64(d.next(8)))
+			v = math.Float64frombits(binary.LittleEndian.Uint64(d.next(8)))
 		case tagTime:
-			values[k] = d.time()
+			v = d.time()
 		default:
 			if d.err == nil {
 				d.err = fmt.Errorf("auth: session value %q: unknown type tag %d", k, tag)
 			}
 		}
 		if d.err != nil {
-			return time.Time{}, nil, d.err
+			return nil, d.err
 		}
+		if seen[k] {
+			// Encode never writes a key twice; a map would keep the last.
+			i := slices.Index(ds.keys, k)
+			ds.vals[i] = v
+			continue
+		}
+		seen[k] = true
+		ds.keys = append(ds.keys, k)
+		ds.vals = append(ds.vals, v)
 	}
 	if len(d.b) != 0 {
-		return time.Time{}, nil, errors.New("auth: trailing bytes after session data")
+		return nil, errors.New("auth: trailing bytes after session data")
 	}
-	return deadline, values, nil
+	return ds, nil
 }
 
 func appendString(b []byte, s string) []byte {

@@ -177,3 +177,90 @@ func TestCodecBytesNotShared(t *testing.T) {
 		t.Fatal("changing a decoded value changed the encoding")
 	}
 }
+
+// TestCodecDecodeMemo: decodings are remembered by their bytes, yet every
+// Decode gets values of its own (scs changes the map in place) and other
+// bytes decode to their own values.
+func TestCodecDecodeMemo(t *testing.T) {
+	deadline := time.Date(2026, 12, 5, 18, 30, 0, 0, time.UTC)
+	enc := func(sid string, active int64) []byte {
+		b, err := codec{}.Encode(deadline, map[string]any{keySID: sid, keyActive: active, keyUser: []byte(`{"sub":"erin"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	b := enc("first", 1)
+	_, v1, err := codec{}.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What one request does to its map and bytes stays with it.
+	v1[keySID] = "changed"
+	delete(v1, keyActive)
+	v1["added"] = true
+	copy(v1[keyUser].([]byte), "XXXX")
+	_, v2, err := codec{}.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{keySID: "first", keyActive: int64(1), keyUser: []byte(`{"sub":"erin"}`)}
+	if !reflect.DeepEqual(v2, want) {
+		t.Fatalf("second decode of the same bytes: %#v, want %#v", v2, want)
+	}
+	// Other bytes, other values: the session's activity moved.
+	_, v3, err := codec{}.Decode(enc("first", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v3[keyActive] != int64(2) {
+		t.Fatalf("decode of changed data: active %v, want 2", v3[keyActive])
+	}
+	// Damaged data is refused every time, not remembered as anything.
+	bad := append(enc("first", 3), 0)
+	for range 2 {
+		if _, _, err := (codec{}).Decode(bad); err == nil {
+			t.Fatal("trailing byte accepted")
+		}
+	}
+}
+
+// TestCodecDecodeMemoBounded: the memo holds at most maxDecoded encodings.
+func TestCodecDecodeMemoBounded(t *testing.T) {
+	for i := range maxDecoded + 10 {
+		b, err := codec{}.Encode(time.Time{}, map[string]any{"i": i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, v, err := (codec{}).Decode(b); err != nil || v["i"] != i {
+			t.Fatalf("decode %d: %v %v", i, v, err)
+		}
+	}
+	decoded.mu.Lock()
+	n := len(decoded.m)
+	decoded.mu.Unlock()
+	if n > maxDecoded {
+		t.Fatalf("memo holds %d encodings, bound %d", n, maxDecoded)
+	}
+}
+
+// TestCodecDuplicateKeyLastWins: a (hand-made) encoding naming a key twice
+// decodes like a map assignment in order, the memo included.
+func TestCodecDuplicateKeyLastWins(t *testing.T) {
+	b := []byte{codecMagic, codecVersion}
+	b, _ = appendTime(b, time.Time{})
+	b = append(b, 2)
+	b = appendString(b, "k")
+	b = appendString(append(b, tagString), "one")
+	b = appendString(b, "k")
+	b = appendString(append(b, tagString), "two")
+	for range 2 {
+		_, v, err := codec{}.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v) != 1 || v["k"] != "two" {
+			t.Fatalf("values %v, want k=two only", v)
+		}
+	}
+}

@@ -265,35 +265,56 @@ func (s *Sessions) SignIn(ctx context.Context, u User) error {
 // idle too long or outlived the manager's Lifetime. An expired session is
 // destroyed on the way. Store errors count as "not signed in".
 func (s *Sessions) User(ctx context.Context) (*User, bool) {
+	u, _, _, ok := s.user(ctx)
+	return u, ok
+}
+
+// Current is User and then, when there is a user, Touch(ctx, background):
+// what every request of the portal does. It reads each session value once
+// (scs looks the session up in the context for every read).
+func (s *Sessions) Current(ctx context.Context, background bool) (*User, bool) {
+	u, active, now, ok := s.user(ctx)
+	if !ok {
+		return nil, false
+	}
+	if !background {
+		s.touch(ctx, now, active)
+	}
+	return u, true
+}
+
+// user is User, which also returns when the session was last active and
+// the time it judged that by.
+func (s *Sessions) user(ctx context.Context) (u *User, active time.Time, now time.Time, ok bool) {
 	sid := s.sm.GetString(ctx, keySID)
 	raw := s.sm.GetBytes(ctx, keyUser)
 	if sid == "" || raw == nil {
-		return nil, false
+		return nil, time.Time{}, time.Time{}, false
 	}
 	su, err := s.users.decode(raw)
 	if err != nil {
 		s.end(ctx, sid)
-		return nil, false
+		return nil, time.Time{}, time.Time{}, false
 	}
-	now := s.now()
+	now = s.now()
 	last := time.Unix(0, s.sm.GetInt64(ctx, keyActive)) // missing = 1970 = expired
 	if now.Sub(last) > s.idle || (s.sm.Lifetime > 0 && now.Sub(su.SignedInAt) > s.sm.Lifetime) {
 		s.end(ctx, sid)
-		return nil, false
+		return nil, time.Time{}, time.Time{}, false
 	}
 	// The sign-in record, as this replica read it at most
 	// MaxSessionStaleness ago.
 	_, alive, err := s.cache.FindCtx(ctx, sidKeyPrefix+sid)
 	if err != nil {
-		return nil, false
+		return nil, time.Time{}, time.Time{}, false
 	}
 	if !alive {
 		// Signed out elsewhere; this copy was written back by a late request.
 		_ = s.sm.Destroy(ctx)
-		return nil, false
+		return nil, time.Time{}, time.Time{}, false
 	}
-	u := su.user()
-	return &u, true
+	user := su.user()
+	return &user, last, now, true
 }
 
 // Touch records user activity for the idle timeout. Background requests
@@ -305,8 +326,12 @@ func (s *Sessions) Touch(ctx context.Context, background bool) {
 	if background || s.sm.GetString(ctx, keySID) == "" {
 		return
 	}
-	now := s.now()
-	since := now.Sub(time.Unix(0, s.sm.GetInt64(ctx, keyActive)))
+	s.touch(ctx, s.now(), time.Unix(0, s.sm.GetInt64(ctx, keyActive)))
+}
+
+// touch is Touch of a session last active at active, at now.
+func (s *Sessions) touch(ctx context.Context, now, active time.Time) {
+	since := now.Sub(active)
 	if since > s.idle || since < s.touchInterval() {
 		return
 	}

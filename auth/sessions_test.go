@@ -317,3 +317,39 @@ func TestIsBackground(t *testing.T) {
 		}
 	}
 }
+
+// TestCurrentIsUserThenTouch: Current answers like User and moves the idle
+// timeout like Touch after it (throttled, never for background requests,
+// never for a session that is not signed in).
+func TestCurrentIsUserThenTouch(t *testing.T) {
+	const idle = time.Hour
+	s, clock := newTestSessions(t, idle)
+	b := &browser{t: t, s: s}
+	current := func(background bool) (*User, scs.Status, int64) {
+		ctx := b.begin()
+		defer b.finish(ctx)
+		u, _ := s.Current(ctx, background)
+		return u, s.sm.Status(ctx), s.sm.GetInt64(ctx, keyActive)
+	}
+	if u, st, _ := current(false); u != nil || st != scs.Unmodified {
+		t.Fatalf("no sign-in: user %v, status %v", u, st)
+	}
+	signIn(t, b, testUser)
+	signedInAt := clock.Now().UnixNano()
+	clock.Advance(30 * time.Second)
+	u, st, active := current(false)
+	if u == nil || u.Key() != testUser.Key() || st != scs.Unmodified || active != signedInAt {
+		t.Fatalf("within a minute: user %v, status %v, active %d (want %d)", u, st, active, signedInAt)
+	}
+	clock.Advance(31 * time.Second)
+	if u, st, active := current(true); u == nil || st != scs.Unmodified || active != signedInAt {
+		t.Fatalf("background after a minute: user %v, status %v, active %d (want %d)", u, st, active, signedInAt)
+	}
+	if u, st, active := current(false); u == nil || st != scs.Modified || active != clock.Now().UnixNano() {
+		t.Fatalf("foreground after a minute: user %v, status %v, active %d (want %d)", u, st, active, clock.Now().UnixNano())
+	}
+	clock.Advance(idle + time.Second)
+	if u, _, _ := current(false); u != nil {
+		t.Fatalf("idle too long: still signed in as %v", u)
+	}
+}
