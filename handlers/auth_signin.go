@@ -26,15 +26,14 @@ func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
 		c.Set(sessionKey, true)
-		if u, ok := h.svc.Sessions.User(ctx); ok {
+		if u, ok := h.svc.Sessions.Current(ctx, htmxOf(c).Background); ok {
 			if !u.BreakGlass {
 				// Roles follow the current policy on every request, never
 				// what the session remembered from its sign-in.
 				u.Roles = h.svc.Policy().Roles(subjectOf(&u.Identity))
 			}
 			c.Set(userKey, u)
-			c.SetRequest(c.Request().WithContext(withLogger(ctx, h.logCtx(ctx).With("user", u.Key()))))
-			h.svc.Sessions.Touch(ctx, htmxOf(c).Background)
+			h.state(c).withUser(u.Key())
 		}
 		return next(c)
 	}

@@ -55,9 +55,17 @@ type reqState struct {
 	call  sessionCall
 	// inSession: sessionOutage ran, so call is the session manager's request.
 	inSession bool
-	log       slog.Logger // the handlers' logger with the request id (reqHandler)
-	logH      reqHandler
-	logAttr   [1]slog.Attr
+	// log is the handlers' logger with the request id and, once loadUser
+	// found one, the user (reqHandler, withUser).
+	log     slog.Logger
+	logH    reqHandler
+	logAttr [2]slog.Attr
+	named   bool // withUser added the user to logAttr
+	// hx is what htmx says about the request (htmxOf), parsed once.
+	hxOnce sync.Once
+	hx     hx.Request
+	// sw is the session middleware's response writer (loadAndSave).
+	sw sessionWriter
 	// hdr backs the response header values the middleware sets, one
 	// allocation for all of them (see setHeader).
 	hdr  [12]string
@@ -85,13 +93,28 @@ func (st *reqState) setHeader(h http.Header, k, v string) {
 	st.nhdr++
 }
 
+// withUser makes the request logger name the user, key (loadUser), in
+// every line it logs from now on. It changes the logger in place rather
+// than adding a logger to the context (a context value and a copy of the
+// request): what ran before loadUser logs nothing later but through c,
+// whose request has the user too, except sessionStoreFailed (see there).
+func (st *reqState) withUser(key string) {
+	n := len(st.logH.attrs)
+	if n == len(st.logAttr) {
+		return
+	}
+	st.logAttr[n] = slog.String("user", key)
+	st.logH.attrs = st.logAttr[:n+1]
+	st.named = true
+}
+
 // requestID gives every request an id that appears in its log lines and in error
 // pages, so a helpdesk ticket can quote it; the request logger carries it.
 func (h *Handler) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		st := &reqState{id: randomString(9)}
 		st.logAttr[0] = slog.String("request_id", st.id)
-		st.logH = reqHandler{next: h.log.Handler(), attrs: st.logAttr[:]}
+		st.logH = reqHandler{next: h.log.Handler(), attrs: st.logAttr[:1]}
 		st.log = *slog.New(&st.logH)
 		st.setHeader(c.Response().Header(), "X-Request-Id", st.id)
 		r := c.Request()

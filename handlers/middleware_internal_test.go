@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -184,29 +185,51 @@ func TestRequestLoggerLines(t *testing.T) {
 			l.WithGroup("").With("k", "v").WithGroup("g").With("x", 1).Info("nested", "y", 2)
 		},
 	}
+	// The user joins the request logger in place (loadUser) or through a
+	// logger in the context (withLogger).
+	namings := map[string]func(h *Handler, c echo.Context) context.Context{
+		"withUser": func(h *Handler, c echo.Context) context.Context {
+			h.state(c).withUser("idp|alice")
+			return c.Request().Context()
+		},
+		"withLogger": func(h *Handler, c echo.Context) context.Context {
+			ctx := c.Request().Context()
+			return withLogger(ctx, h.logCtx(ctx).With("user", "idp|alice"))
+		},
+	}
 	for hn, newHandler := range handlers {
 		for ln, line := range lines {
-			var want, got bytes.Buffer
-			h := &Handler{log: slog.New(newHandler(&got)).With("component", "web")}
-			mw := h.requestID(func(c echo.Context) error {
-				ctx := c.Request().Context()
-				ctx = withLogger(ctx, h.logCtx(ctx).With("user", "idp|alice")) // as loadUser does
-				line(h.logCtx(ctx))
-				return nil
-			})
-			rec := httptest.NewRecorder()
-			if err := mw(echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), rec)); err != nil {
-				t.Fatal(err)
-			}
-			base := slog.New(newHandler(&want)).With("component", "web")
-			line(base.With("request_id", rec.Header().Get("X-Request-Id")).With("user", "idp|alice"))
-			if got.String() != want.String() {
-				t.Errorf("%s, %s:\n got %s\nwant %s", hn, ln, got.String(), want.String())
+			for nn, name := range namings {
+				var want, got bytes.Buffer
+				h := &Handler{log: slog.New(newHandler(&got)).With("component", "web")}
+				mw := h.requestID(func(c echo.Context) error {
+					line(h.logCtx(name(h, c)))
+					return nil
+				})
+				rec := httptest.NewRecorder()
+				if err := mw(echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), rec)); err != nil {
+					t.Fatal(err)
+				}
+				base := slog.New(newHandler(&want)).With("component", "web")
+				line(base.With("request_id", rec.Header().Get("X-Request-Id")).With("user", "idp|alice"))
+				if got.String() != want.String() {
+					t.Errorf("%s, %s, %s:\n got %s\nwant %s", hn, ln, nn, got.String(), want.String())
+				}
 			}
 		}
 	}
+	// A request without a request id (no requestID) names the user alone.
+	var want, got bytes.Buffer
+	h := &Handler{log: slog.New(slog.NewTextHandler(&got, noTime))}
+	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder())
+	h.state(c).withUser("idp|bob")
+	h.logFor(c).Info("hello", "k", 1)
+	slog.New(slog.NewTextHandler(&want, noTime)).With("user", "idp|bob").Info("hello", "k", 1)
+	if got.String() != want.String() {
+		t.Errorf("without request id:\n got %s\nwant %s", got.String(), want.String())
+	}
 	// Without a request: the handlers' logger itself.
-	h := &Handler{log: slog.New(slog.DiscardHandler)}
+	h = &Handler{log: slog.New(slog.DiscardHandler)}
 	if h.logCtx(context.Background()) != h.log {
 		t.Error("outside a request logCtx is not the handlers' logger")
 	}
@@ -255,6 +278,43 @@ func TestComposed(t *testing.T) {
 			if got := strings.Join(rec.Header().Values("X-Trace"), ","); got != tt.trace {
 				t.Errorf("%s: middleware ran %q, want %q", tt.path, got, tt.trace)
 			}
+		}
+	}
+}
+
+// TestHtmxOfPerRequest: what htmx says is read from each request's own
+// headers, kept in its state once requestID made one, and read from the
+// headers without one.
+func TestHtmxOfPerRequest(t *testing.T) {
+	h := &Handler{log: slog.New(slog.DiscardHandler)}
+	var got []hx.Request
+	mw := h.requestID(func(c echo.Context) error {
+		got = append(got, htmxOf(c), htmxOf(c))
+		return nil
+	})
+	for _, hdr := range []map[string]string{
+		{"HX-Request": "true", "HX-Current-URL": "http://portal.example/jobs?q=a", "X-Background": "1"},
+		{},
+		{"HX-Request": "true", "HX-Target": "row-7"},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		got = got[:0]
+		c := echo.New().NewContext(req, httptest.NewRecorder())
+		if err := mw(c); err != nil {
+			t.Fatal(err)
+		}
+		want := hx.Parse(req.Header)
+		for _, r := range got {
+			if !reflect.DeepEqual(r, want) {
+				t.Errorf("headers %v: htmxOf %+v, want %+v", hdr, r, want)
+			}
+		}
+		// Without requestID's state: parsed from the headers all the same.
+		if r := htmxOf(echo.New().NewContext(req, httptest.NewRecorder())); !reflect.DeepEqual(r, want) {
+			t.Errorf("headers %v, no request state: htmxOf %+v, want %+v", hdr, r, want)
 		}
 	}
 }

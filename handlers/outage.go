@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -63,6 +64,12 @@ func (h *Handler) sessionStoreFailed(w http.ResponseWriter, r *http.Request, err
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("AgentDesk cannot reach its session store. Nothing was sent to Enterprise Manager. Try again in a minute.\n"))
 		return
+	}
+	if st.named {
+		// r is the session manager's request, from before loadUser named
+		// the user: its lines carry the request id only.
+		attrs := st.logH.attrs[:len(st.logH.attrs)-1]
+		r = r.WithContext(withLogger(r.Context(), slog.New(&reqHandler{next: st.logH.next, attrs: attrs})))
 	}
 	c := st.call.c
 	c.SetRequest(r)

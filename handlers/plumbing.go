@@ -14,6 +14,12 @@ const hxKey = "agentdesk.hx"
 // request. Fragment() is "answer with a fragment"; HTMX is "htmx made it,
 // navigate with HX-Redirect".
 func htmxOf(c echo.Context) hx.Request {
+	if st := stateOf(c.Request().Context()); st != nil {
+		// In the request's state: no echo store entry (a map, and the
+		// Request boxed in an interface).
+		st.hxOnce.Do(func() { st.hx = hx.Parse(c.Request().Header) })
+		return st.hx
+	}
 	if r, ok := c.Get(hxKey).(hx.Request); ok {
 		return r
 	}

@@ -231,7 +231,7 @@ func New(d Deps) (*echo.Echo, *Handler, error) {
 	e.GET(h.set.base+"/static/*", echo.WrapHandler(http.StripPrefix(h.set.base, h.svc.Assets.Handler())))
 
 	g := e.Group(h.set.base, composed(h.requestID, h.accessLog, h.recoverPanic, h.securityHeaders, h.limitInFlight,
-		h.sessionOutage, echo.WrapMiddleware(h.svc.SessionManager.LoadAndSave), sessionReached, h.loadUser, h.limitBody, h.csrf, h.deadline))
+		h.sessionOutage, h.loadAndSave, sessionReached, h.loadUser, h.limitBody, h.csrf, h.deadline))
 
 	// Public routes: an explicit allowlist; everything else requires a user.
 	anon := h.limitAnonymous
