@@ -66,6 +66,8 @@ type reqState struct {
 	hx     hx.Request
 	// sw is the session middleware's response writer (loadAndSave).
 	sw sessionWriter
+	// dl is the request's context with its deadline (deadline).
+	dl deadlineCtx
 	// hdr backs the response header values the middleware sets, one
 	// allocation for all of them (see setHeader).
 	hdr  [12]string

@@ -43,9 +43,14 @@ type EMState interface {
 // error has written its answer: nothing after it needs the context lifted.)
 func (h *Handler) deadline(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), h.set.requestTimeout)
-		defer cancel()
-		c.SetRequest(c.Request().WithContext(ctx))
+		// context.WithTimeout, made only if something waits on it (deadlineCtx).
+		dl := &h.state(c).dl
+		if dl.parent != nil { // a second deadline in the chain
+			dl = &deadlineCtx{}
+		}
+		dl.start(c.Request().Context(), time.Now().Add(h.set.requestTimeout))
+		defer dl.end()
+		c.SetRequest(c.Request().WithContext(dl))
 		err := next(c)
 		if err != nil {
 			r := c.Request()
