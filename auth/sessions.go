@@ -304,7 +304,7 @@ func (s *Sessions) user(ctx context.Context) (u *User, active time.Time, now tim
 	}
 	// The sign-in record, as this replica read it at most
 	// MaxSessionStaleness ago.
-	_, alive, err := s.cache.FindCtx(ctx, sidKeyPrefix+sid)
+	_, alive, err := s.cache.findPrefixed(ctx, sidKeyPrefix, sid)
 	if err != nil {
 		return nil, time.Time{}, time.Time{}, false
 	}

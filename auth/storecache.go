@@ -86,13 +86,45 @@ func (c *storeCache) lookup(key string, now time.Time) (cachedRead, bool) {
 	if !ok {
 		r, ok = c.old[key]
 	}
+	return fresh(r, ok, now)
+}
+
+// lookupBytes is lookup of string(key), without making the string.
+func (c *storeCache) lookupBytes(key []byte, now time.Time) (cachedRead, bool) {
+	r, ok := c.cur[string(key)]
 	if !ok {
+		r, ok = c.old[string(key)]
+	}
+	return fresh(r, ok, now)
+}
+
+// fresh is r, found, if it is younger than MaxSessionStaleness at now.
+func fresh(r cachedRead, found bool, now time.Time) (cachedRead, bool) {
+	if !found {
 		return cachedRead{}, false
 	}
 	if age := now.Sub(r.at); age < 0 || age >= MaxSessionStaleness {
 		return cachedRead{}, false
 	}
 	return r, true
+}
+
+// findPrefixed is FindCtx(ctx, prefix+id), which puts the key together
+// only when it is not answered from the cache (every request asks for its
+// sign-in record).
+func (c *storeCache) findPrefixed(ctx context.Context, prefix, id string) ([]byte, bool, error) {
+	var buf [96]byte
+	if len(prefix)+len(id) <= len(buf) {
+		key := append(append(buf[:0], prefix...), id...)
+		now := c.now()
+		c.mu.Lock()
+		r, ok := c.lookupBytes(key, now)
+		c.mu.Unlock()
+		if ok {
+			return r.b, true, nil
+		}
+	}
+	return c.FindCtx(ctx, prefix+id)
 }
 
 func (c *storeCache) keep(key string, r cachedRead) {

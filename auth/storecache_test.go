@@ -386,3 +386,73 @@ func hashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
+
+// TestFindPrefixed: findPrefixed answers as FindCtx of the whole key:
+// from a fresh cached read, from the store once the read is too old or the
+// key was written, and for keys too long for its buffer.
+func TestFindPrefixed(t *testing.T) {
+	ctx := context.Background()
+	inner := newMemStore(t)
+	clock := newFakeClock()
+	c := newStoreCache(inner, clock.Now)
+	exp := clock.Now().Add(time.Hour)
+	long := string(make([]byte, 200))
+	for _, id := range []string{"abc", long} {
+		key := sidKeyPrefix + id
+		if err := inner.Commit(key, []byte("one"), exp); err != nil {
+			t.Fatal(err)
+		}
+		find := func() string {
+			b, found, err := c.findPrefixed(ctx, sidKeyPrefix, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fmt.Sprintf("%s %t", b, found)
+		}
+		if got := find(); got != "one true" {
+			t.Fatalf("first read %q", got)
+		}
+		// Changed behind the cache's back: the cached read answers while
+		// fresh, the store once it is not.
+		if err := inner.Commit(key, []byte("two"), exp); err != nil {
+			t.Fatal(err)
+		}
+		if got := find(); got != "one true" {
+			t.Fatalf("fresh cached read: %q", got)
+		}
+		clock.Advance(MaxSessionStaleness)
+		if got := find(); got != "two true" {
+			t.Fatalf("after MaxSessionStaleness: %q", got)
+		}
+		// Written through the cache: seen at once.
+		if err := c.DeleteCtx(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		if got := find(); got != " false" {
+			t.Fatalf("after delete: %q", got)
+		}
+		// Another id under the same prefix is another key.
+		if b, found, _ := c.findPrefixed(ctx, sidKeyPrefix, id+"x"); found {
+			t.Fatalf("other id found: %q", b)
+		}
+	}
+}
+
+// TestFindPrefixedCachedAllocs: a cached sign-in record is found without
+// putting its key together.
+func TestFindPrefixedCachedAllocs(t *testing.T) {
+	ctx := context.Background()
+	inner := newMemStore(t)
+	clock := newFakeClock()
+	c := newStoreCache(inner, clock.Now)
+	id := "Zq2v8c1oWw4l3e8Q3GQ0b8i3z7mGugGZ8Q4WZ0lq2xQ"
+	if err := inner.Commit(sidKeyPrefix+id, []byte("x"), clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := c.findPrefixed(ctx, sidKeyPrefix, id); !found {
+		t.Fatal("not found")
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = c.findPrefixed(ctx, sidKeyPrefix, id) }); n != 0 {
+		t.Fatalf("%v allocations per cached find", n)
+	}
+}

@@ -70,8 +70,12 @@ type reqState struct {
 	dl deadlineCtx
 	// hdr backs the response header values the middleware sets, one
 	// allocation for all of them (see setHeader).
-	hdr  [12]string
-	nhdr int
+	hdr     [12]string
+	nhdr    int
+	varyBuf [6]string // Vary's values (vary)
+	// parent is the request's context when requestID made st the request's
+	// context (see Value).
+	parent context.Context
 }
 
 type reqStateKey struct{}
@@ -79,6 +83,28 @@ type reqStateKey struct{}
 func stateOf(ctx context.Context) *reqState {
 	st, _ := ctx.Value(reqStateKey{}).(*reqState)
 	return st
+}
+
+// reqCtx is context.WithValue(st.parent, reqStateKey{}, st) in st itself,
+// which requestID allocates anyway: Deadline, Done and Err are the
+// parent's, as are all values but st.
+type reqCtx reqState
+
+func (c *reqCtx) Deadline() (time.Time, bool) { return c.parent.Deadline() }
+func (c *reqCtx) Done() <-chan struct{}       { return c.parent.Done() }
+func (c *reqCtx) Err() error                  { return c.parent.Err() }
+
+func (c *reqCtx) Value(key any) any {
+	if _, ok := key.(reqStateKey); ok {
+		return (*reqState)(c)
+	}
+	return c.parent.Value(key)
+}
+
+// withState returns ctx carrying st, as st itself (reqCtx): st must be new.
+func withState(ctx context.Context, st *reqState) context.Context {
+	st.parent = ctx
+	return (*reqCtx)(st)
 }
 
 // setHeader sets the response header k, which must be in canonical form, to
@@ -120,7 +146,7 @@ func (h *Handler) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 		st.log = *slog.New(&st.logH)
 		st.setHeader(c.Response().Header(), "X-Request-Id", st.id)
 		r := c.Request()
-		c.SetRequest(r.WithContext(context.WithValue(r.Context(), reqStateKey{}, st)))
+		c.SetRequest(r.WithContext(withState(r.Context(), st)))
 		return next(c)
 	}
 }
@@ -228,9 +254,28 @@ func (h *Handler) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		if !strings.HasPrefix(r.URL.Path, sv.staticPrefix) {
 			st.setHeader(hd, "Cache-Control", "no-store")
 		}
-		hx.Vary(hd)
+		st.vary(hd)
 		return next(c)
 	}
+}
+
+// pageVary is what hx.Vary sets on a response without Vary.
+var pageVary = func() []string {
+	h := http.Header{}
+	hx.Vary(h)
+	return h["Vary"]
+}()
+
+// vary is hx.Vary(h), with the values of a response without Vary in st and
+// room for the session middleware's Vary: Cookie (and one more) after them,
+// rather than one slice for hx.Vary and a larger one for the Add.
+func (st *reqState) vary(h http.Header) {
+	if len(h["Vary"]) != 0 || len(pageVary) > len(st.varyBuf)-2 {
+		hx.Vary(h)
+		return
+	}
+	n := copy(st.varyBuf[:], pageVary)
+	h["Vary"] = st.varyBuf[: n : n+2]
 }
 
 // securityValues are the parts of securityHeaders' values that are the same
@@ -277,7 +322,7 @@ func (h *Handler) state(c echo.Context) *reqState {
 	st := &reqState{}
 	st.logH = reqHandler{next: h.log.Handler()}
 	st.log = *slog.New(&st.logH)
-	c.SetRequest(r.WithContext(context.WithValue(r.Context(), reqStateKey{}, st)))
+	c.SetRequest(r.WithContext(withState(r.Context(), st)))
 	return st
 }
 

@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -315,6 +318,69 @@ func TestHtmxOfPerRequest(t *testing.T) {
 		// Without requestID's state: parsed from the headers all the same.
 		if r := htmxOf(echo.New().NewContext(req, httptest.NewRecorder())); !reflect.DeepEqual(r, want) {
 			t.Errorf("headers %v, no request state: htmxOf %+v, want %+v", hdr, r, want)
+		}
+	}
+}
+
+// TestRequestStateContext: the request's state as its context (reqCtx) is
+// context.WithValue of the parent: the state under its key, every other
+// value, the deadline, cancellation and cause the parent's, children
+// canceled with it.
+func TestRequestStateContext(t *testing.T) {
+	errGone := errors.New("client went away")
+	parent, cancel := context.WithCancelCause(context.WithValue(context.Background(), ctxKey("k"), "v"))
+	parent, cancelDeadline := context.WithDeadline(parent, time.Now().Add(time.Hour))
+	defer cancelDeadline()
+	st := &reqState{id: "id1"}
+	ctx := withState(parent, st)
+	if stateOf(ctx) != st || stateOf(context.WithValue(ctx, ctxKey("x"), 1)) != st {
+		t.Fatal("state not found under its key")
+	}
+	if ctx.Value(ctxKey("k")) != "v" || ctx.Value(ctxKey("x")) != nil {
+		t.Fatal("other values are not the parent's")
+	}
+	if d, ok := ctx.Deadline(); !ok || !d.Equal(func() time.Time { d, _ := parent.Deadline(); return d }()) {
+		t.Fatal("deadline not the parent's")
+	}
+	child, cancelChild := context.WithCancel(ctx)
+	defer cancelChild()
+	if ctx.Err() != nil || child.Err() != nil {
+		t.Fatal("canceled early")
+	}
+	cancel(errGone)
+	<-ctx.Done()
+	<-child.Done()
+	if ctx.Err() != context.Canceled || context.Cause(ctx) != errGone || context.Cause(child) != errGone {
+		t.Fatalf("after the parent's cancel: %v, %v, %v", ctx.Err(), context.Cause(ctx), context.Cause(child))
+	}
+}
+
+// TestVaryWithSession: the Vary values of a page (securityHeaders, then
+// scs's Add of Cookie, then any further Add) are hx.Vary's and the Adds, in
+// order, whichever slice holds them.
+func TestVaryWithSession(t *testing.T) {
+	for _, before := range [][]string{nil, {"Accept-Encoding"}} {
+		want := http.Header{}
+		got := http.Header{}
+		if before != nil {
+			want["Vary"] = slices.Clone(before)
+			got["Vary"] = slices.Clone(before)
+		}
+		hx.Vary(want)
+		want.Add("Vary", "Cookie")
+		want.Add("Vary", "Accept-Encoding")
+		want.Add("Vary", "Origin")
+		st := &reqState{}
+		st.vary(got)
+		got.Add("Vary", "Cookie")
+		v := got["Vary"]
+		got.Add("Vary", "Accept-Encoding")
+		got.Add("Vary", "Origin")
+		if !reflect.DeepEqual(got["Vary"], want["Vary"]) {
+			t.Errorf("Vary %q, want %q", got["Vary"], want["Vary"])
+		}
+		if !reflect.DeepEqual(v, want["Vary"][:len(v)]) {
+			t.Errorf("an earlier Vary slice changed: %q", v)
 		}
 	}
 }
