@@ -157,7 +157,8 @@ func NewSessions(sm *scs.SessionManager, idle time.Duration) *Sessions {
 // of cached store reads (for tests). Call it before serving.
 func (s *Sessions) SetClock(now func() time.Time) { s.now = now }
 
-// Manager returns the wrapped scs manager (for its LoadAndSave middleware).
+// Manager returns the wrapped scs manager (for its LoadAndSave middleware, or
+// the handlers' loadAndSave).
 func (s *Sessions) Manager() *scs.SessionManager { return s.sm }
 
 // storedUser is the session form of User: short keys, no embedded types.

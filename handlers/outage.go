@@ -32,7 +32,7 @@ type sessionCall struct {
 	reached bool // the handlers behind the session manager ran
 }
 
-// sessionOutage sits before the session manager (scs LoadAndSave), whose
+// sessionOutage sits before the session manager (loadAndSave), whose
 // failures otherwise reach people as a plain-text "Internal Server Error":
 // it lets sessionStoreFailed render the usual error page with a reference id.
 func (h *Handler) sessionOutage(next echo.HandlerFunc) echo.HandlerFunc {
