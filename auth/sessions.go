@@ -195,6 +195,13 @@ func (c *userCache) decode(raw []byte) (storedUser, error) {
 	if ok {
 		return su, nil
 	}
+	return c.decodeNew(raw)
+}
+
+// decodeNew decodes raw and remembers it. (Apart from decode, whose found
+// user then stays off the heap: json.Unmarshal's target escapes.)
+func (c *userCache) decodeNew(raw []byte) (storedUser, error) {
+	var su storedUser
 	if err := json.Unmarshal(raw, &su); err != nil {
 		return storedUser{}, err
 	}

@@ -456,3 +456,18 @@ func TestFindPrefixedCachedAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per cached find", n)
 	}
 }
+
+// TestUserDecodeCachedAllocs: a cached user is found without an allocation.
+func TestUserDecodeCachedAllocs(t *testing.T) {
+	var c userCache
+	raw, err := json.Marshal(toStored(testUser))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.decode(raw); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = c.decode(raw) }); n != 0 {
+		t.Fatalf("%v allocations per cached decode", n)
+	}
+}

@@ -27,13 +27,14 @@ func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 		ctx := c.Request().Context()
 		c.Set(sessionKey, true)
 		if u, ok := h.svc.Sessions.Current(ctx, htmxOf(c).Background); ok {
+			sub := subjectOf(&u.Identity)
 			if !u.BreakGlass {
 				// Roles follow the current policy on every request, never
 				// what the session remembered from its sign-in.
-				u.Roles = h.svc.Policy().Roles(subjectOf(&u.Identity))
+				u.Roles = h.svc.Policy().Roles(sub)
 			}
 			c.Set(userKey, u)
-			h.state(c).withUser(u.Key())
+			h.state(c).withUser(sub.Key)
 		}
 		return next(c)
 	}
