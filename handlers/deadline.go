@@ -16,6 +16,11 @@ import (
 // the context package's own key (Cause, children of this context), make
 // it. After end, a context not made reads as canceled, as the real one
 // would after its cancel.
+//
+// One difference remains: when the parent was canceled and the deadline
+// passed before anything asked, Err reports the parent's error; the real
+// one reports whichever came first (its timer fired, or the parent's
+// cancel reached it).
 type deadlineCtx struct {
 	parent context.Context
 	d      time.Time

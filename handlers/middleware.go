@@ -60,7 +60,8 @@ type reqState struct {
 	log     slog.Logger
 	logH    reqHandler
 	logAttr [2]slog.Attr
-	named   bool // withUser added the user to logAttr
+	named   bool   // withUser added the user to logAttr
+	userKey string // and this is the user's key
 	// hx is what htmx says about the request (htmxOf), parsed once.
 	hxOnce sync.Once
 	hx     hx.Request
@@ -133,7 +134,7 @@ func (st *reqState) withUser(key string) {
 	}
 	st.logAttr[n] = slog.String("user", key)
 	st.logH.attrs = st.logAttr[:n+1]
-	st.named = true
+	st.named, st.userKey = true, key
 }
 
 // requestID gives every request an id that appears in its log lines and in error
@@ -173,6 +174,11 @@ func (h *Handler) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			return nil
 		}
 		res := c.Response()
+		st := stateOf(ctx)
+		var id string
+		if st != nil {
+			id = st.id
+		}
 		attrs := [10]slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
@@ -180,12 +186,18 @@ func (h *Handler) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Int("status", res.Status),
 			slog.Int64("bytes", res.Size),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.String("request_id", requestIDFrom(ctx)),
+			slog.String("request_id", id),
 			slog.String("ip", c.RealIP()),
 		}
 		n := 8
 		if u := h.currentUser(c); u != nil {
-			attrs[n] = slog.String("user", u.Key())
+			var key string
+			if st != nil && st.named {
+				key = st.userKey // u's, made once by loadUser
+			} else {
+				key = u.Key()
+			}
+			attrs[n] = slog.String("user", key)
 			n++
 		}
 		if htmxOf(c).HTMX {

@@ -36,11 +36,12 @@ func (h *Handler) loadAndSave(next echo.HandlerFunc) echo.HandlerFunc {
 			return nil
 		}
 		sr := r.WithContext(ctx)
-		st := stateOf(ctx)
-		if st == nil {
-			st = &reqState{}
+		var sw *sessionWriter
+		if st := stateOf(ctx); st != nil && st.sw.sm == nil {
+			sw = &st.sw // the request's first (and only) session middleware
+		} else {
+			sw = new(sessionWriter)
 		}
-		sw := &st.sw
 		*sw = sessionWriter{ResponseWriter: res.Writer, sm: sm, request: sr, echo: c.Echo()}
 		res.Writer = sw
 		c.SetRequest(sr)

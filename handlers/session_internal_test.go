@@ -311,3 +311,21 @@ func TestSessionStoreFailedLogsWithoutUser(t *testing.T) {
 		t.Errorf("session store's error line %q: want the request id only", failed)
 	}
 }
+
+// TestLoadAndSaveTwice: a second session middleware in a chain (none is)
+// gets a writer of its own rather than wrapping itself.
+func TestLoadAndSaveTwice(t *testing.T) {
+	sm := scs.New()
+	sm.Store = memstore.NewWithCleanupInterval(0)
+	h := &Handler{svc: Deps{SessionManager: sm}, log: slog.New(slog.DiscardHandler)}
+	e := echo.New()
+	e.Group("", composed(h.requestID, h.sessionOutage, h.loadAndSave, h.loadAndSave)).GET("/x", func(c echo.Context) error {
+		sm.Put(c.Request().Context(), "k", "v")
+		return c.String(http.StatusOK, "ok")
+	})
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
+	if rec.Code != http.StatusOK || rec.Body.String() != "ok" || rec.Header().Get("Set-Cookie") == "" {
+		t.Fatalf("%d %q %v", rec.Code, rec.Body.String(), rec.Header())
+	}
+}
