@@ -75,7 +75,7 @@ type reqState struct {
 	nhdr    int
 	varyBuf [6]string // Vary's values (vary)
 	// parent is the request's context when requestID made st the request's
-	// context (see Value).
+	// context (reqCtx).
 	parent context.Context
 }
 
