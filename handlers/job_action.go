@@ -19,6 +19,22 @@ import (
 // buttons are the actions both EM (the job's links and state) and the policy
 // allow. What is not shown here is refused by postAction too.
 func (h *Handler) buttons(g *policy.Grant, l jobs.Live) []views.ActionButton {
+	var out []views.ActionButton
+	for _, a := range offered(l) {
+		if jobs.Can(g, l.Job, a) {
+			out = append(out, h.opener(l.Job, a))
+		}
+	}
+	return out
+}
+
+// buttonOrder is the order in which views list the action buttons.
+var buttonOrder = [...]jobs.Action{jobs.Start, jobs.Stop, jobs.Retry, jobs.Enable, jobs.Disable}
+
+// offered are the actions EM (the job's links and state) and the portal's
+// own action on the job allow now, in button order, whoever asks: buttons
+// keeps those the policy allows the user.
+func offered(l jobs.Live) []jobs.Action {
 	// While an action the portal sent is still with EM (its task not finished),
 	// the job's state is about to change and the job's lock is held: offer
 	// nothing, so nobody presses Start twice while the views catch up. Stop
@@ -26,18 +42,17 @@ func (h *Handler) buttons(g *policy.Grant, l jobs.Live) []views.ActionButton {
 	// next refresh, once EM has confirmed (Live: within about PollEvery).
 	// The run may be followed by another replica: Live has it either way.
 	// Once EM has accepted it and while its session is looked for, only Stop.
-	j := l.Job
 	if l.HasRun && l.Run.Awaiting() {
 		return nil
 	}
 	onlyStop := l.HasRun && l.Run.Active() && l.Run.SessionID == ""
-	var out []views.ActionButton
-	for _, a := range []jobs.Action{jobs.Start, jobs.Stop, jobs.Retry, jobs.Enable, jobs.Disable} {
+	var out []jobs.Action
+	for _, a := range buttonOrder {
 		if onlyStop && a != jobs.Stop {
 			continue
 		}
-		if jobs.Applicable(j, a) == nil && jobs.Can(g, j, a) {
-			out = append(out, h.opener(j, a))
+		if jobs.Applicable(l.Job, a) == nil {
+			out = append(out, a)
 		}
 	}
 	return out

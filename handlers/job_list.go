@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -150,9 +151,21 @@ func (h *Handler) liveRow(ctx context.Context, asOf time.Time, j *jobs.Job, runs
 }
 
 // jobRow maps a job onto a list row with the buttons this user may press.
+// The row as the job and the portal's action on it make it is remembered
+// (rowMemo); only which of its buttons the user may press is asked of the
+// grant on each call.
 func (h *Handler) jobRow(g *policy.Grant, l jobs.Live) views.JobRow {
+	e := h.rows.of(l, h.newRowEntry)
+	r := e.row
+	r.Actions = e.buttons[e.allowed(g)]
+	return r
+}
+
+// newRowEntry works out what jobRow shows of l, whoever asks.
+func (h *Handler) newRowEntry(l jobs.Live) *rowEntry {
 	j := l.Job
-	r := views.JobRow{
+	e := &rowEntry{job: j, run: l.Run, hasRun: l.HasRun, expecting: l.Expecting, offered: offered(l)}
+	e.row = views.JobRow{
 		ID:                 j.ID,
 		Name:               j.Name,
 		URL:                h.paths().Job(j.ID),
@@ -163,21 +176,111 @@ func (h *Handler) jobRow(g *policy.Grant, l jobs.Live) views.JobRow {
 		ScheduleEnabled:    j.ScheduleEnabled,
 		NextRun:            j.NextRun,
 		Running:            j.Running(),
-		Actions:            h.buttons(g, l),
 		Poll:               pollEvery(l),
 		Live:               l.HasRun || l.Expecting || !l.Settled(),
 	}
-	if r.Poll != "" {
-		r.RowURL = h.paths().JobRow(j.ID)
+	if e.row.Poll != "" {
+		e.row.RowURL = h.paths().JobRow(j.ID)
 	}
 	if j.Last != nil {
-		r.LastRunAt = j.Last.Start
-		r.LastResult = lastResult(j)
-		if r.Running {
-			r.Progress = l.Progress()
+		e.row.LastRunAt = j.Last.Start
+		e.row.LastResult = lastResult(j)
+		if e.row.Running {
+			e.row.Progress = l.Progress()
 		}
 	}
-	return r
+	// The buttons of every subset of the offered actions, by the bits of
+	// allowed: bit i stands for offered[i]. At most three actions are
+	// offered at once (start or stop, retry, enable or disable), so that is
+	// at most eight lists, kept in one array. The lists are shared by every
+	// row made from this entry: nobody changes a row's buttons in place.
+	n := len(e.offered)
+	e.buttons = make([][]views.ActionButton, 1<<n)
+	all := make([]views.ActionButton, 0, n<<max(n-1, 0))
+	openers := make([]views.ActionButton, n)
+	for i, a := range e.offered {
+		openers[i] = h.opener(j, a)
+	}
+	for bits := 1; bits < len(e.buttons); bits++ {
+		start := len(all)
+		for i := range openers {
+			if bits&(1<<i) != 0 {
+				all = append(all, openers[i])
+			}
+		}
+		e.buttons[bits] = all[start:len(all):len(all)]
+	}
+	return e
+}
+
+// rowLimit bounds the rows remembered: one per job, so a fleet of up to this
+// many jobs keeps every row it has shown.
+const rowLimit = 16384
+
+// rowMemo remembers each job's list row, by job id, with what it was made
+// from. A warm list then makes each row by comparing a pointer and a run
+// state instead of building its addresses and buttons again.
+type rowMemo struct {
+	mu sync.Mutex
+	m  map[string]*rowEntry
+}
+
+// rowEntry is one job's row and what it was made from. It is not changed
+// once made; a row made from other inputs replaces it.
+type rowEntry struct {
+	// The inputs: the job as a list snapshot or the job cache holds it
+	// (never changed once read: a job read again is a new *Job) and the
+	// portal's action on it, as jobs.Live has them. The base path is the
+	// handler's, fixed.
+	job       *jobs.Job
+	run       jobs.RunState
+	hasRun    bool
+	expecting bool
+
+	row     views.JobRow // without Actions
+	offered []jobs.Action
+	buttons [][]views.ActionButton // by allowed's bits; buttons[0] is nil
+}
+
+// madeFrom reports whether e is what l makes.
+func (e *rowEntry) madeFrom(l jobs.Live) bool {
+	return e.job == l.Job && e.hasRun == l.HasRun && e.expecting == l.Expecting && e.run == l.Run
+}
+
+// allowed is which of e's offered actions g allows, as the bits of buttons.
+func (e *rowEntry) allowed(g *policy.Grant) int {
+	bits := 0
+	for i, a := range e.offered {
+		if jobs.Can(g, e.job, a) {
+			bits |= 1 << i
+		}
+	}
+	return bits
+}
+
+// of is the entry l makes: the one remembered, or a new one from build.
+func (rm *rowMemo) of(l jobs.Live, build func(jobs.Live) *rowEntry) *rowEntry {
+	id := l.Job.ID
+	rm.mu.Lock()
+	e := rm.m[id]
+	rm.mu.Unlock()
+	if e != nil && e.madeFrom(l) {
+		return e
+	}
+	e = build(l)
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if rm.m == nil {
+		rm.m = map[string]*rowEntry{}
+	}
+	if _, ok := rm.m[id]; !ok && len(rm.m) >= rowLimit {
+		for k := range rm.m { // any one: a map's order is unspecified
+			delete(rm.m, k)
+			break
+		}
+	}
+	rm.m[id] = e
+	return e
 }
 
 func platformLabel(p string) string {

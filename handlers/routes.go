@@ -108,6 +108,7 @@ type Handler struct {
 	sec      securityValues // securityHeaders' values, but the nonce
 	log      *slog.Logger   // outside a request; in one, logFor gives the request's
 	facts    factsMemo      // job pages' entity facts, worked out once per entity
+	rows     rowMemo        // list rows, made once per job and state (jobRow)
 	stopping atomic.Bool
 }
 

@@ -47,47 +47,71 @@ func (e *NotApplicableError) Is(target error) bool {
 	return target == ErrAlready && e.Already
 }
 
-func notApplicable(reason, audit string) error {
+func notApplicable(reason, audit string) *NotApplicableError {
 	return &NotApplicableError{Reason: reason, audit: audit}
+}
+
+// The reasons Applicable gives, made once: the list asks it for every
+// action of every row, and most actions are not applicable to most jobs.
+// Nobody changes an error once made, so they are shared.
+var (
+	noStart         = notApplicable("Enterprise Manager does not offer Start for this job.", "")
+	startRunning    = notApplicable("The job is already running.", "the job is already running")
+	noStop          = notApplicable("Enterprise Manager does not offer Stop for this job.", "")
+	stopIdle        = notApplicable("The job is not running, so there is nothing to stop.", "the job is not running")
+	noRetry         = notApplicable("Enterprise Manager does not offer Retry for this job.", "")
+	retryRunning    = notApplicable("Retry is possible only after a failed run.", "the job is already running")
+	retryNotFailed  = notApplicable("Retry is possible only after a failed run.", "the last run did not fail")
+	noToggle        = notApplicable("Enterprise Manager does not offer schedule changes for this job.", "")
+	noSchedule      = notApplicable("The job has no schedule.", "")
+	alreadyEnabled  = alreadyState(true)
+	alreadyDisabled = alreadyState(false)
+)
+
+func alreadyState(enabled bool) *NotApplicableError {
+	return &NotApplicableError{Reason: "The schedule is already " + stateWord(enabled) + ".", Already: true,
+		audit: "schedule already " + stateWord(enabled)}
 }
 
 // Applicable says why the action cannot be done on the job as j shows it, or
 // nil. It is the one rule: views offer only what it allows, and Do refuses
-// what it does not, on the state Do decides on.
+// what it does not, on the state Do decides on. It allocates nothing.
 func Applicable(j *Job, a Action) error {
 	links := j.Entity.Links
 	switch a {
 	case Start:
 		if !links.Has("Start") {
-			return notApplicable("Enterprise Manager does not offer Start for this job.", "")
+			return noStart
 		}
 		if j.Running() {
-			return notApplicable("The job is already running.", "the job is already running")
+			return startRunning
 		}
 	case Stop:
 		if !links.Has("Stop") {
-			return notApplicable("Enterprise Manager does not offer Stop for this job.", "")
+			return noStop
 		}
 		if !j.Running() {
-			return notApplicable("The job is not running, so there is nothing to stop.", "the job is not running")
+			return stopIdle
 		}
 	case Retry:
 		if !links.Has("Retry") {
-			return notApplicable("Enterprise Manager does not offer Retry for this job.", "")
+			return noRetry
 		}
 		if j.Running() {
-			return notApplicable("Retry is possible only after a failed run.", "the job is already running")
+			return retryRunning
 		}
 		if j.Last == nil || j.Last.Result != "Failed" {
-			return notApplicable("Retry is possible only after a failed run.", "the last run did not fail")
+			return retryNotFailed
 		}
 	case Enable, Disable:
 		if err := Toggleable(j); err != nil {
 			return err
 		}
 		if j.ScheduleEnabled == (a == Enable) {
-			return &NotApplicableError{Reason: "The schedule is already " + stateWord(j.ScheduleEnabled) + ".", Already: true,
-				audit: "schedule already " + stateWord(j.ScheduleEnabled)}
+			if j.ScheduleEnabled {
+				return alreadyEnabled
+			}
+			return alreadyDisabled
 		}
 	default:
 		return ErrUnknownAction
@@ -99,10 +123,10 @@ func Applicable(j *Job, a Action) error {
 // whether it already has the wanted state is a separate question.
 func Toggleable(j *Job) error {
 	if !j.Entity.Links.Has("ToggleScheduleEnabled") {
-		return notApplicable("Enterprise Manager does not offer schedule changes for this job.", "")
+		return noToggle
 	}
 	if !j.ScheduleConfigured {
-		return notApplicable("The job has no schedule.", "")
+		return noSchedule
 	}
 	return nil
 }

@@ -71,14 +71,19 @@ func (p Paths) with(path string, q url.Values) string {
 	return p.base + path + "?" + q.Encode()
 }
 
-func (p Paths) inView(path string, v View) string {
+// jobInView is a job's address ending in tail, shown in view v: what
+// with(path, view=v) would give, in one concatenation.
+func (p Paths) jobInView(id, tail string, v View) string {
 	if v == JobView {
-		return p.base + path
+		return p.base + jobsDir + url.PathEscape(id) + tail
 	}
-	return p.with(path, url.Values{ViewParam: {string(v)}})
+	return p.base + jobsDir + url.PathEscape(id) + tail + "?" + ViewParam + "=" + url.QueryEscape(string(v))
 }
 
-func (p Paths) job(id string) string { return "/jobs/" + url.PathEscape(id) }
+// jobsDir is the start of a job's addresses, before its escaped id. Each
+// address below is one concatenation (one allocation): a list of 50 rows
+// builds several per row.
+const jobsDir = "/jobs/"
 
 // Local is the address of rel, a path (and query) relative to the base path
 // such as a checked return_to ("/jobs/…?spage=2"). rel is used as is: it is
@@ -92,33 +97,35 @@ func (p Paths) Home() string { return p.base + "/" }
 func (p Paths) Jobs() string { return p.base + "/jobs" }
 
 // Job is a job's page.
-func (p Paths) Job(id string) string { return p.base + p.job(id) }
+func (p Paths) Job(id string) string { return p.base + jobsDir + url.PathEscape(id) }
 
 // JobCard is a job's card, the fragment refreshed while it runs, in view v.
-func (p Paths) JobCard(id string, v View) string { return p.inView(p.job(id)+"/card", v) }
+func (p Paths) JobCard(id string, v View) string { return p.jobInView(id, "/card", v) }
 
 // JobRow is a job's row of the jobs list.
-func (p Paths) JobRow(id string) string { return p.base + p.job(id) + "/row" }
+func (p Paths) JobRow(id string) string { return p.base + jobsDir + url.PathEscape(id) + "/row" }
 
 // JobHistory is a job's latest audit entries, loaded when its section opens.
-func (p Paths) JobHistory(id string) string { return p.base + p.job(id) + "/history" }
+func (p Paths) JobHistory(id string) string {
+	return p.base + jobsDir + url.PathEscape(id) + "/history"
+}
 
 // JobStatus is the status of the action on a job, polled while it runs, in view v.
-func (p Paths) JobStatus(id string, v View) string { return p.inView(p.job(id)+"/status", v) }
+func (p Paths) JobStatus(id string, v View) string { return p.jobInView(id, "/status", v) }
 
 // JobConfirm is the confirmation of action a on a job.
 func (p Paths) JobConfirm(id string, a jobs.Action) string {
-	return p.base + p.job(id) + "/confirm/" + url.PathEscape(string(a))
+	return p.base + jobsDir + url.PathEscape(id) + "/confirm/" + url.PathEscape(string(a))
 }
 
 // JobAction is where action a on a job is posted.
 func (p Paths) JobAction(id string, a jobs.Action) string {
-	return p.base + p.job(id) + "/actions/" + url.PathEscape(string(a))
+	return p.base + jobsDir + url.PathEscape(id) + "/actions/" + url.PathEscape(string(a))
 }
 
 // SessionComputers is the computers of one session of a job.
 func (p Paths) SessionComputers(jobID, sessionID string) string {
-	return p.base + p.job(jobID) + "/sessions/" + url.PathEscape(sessionID) + "/computers"
+	return p.base + jobsDir + url.PathEscape(jobID) + "/sessions/" + url.PathEscape(sessionID) + "/computers"
 }
 
 // Audit is the audit log filtered by q (nil: unfiltered).
@@ -164,7 +171,7 @@ func (p Paths) BreakGlass() string { return p.base + "/auth/breakglass" }
 func (p Paths) CSPReport() string { return p.base + "/csp-report" }
 
 // EmbedJob is a job's card for an iframe.
-func (p Paths) EmbedJob(id string) string { return p.base + "/embed" + p.job(id) }
+func (p Paths) EmbedJob(id string) string { return p.base + "/embed" + jobsDir + url.PathEscape(id) }
 
 // EmbedMine is "My backups" for an iframe.
 func (p Paths) EmbedMine() string { return p.base + "/embed/my-backups" }

@@ -113,3 +113,21 @@ func TestViewOf(t *testing.T) {
 		}
 	}
 }
+
+// A job's address is one allocation however many parts it joins: the jobs
+// list builds several per row.
+func TestJobAddressesAllocateOnce(t *testing.T) {
+	p := New("/backup")
+	for name, f := range map[string]func(){
+		"Job":        func() { _ = p.Job(id) },
+		"JobRow":     func() { _ = p.JobRow(id) },
+		"JobConfirm": func() { _ = p.JobConfirm(id, jobs.Disable) },
+		"JobAction":  func() { _ = p.JobAction(id, jobs.Start) },
+		"JobCard":    func() { _ = p.JobCard(id, JobView) },
+		"JobStatus":  func() { _ = p.JobStatus(id, RowView) },
+	} {
+		if n := testing.AllocsPerRun(100, f); n != 1 {
+			t.Errorf("%s: %v allocations, want 1", name, n)
+		}
+	}
+}
