@@ -30,16 +30,107 @@ func (h *Handler) listJobs(c echo.Context) error {
 	g := h.grant(c)
 	m, page := queryList(snap, g, f)
 	m.Path, m.AsOf, m.Refreshing, m.RefreshFailed = h.paths().Jobs(), snap.AsOf, snap.Refreshing, snap.RefreshFailed
-	m.Rows = make([]views.JobRow, 0, len(page))
-	runs := h.svc.Jobs.RunStates(ctx)
-	for _, j := range page {
-		m.Rows = append(m.Rows, h.jobRow(g, h.liveRow(ctx, snap.AsOf, j, runs)))
-	}
+	m.Rows = h.listRows(ctx, g, snap.AsOf, page, h.svc.Jobs.RunStates(ctx))
 	if htmxOf(c).Fragment() {
 		// The address bar shows the canonical URL of what is on screen.
 		hx.Response{PushURL: m.URL(m.Filter)}.Apply(c.Response().Header())
 	}
 	return h.render(c, http.StatusOK, views.JobListPage(h.layout(c, "Jobs"), m), views.JobTable(m))
+}
+
+// listRows are the rows of page, jobs of the snapshot taken at asOf, as g
+// sees them with the portal's actions runs. A page made before is served
+// again, the same slice, while each of its rows is still what its inputs
+// make (pageMemo); the caller must not change it.
+func (h *Handler) listRows(ctx context.Context, g *policy.Grant, asOf time.Time, page []*jobs.Job, runs map[string]jobs.RunState) []views.JobRow {
+	if len(page) == 0 {
+		return []views.JobRow{}
+	}
+	for _, p := range h.pages.get(page) {
+		if p.still(h, ctx, g, asOf, page, runs) {
+			return p.rows
+		}
+	}
+	p := &listPage{entries: make([]*rowEntry, len(page)), allowed: make([]int, len(page)), rows: make([]views.JobRow, len(page))}
+	for i, j := range page {
+		e := h.rows.of(h.liveRow(ctx, asOf, j, runs), h.newRowEntry)
+		p.entries[i], p.allowed[i] = e, e.allowed(g)
+		p.rows[i] = e.row
+		p.rows[i].Actions = e.buttons[p.allowed[i]]
+	}
+	h.pages.put(page, p)
+	return p.rows
+}
+
+// pageLimit bounds the list pages remembered: those recently shown (the
+// first page of each sort and filter mostly), pageVariants of each for
+// people whose grants let them press different buttons.
+const (
+	pageLimit    = 256
+	pageVariants = 4
+)
+
+// pageMemo remembers the rows of recently shown list pages, by the page's
+// first job and length; the rows themselves tell whether they still fit.
+type pageMemo struct {
+	mu sync.Mutex
+	m  map[pageKey][]*listPage // most recent first
+}
+
+type pageKey struct {
+	first *jobs.Job
+	n     int
+}
+
+// listPage is one page of rows and the row entries and grant choices they
+// were made from. It is not changed once made.
+type listPage struct {
+	entries []*rowEntry
+	allowed []int // which of entries[i]'s buttons the grant allowed
+	rows    []views.JobRow
+}
+
+// still reports whether p is the page jobRow would make of page now: each
+// row's entry made from the same inputs, and g allowing the same buttons.
+func (p *listPage) still(h *Handler, ctx context.Context, g *policy.Grant, asOf time.Time, page []*jobs.Job, runs map[string]jobs.RunState) bool {
+	if len(p.entries) != len(page) {
+		return false
+	}
+	for i, j := range page {
+		e := p.entries[i]
+		if !e.madeFrom(h.liveRow(ctx, asOf, j, runs)) || e.allowed(g) != p.allowed[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (pm *pageMemo) get(page []*jobs.Job) []*listPage {
+	pm.mu.Lock()
+	defer pm.mu.Unlock()
+	return pm.m[pageKey{page[0], len(page)}]
+}
+
+// put remembers p first among the pages of its key.
+func (pm *pageMemo) put(page []*jobs.Job, p *listPage) {
+	k := pageKey{page[0], len(page)}
+	pm.mu.Lock()
+	defer pm.mu.Unlock()
+	if pm.m == nil {
+		pm.m = map[pageKey][]*listPage{}
+	}
+	old, ok := pm.m[k]
+	if !ok && len(pm.m) >= pageLimit {
+		for k := range pm.m { // any one: a map's order is unspecified
+			delete(pm.m, k)
+			break
+		}
+	}
+	// A new slice: readers may be walking the old one.
+	ps := make([]*listPage, 0, pageVariants)
+	ps = append(ps, p)
+	ps = append(ps, old[:min(len(old), pageVariants-1)]...)
+	pm.m[k] = ps
 }
 
 // queryList is the list g sees of snap under f: the filter as applied (the
@@ -164,7 +255,7 @@ func (h *Handler) jobRow(g *policy.Grant, l jobs.Live) views.JobRow {
 // newRowEntry works out what jobRow shows of l, whoever asks.
 func (h *Handler) newRowEntry(l jobs.Live) *rowEntry {
 	j := l.Job
-	e := &rowEntry{job: j, run: l.Run, hasRun: l.HasRun, expecting: l.Expecting, offered: offered(l)}
+	e := &rowEntry{job: j, run: l.Run, hasRun: l.HasRun, expecting: l.Expecting, pj: j.PolicyJob(), offered: offered(l)}
 	e.row = views.JobRow{
 		ID:                 j.ID,
 		Name:               j.Name,
@@ -238,20 +329,23 @@ type rowEntry struct {
 	expecting bool
 
 	row     views.JobRow // without Actions
+	pj      policy.Job   // e.job as the policy sees it
 	offered []jobs.Action
 	buttons [][]views.ActionButton // by allowed's bits; buttons[0] is nil
 }
 
-// madeFrom reports whether e is what l makes.
+// madeFrom reports whether e is what l makes. Without a run (HasRun
+// false) nothing reads l.Run.
 func (e *rowEntry) madeFrom(l jobs.Live) bool {
-	return e.job == l.Job && e.hasRun == l.HasRun && e.expecting == l.Expecting && e.run == l.Run
+	return e.job == l.Job && e.hasRun == l.HasRun && e.expecting == l.Expecting && (!l.HasRun || e.run == l.Run)
 }
 
-// allowed is which of e's offered actions g allows, as the bits of buttons.
+// allowed is which of e's offered actions g allows, as the bits of buttons:
+// jobs.Can, on the job as the policy sees it made once.
 func (e *rowEntry) allowed(g *policy.Grant) int {
 	bits := 0
 	for i, a := range e.offered {
-		if jobs.Can(g, e.job, a) {
+		if g.Can(e.pj, policy.Action(a)) {
 			bits |= 1 << i
 		}
 	}

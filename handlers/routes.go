@@ -109,6 +109,7 @@ type Handler struct {
 	log      *slog.Logger   // outside a request; in one, logFor gives the request's
 	facts    factsMemo      // job pages' entity facts, worked out once per entity
 	rows     rowMemo        // list rows, made once per job and state (jobRow)
+	pages    pageMemo       // list pages' rows, served again while they fit (listRows)
 	stopping atomic.Bool
 }
 
