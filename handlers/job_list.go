@@ -64,9 +64,11 @@ func (h *Handler) listRows(ctx context.Context, g *policy.Grant, asOf time.Time,
 
 // pageLimit bounds the list pages remembered: those recently shown (the
 // first page of each sort and filter mostly), pageVariants of each for
-// people whose grants let them press different buttons.
+// people whose grants let them press different buttons. A page of 50 rows
+// is ~15 KB, so at most ~4 MB; pages of an older snapshot are left to be
+// dropped when the memo is full.
 const (
-	pageLimit    = 256
+	pageLimit    = 64
 	pageVariants = 4
 )
 
