@@ -110,7 +110,7 @@ func TestPageSecretsStored(t *testing.T) {
 	nonceRe := regexp.MustCompile(`nonce="([^"]+)"`)
 	tokenRe := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 	for _, path := range []string{"/jobs", "/jobs/" + p.sim.Jobs()[0].ID} {
-		for i := range 2 { // a miss, then the memos' chunks
+		for i := range 3 { // a miss (chunks packed quickly, as for a cold page), then the memos' chunks packed thoroughly
 			req, err := http.NewRequest(http.MethodGet, p.URL+path, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -147,11 +147,17 @@ func TestPageSecretsStored(t *testing.T) {
 			zw, _ := gzip.NewWriterLevel(&whole, gzip.BestSpeed)
 			zw.Write(page)
 			zw.Close()
-			if i == 1 {
+			if i == 2 {
 				t.Logf("%s: %d bytes, %d gzipped in pieces, %d gzipped whole (standard library, BestSpeed)", path, len(page), len(zipped), whole.Len())
 			}
-			if len(zipped) > whole.Len()*105/100 {
-				t.Errorf("%s, render %d: %d bytes gzipped in pieces, more than 5%% over %d gzipped whole", path, i, len(zipped), whole.Len())
+			// A chunk's first response packs it at BestSpeed in pieces,
+			// which loses more to the splitting (views.Chunk.Packed).
+			over := 105
+			if i == 0 {
+				over = 115
+			}
+			if len(zipped) > whole.Len()*over/100 {
+				t.Errorf("%s, render %d: %d bytes gzipped in pieces, more than %d%% of %d gzipped whole", path, i, len(zipped), over, whole.Len())
 			}
 		}
 	}

@@ -272,9 +272,11 @@ func storeSegment(out *bytes.Buffer, p []byte) {
 	}
 }
 
-// chunkLevel compresses chunks: each is compressed once and sent many times,
-// so it gets a level that saves more bytes for more CPU than gzipLevel, which
-// also makes up for what compressing the page in pieces loses.
+// chunkLevel compresses a chunk sent more than once (views.Chunk.Packed):
+// it is compressed once and sent many times, so it gets a level that saves
+// more bytes for more CPU than gzipLevel, which also makes up for what
+// compressing the page in pieces loses. A chunk's first response packs it
+// at gzipLevel, as the response would have compressed it inline.
 const chunkLevel = 5
 
 var chunkFlates = sync.Pool{New: func() any {
@@ -285,18 +287,23 @@ var chunkFlates = sync.Pool{New: func() any {
 	return fw
 }}
 
-// packChunk is a chunk's segment and CRC, made once per chunk
-// (views.Chunk.Packed). Unlike a part of a response, a chunk is compressed
-// however small (the layout's stretches between its secrets): its CPU is
-// spent once; but stored when compressing does not make it smaller.
-func packChunk(p []byte) views.Packed {
+// packChunk is a chunk's segment and CRC (views.Chunk.Packed), at
+// chunkLevel when thorough, else at gzipLevel. Unlike a part of a response,
+// a chunk is compressed however small (the layout's stretches between its
+// secrets): its CPU is spent once; but stored when compressing does not
+// make it smaller.
+func packChunk(p []byte, thorough bool) views.Packed {
 	var out bytes.Buffer
-	fw := chunkFlates.Get().(*flate.Writer)
+	pool := &flates
+	if thorough {
+		pool = &chunkFlates
+	}
+	fw := pool.Get().(*flate.Writer)
 	fw.Reset(&out)
 	_, _ = fw.Write(p)
 	_ = fw.Flush()
 	fw.Reset(io.Discard)
-	chunkFlates.Put(fw)
+	pool.Put(fw)
 	if out.Len() >= len(p)+5 {
 		out.Reset()
 		storeSegment(&out, p)

@@ -3,7 +3,7 @@ package views
 import (
 	"context"
 	"io"
-	"sync"
+	"sync/atomic"
 )
 
 // A Chunk is a memoised part of a page that is compressed once rather than
@@ -17,8 +17,9 @@ import (
 type Chunk struct {
 	HTML []byte // never written to
 
-	once   sync.Once
-	packed Packed
+	uses    atomic.Int32 // responses that asked for it, counted until settled
+	settled atomic.Bool  // packed holds the thorough form
+	packed  atomic.Pointer[Packed]
 }
 
 // Packed is a chunk as a gzip response splices it in.
@@ -31,11 +32,33 @@ type Packed struct {
 	Shift uint32
 }
 
-// Packed is the chunk as pack packs it; pack runs once per chunk, so every
-// caller must pass the same function.
-func (c *Chunk) Packed(pack func([]byte) Packed) *Packed {
-	c.once.Do(func() { c.packed = pack(c.HTML) })
-	return &c.packed
+// Packed is the chunk as pack packs it. The first response packs it
+// quickly (thorough false): a chunk sent once (the body of a job page read
+// from EM for this request, a cold page) is not worth more CPU than the
+// response would have spent compressing it inline. The second packs it
+// thoroughly, once, and every later response sends that form: a chunk sent
+// again is likely sent many times (the layout, a warm page's body, a list's
+// rows), so fewer bytes are worth its one-off cost. Every caller must pass
+// the same function.
+func (c *Chunk) Packed(pack func(html []byte, thorough bool) Packed) *Packed {
+	if c.settled.Load() {
+		return c.packed.Load()
+	}
+	switch n := c.uses.Add(1); {
+	case n == 2:
+		p := pack(c.HTML, true)
+		c.packed.Store(&p)
+		c.settled.Store(true)
+		return &p
+	case n > 2:
+		// The thorough form is being made: the quick one, if made yet.
+		if p := c.packed.Load(); p != nil {
+			return p
+		}
+	}
+	p := pack(c.HTML, false)
+	c.packed.CompareAndSwap(nil, &p)
+	return &p
 }
 
 // chunkMin is the smallest memoised markup without holes kept as a Chunk:

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/a-h/templ"
@@ -90,5 +92,48 @@ func TestChunkSpans(t *testing.T) {
 				t.Errorf("%s, render %d: collecting spans changed the page", p.name, i)
 			}
 		}
+	}
+}
+
+// TestChunkPackedStages: a chunk's first response packs it quickly, the
+// second thoroughly, and every later one sends the thorough form without
+// packing again; responses racing on a new chunk each get a packed form.
+func TestChunkPackedStages(t *testing.T) {
+	var calls []bool
+	pack := func(html []byte, thorough bool) Packed {
+		calls = append(calls, thorough)
+		return Packed{Deflate: append([]byte(nil), html...), CRC: map[bool]uint32{false: 1, true: 2}[thorough]}
+	}
+	c := &Chunk{HTML: []byte("<p>chunk</p>")}
+	var got []uint32
+	for range 5 {
+		got = append(got, c.Packed(pack).CRC)
+	}
+	if !slices.Equal(calls, []bool{false, true}) {
+		t.Errorf("packed as %v, want quick then thorough, once each", calls)
+	}
+	if !slices.Equal(got, []uint32{1, 2, 2, 2, 2}) {
+		t.Errorf("responses sent forms %v, want the quick one first, then the thorough one", got)
+	}
+
+	race := &Chunk{HTML: []byte("<p>raced</p>")}
+	var wg sync.WaitGroup
+	var thorough atomic.Int32
+	for range 16 {
+		wg.Go(func() {
+			p := race.Packed(func(html []byte, th bool) Packed {
+				if th {
+					thorough.Add(1)
+				}
+				return Packed{Deflate: html}
+			})
+			if p == nil || !bytes.Equal(p.Deflate, race.HTML) {
+				t.Error("a response got no packed form")
+			}
+		})
+	}
+	wg.Wait()
+	if n := thorough.Load(); n != 1 {
+		t.Errorf("packed thoroughly %d times, want once", n)
 	}
 }
