@@ -215,48 +215,20 @@ func (h *Handler) jobDetail(c echo.Context, l jobs.Live) (views.JobDetail, error
 			return views.JobDetail{}, err
 		}
 	}
-	e := j.Entity
-	m := views.JobDetail{
-		ID:                 j.ID,
-		UID:                j.UID,
-		Name:               j.Name,
-		JobType:            e.JobType,
-		Platform:           platformLabel(j.Platform),
-		Kind:               kindLabel(j.Kind),
-		Description:        j.Description,
-		URL:                h.paths().Job(j.ID),
-		CardURL:            h.paths().JobCard(j.ID, paths.JobView),
-		JobsURL:            h.paths().Jobs(),
-		ScheduleConfigured: j.ScheduleConfigured,
-		ScheduleEnabled:    j.ScheduleEnabled,
-		NextRun:            j.NextRun,
-		Schedule:           j.ScheduleWords(),
-		Running:            j.Running(),
-		Actions:            h.buttons(g, l),
-		AsOf:               asOf,
-		Poll:               pollEvery(l),
-		SessionsPage:       page.Page,
-		SessionsPages:      page.Pages,
+	srv, err := h.svc.Jobs.Server(ctx, j.ServerID)
+	if err != nil {
+		srv = nil // the page names the server as the job does
 	}
-	if j.Last != nil {
-		m.LastResult = lastResult(j)
-		m.LastRunAt = j.Last.Start
-		if m.Running {
-			m.Progress = l.Progress()
-		}
+	m, ok := h.details.get(j, page, srv)
+	if !ok {
+		m = h.jobModel(j, page, srv)
+		h.details.put(j, page, srv, m)
 	}
-	f := h.facts.of(e)
-	m.ScheduleRaw, m.Links, m.Includes, m.JobGuest, m.Retention = f.scheduleRaw, f.links, f.includes, f.jobGuest, f.retention
-	if srv, err := h.svc.Jobs.Server(ctx, j.ServerID); err == nil {
-		m.Server = views.BackupServer{Name: srv.Name, Version: srv.Version, Port: srv.Port, Description: srv.Description}
-	} else {
-		m.Server = views.BackupServer{Name: j.Server}
-	}
-	now := time.Now()
-	for _, s := range page.Sessions {
-		row := sessionRow(s, now)
-		row.ChildrenURL = h.paths().SessionComputers(j.ID, s.ID)
-		m.Sessions = append(m.Sessions, row)
+	m.Actions = h.buttons(g, l)
+	m.AsOf = asOf
+	m.Poll = pollEvery(l)
+	if m.Running {
+		m.Progress = l.Progress()
 	}
 	m.Why = whyLines(g, policyJob(j))
 	if m.Hold, err = h.holdBanner(ctx, g, j); err != nil {
@@ -277,6 +249,49 @@ func (h *Handler) jobDetail(c echo.Context, l jobs.Live) (views.JobDetail, error
 		}
 	}
 	return m, nil
+}
+
+// jobModel is the part of a job page's model made from the job, its page of
+// sessions and its backup server alone (see detailMemo).
+func (h *Handler) jobModel(j *jobs.Job, page *jobs.SessionPage, srv *emclient.BackupServer) views.JobDetail {
+	e := j.Entity
+	m := views.JobDetail{
+		ID:                 j.ID,
+		UID:                j.UID,
+		Name:               j.Name,
+		JobType:            e.JobType,
+		Platform:           platformLabel(j.Platform),
+		Kind:               kindLabel(j.Kind),
+		Description:        j.Description,
+		URL:                h.paths().Job(j.ID),
+		CardURL:            h.paths().JobCard(j.ID, paths.JobView),
+		JobsURL:            h.paths().Jobs(),
+		ScheduleConfigured: j.ScheduleConfigured,
+		ScheduleEnabled:    j.ScheduleEnabled,
+		NextRun:            j.NextRun,
+		Schedule:           j.ScheduleWords(),
+		Running:            j.Running(),
+		SessionsPage:       page.Page,
+		SessionsPages:      page.Pages,
+	}
+	if j.Last != nil {
+		m.LastResult = lastResult(j)
+		m.LastRunAt = j.Last.Start
+	}
+	f := h.facts.of(e)
+	m.ScheduleRaw, m.Links, m.Includes, m.JobGuest, m.Retention = f.scheduleRaw, f.links, f.includes, f.jobGuest, f.retention
+	if srv != nil {
+		m.Server = views.BackupServer{Name: srv.Name, Version: srv.Version, Port: srv.Port, Description: srv.Description}
+	} else {
+		m.Server = views.BackupServer{Name: j.Server}
+	}
+	now := time.Now()
+	for _, s := range page.Sessions {
+		row := sessionRow(s, now)
+		row.ChildrenURL = h.paths().SessionComputers(j.ID, s.ID)
+		m.Sessions = append(m.Sessions, row)
+	}
+	return m
 }
 
 // whyLines says, one line per reason, what the user may do with the job and why:

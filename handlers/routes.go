@@ -110,6 +110,7 @@ type Handler struct {
 	facts    factsMemo      // job pages' entity facts, worked out once per entity
 	rows     rowMemo        // list rows, made once per job and state (jobRow)
 	pages    pageMemo       // list pages' rows, served again while they fit (listRows)
+	details  detailMemo     // job pages' models, made once per job, sessions page and server (jobDetail)
 	stopping atomic.Bool
 }
 
