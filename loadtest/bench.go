@@ -449,12 +449,23 @@ type captured struct {
 // capture fetches target as a browser would and keeps the bytes for the
 // trivial server, under path.
 func (b *bench) capture(u *user, target, path, dir string) (captured, error) {
-	code, h, data, err := u.do(http.MethodGet, target, nil, browser)
-	if err != nil {
-		return captured{}, err
-	}
-	if code != http.StatusOK {
-		return captured{}, fmt.Errorf("loadtest bench: GET %s answered %d", target, code)
+	// The third answer: the bytes a warm page goes out with. The first ones
+	// can differ in size (a chunk's first response packs it quickly,
+	// views.Chunk.Packed), which would not be the same bytes as measured.
+	var (
+		code int
+		h    http.Header
+		data []byte
+		err  error
+	)
+	for range 3 {
+		code, h, data, err = u.do(http.MethodGet, target, nil, browser)
+		if err != nil {
+			return captured{}, err
+		}
+		if code != http.StatusOK {
+			return captured{}, fmt.Errorf("loadtest bench: GET %s answered %d", target, code)
+		}
 	}
 	c := captured{path: path, contentType: h.Get("Content-Type"), contentEncoding: h.Get("Content-Encoding"),
 		file: filepath.Join(dir, strings.Trim(path, "/")+".body"), size: len(data)}
