@@ -90,6 +90,9 @@ func (h *Handler) write(c echo.Context, status int, comp templ.Component) error 
 	defer cancel()
 	r := renderings.Get().(*rendering)
 	defer r.put()
+	// A gzip answer splices its chunks' compressed forms: their markup
+	// need not be copied into the page.
+	r.spans.ElideChunks(acceptsGzip(c))
 	if err := comp.Render(views.WithSpans(ctx, r.spans), &r.buf); err != nil {
 		return fmt.Errorf("render: %w", err)
 	}
@@ -153,6 +156,13 @@ func putBuffer(b *bytes.Buffer) {
 	}
 }
 
+// acceptsGzip reports whether the answer may be gzip-compressed: the client
+// accepts it and nothing set another encoding.
+func acceptsGzip(c echo.Context) bool {
+	return c.Response().Header().Get(echo.HeaderContentEncoding) == "" &&
+		negotiate.AcceptsGzip(c.Request().Header.Get(echo.HeaderAcceptEncoding))
+}
+
 // sendHTML sends a whole HTML body in one Write, gzip-compressed when the
 // client accepts it and the body is large enough to gain from it. Every HTML
 // answer varies with Accept-Encoding (a small one is sent as it is), so
@@ -169,8 +179,15 @@ func sendHTML(c echo.Context, status int, body []byte, spans []views.Span) error
 	hd := w.Header()
 	hd.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	hd.Add(echo.HeaderVary, echo.HeaderAcceptEncoding)
-	if len(body) >= compressMin && hd.Get(echo.HeaderContentEncoding) == "" &&
-		negotiate.AcceptsGzip(c.Request().Header.Get(echo.HeaderAcceptEncoding)) {
+	size, elided := len(body), false
+	for _, s := range spans {
+		if s.Elided {
+			size, elided = size+s.Len, true
+		}
+	}
+	// A page whose chunks were left out of body can only go out gzipped:
+	// write asked for that only where acceptsGzip holds.
+	if elided || size >= compressMin && acceptsGzip(c) {
 		zbuf := getBuffer()
 		defer putBuffer(zbuf)
 		gzipSpliced(zbuf, body, spans)
@@ -200,12 +217,15 @@ func gzipSpliced(out *bytes.Buffer, body []byte, spans []views.Span) {
 	out.Grow(len(body) / 4) // about what pages compress to
 	out.Write(gzipHeader[:])
 	fw := flates.Get().(*flate.Writer)
-	pos := 0
+	pos, size := 0, len(body) // size: the page's, chunks left out of body included
 	var crc uint32
 	for _, s := range spans {
 		deflateSegment(fw, out, body[pos:s.At])
 		crc = crc32.Update(crc, crc32.IEEETable, body[pos:s.At])
 		pos = s.At + s.Len
+		if s.Elided {
+			pos, size = s.At, size+s.Len
+		}
 		if s.Chunk == nil {
 			storeSegment(out, body[s.At:pos])
 			crc = crc32.Update(crc, crc32.IEEETable, body[s.At:pos])
@@ -226,7 +246,7 @@ func gzipSpliced(out *bytes.Buffer, body []byte, spans []views.Span) {
 	out.Write(finalBlock[:])
 	var trailer [8]byte
 	binary.LittleEndian.PutUint32(trailer[:4], crc)
-	binary.LittleEndian.PutUint32(trailer[4:], uint32(len(body))) // ISIZE is the length mod 2^32
+	binary.LittleEndian.PutUint32(trailer[4:], uint32(size)) // ISIZE is the length mod 2^32
 	out.Write(trailer[:])
 }
 

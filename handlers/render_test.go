@@ -161,25 +161,35 @@ func TestGzipSpliced(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var body []byte
-			var spans []views.Span
+			// body is the page; the elided page is what write renders for
+			// a gzip answer: the chunks' markup left out of its buffer.
+			var body, elidedBody []byte
+			var spans, elidedSpans []views.Span
 			var secrets []string
 			for _, p := range tt.parts {
 				switch {
 				case p.chunk != nil:
 					spans = append(spans, views.Span{At: len(body), Len: len(p.chunk.HTML), Chunk: p.chunk})
+					elidedSpans = append(elidedSpans, views.Span{At: len(elidedBody), Len: len(p.chunk.HTML), Chunk: p.chunk, Elided: true})
 					body = append(body, p.chunk.HTML...)
 				case p.secret != "":
 					spans = append(spans, views.Span{At: len(body), Len: len(p.secret)})
+					elidedSpans = append(elidedSpans, views.Span{At: len(elidedBody), Len: len(p.secret)})
 					body = append(body, p.secret...)
+					elidedBody = append(elidedBody, p.secret...)
 					secrets = append(secrets, p.secret)
 				default:
 					body = append(body, p.raw...)
+					elidedBody = append(elidedBody, p.raw...)
 				}
 			}
-			for range 3 { // chunks packed quickly, then thoroughly, then as kept
+			for i := range 6 { // chunks packed quickly, then thoroughly, then as kept; whole and elided in turns
 				var out bytes.Buffer
-				gzipSpliced(&out, body, spans)
+				if i%2 == 0 {
+					gzipSpliced(&out, body, spans)
+				} else {
+					gzipSpliced(&out, elidedBody, elidedSpans)
+				}
 				for _, sec := range secrets {
 					// Stored as it is, in a stored block of its own.
 					n := min(len(sec), 0xffff)

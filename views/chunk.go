@@ -75,18 +75,28 @@ const chunkMin = 4096
 type Span struct {
 	At, Len int
 	Chunk   *Chunk
+	// Elided: the chunk's markup was left out of the page's buffer (Spans
+	// collected with ElideChunks), so the span takes no room there: the
+	// page's bytes after it start at At.
+	Elided bool
 }
 
 // Spans collects the chunks and secrets of one page as it is rendered into
 // a buffer.
 type Spans struct {
-	size func() int // the length of what was rendered so far
-	list []Span
+	size  func() int // the length of what was rendered so far
+	list  []Span
+	elide bool
 }
 
 // NewSpans collects the spans of a page rendered into a buffer whose length
 // size reports.
 func NewSpans(size func() int) *Spans { return &Spans{size: size, list: make([]Span, 0, 16)} }
+
+// ElideChunks has the page's chunks noted but not written: for a response
+// that splices their compressed form (gzip), copying their markup into the
+// page (a list's 60 KB of rows) is work nobody reads.
+func (s *Spans) ElideChunks(on bool) { s.elide = on }
 
 // List is the page's spans in order.
 func (s *Spans) List() []Span { return s.list }
@@ -95,6 +105,7 @@ func (s *Spans) List() []Span { return s.list }
 func (s *Spans) Reset() {
 	clear(s.list) // keep no chunk alive
 	s.list = s.list[:0]
+	s.elide = false
 }
 
 type spansKey struct{}
@@ -111,6 +122,10 @@ func writeChunk(ctx context.Context, w io.Writer, c *Chunk) error {
 	s, at, err := spanStart(ctx, w)
 	if err != nil {
 		return err
+	}
+	if s != nil && s.elide {
+		s.list = append(s.list, Span{At: at, Len: len(c.HTML), Chunk: c, Elided: true})
+		return nil
 	}
 	if _, err := w.Write(c.HTML); err != nil {
 		return err

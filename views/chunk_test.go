@@ -137,3 +137,49 @@ func TestChunkPackedStages(t *testing.T) {
 		t.Errorf("packed thoroughly %d times, want once", n)
 	}
 }
+
+// TestElidedChunks: a page rendered with its chunks elided holds everything
+// but their markup, and putting each chunk's markup back where its span
+// says gives the page rendered whole, byte for byte.
+func TestElidedChunks(t *testing.T) {
+	l := sampleLayout()
+	l.CSPNonce = "n0nc3-per-request"
+	for name, page := range map[string]templ.Component{
+		"job page":  JobPage(l, fullDetail()),
+		"list page": JobListPage(l, sampleList(50)),
+		"job table": JobTable(sampleList(50)),
+	} {
+		var whole bytes.Buffer
+		if err := page.Render(context.Background(), &whole); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 2 { // the memos filled, then from them
+			var buf bytes.Buffer
+			s := NewSpans(buf.Len)
+			s.ElideChunks(true)
+			if err := page.Render(WithSpans(context.Background(), s), &buf); err != nil {
+				t.Fatal(err)
+			}
+			var rebuilt []byte
+			pos, elided := 0, 0
+			for _, sp := range s.List() {
+				if sp.Chunk == nil {
+					continue
+				}
+				if !sp.Elided {
+					t.Fatalf("%s, render %d: a chunk written although elided", name, i)
+				}
+				rebuilt = append(append(rebuilt, buf.Bytes()[pos:sp.At]...), sp.Chunk.HTML...)
+				pos = sp.At
+				elided += sp.Len
+			}
+			rebuilt = append(rebuilt, buf.Bytes()[pos:]...)
+			if elided == 0 || buf.Len() != whole.Len()-elided {
+				t.Errorf("%s, render %d: %d bytes in the buffer, %d elided, %d whole", name, i, buf.Len(), elided, whole.Len())
+			}
+			if !bytes.Equal(rebuilt, whole.Bytes()) {
+				t.Errorf("%s, render %d: the page with its chunks put back differs from the page rendered whole", name, i)
+			}
+		}
+	}
+}

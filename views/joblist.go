@@ -110,7 +110,7 @@ type JobList struct {
 	Path    string // URL path of the list, e.g. "/backup/jobs"; the search form and all links use it
 	Filter  JobFilter
 	Servers []string // options of the server filter
-	Rows    []JobRow // the current page
+	Rows    []JobRow // the current page; never changed once rendered (the rows memo recognises a slice it has compared)
 	Total   int      // rows matching the filter, all pages
 	Pages   int      // number of pages (0 or 1 hides the pager)
 	AsOf    time.Time

@@ -40,6 +40,14 @@ type memo[M any] struct {
 	mark    func(M) M
 	secrets []secret[M]
 
+	// same, when set, reports that m is the very model (not a copy) last
+	// found equal to an entry's: a caller's slice that is never changed
+	// once rendered (a list page's rows, served again by the handler while
+	// they fit) is then not compared again, row by row, on every request.
+	// The entry holds that model, so its memory cannot be reused for
+	// another while it is remembered.
+	same func(seen, m M) bool
+
 	mu      sync.Mutex
 	entries map[string]memoEntry[M]
 }
@@ -53,6 +61,7 @@ type secret[M any] struct {
 type memoEntry[M any] struct {
 	model M
 	segs  []segment // the markup: stretches, each followed by a hole or by nothing (the last)
+	seen  *M        // the caller's model last found equal to model (see memo.same)
 }
 
 // A segment is a stretch of a memoised markup and the hole after it.
@@ -105,7 +114,19 @@ func (c *memo[M]) write(ctx context.Context, w io.Writer, key string, m M, hole 
 	c.mu.Lock()
 	e, ok := c.entries[key]
 	c.mu.Unlock()
-	if !ok || !c.equal(e.model, m) {
+	switch {
+	case ok && c.same != nil && e.seen != nil && c.same(*e.seen, m):
+	case ok && c.equal(e.model, m):
+		if c.same != nil {
+			c.mu.Lock()
+			if cur, ok := c.entries[key]; ok && sameSegs(cur.segs, e.segs) {
+				seen := m // not &m: m would then be moved to the heap on every call
+				cur.seen = &seen
+				c.entries[key] = cur
+			}
+			c.mu.Unlock()
+		}
+	default:
 		var err error
 		if e, err = c.fill(ctx, key, m, hole != nil); err != nil {
 			return err
@@ -232,13 +253,17 @@ func (c *memo[M]) cut(html []byte, at int) []segment {
 	}
 }
 
+// sameSegs reports whether two entries' markups are the same one (an entry
+// not replaced meanwhile).
+func sameSegs(a, b []segment) bool { return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0]) }
+
 var errHoleTwice = errors.New("views: a memoised component renders its hole twice")
 
 // The memoised components. Tests replace them with memos turned off
 // (limit 0) to compare their output with the components rendered anew.
 var (
 	rowMemo      = newMemo(memoLimit, JobRow.equal, JobRow.clone, func(r JobRow, _ templ.Component) templ.Component { return jobRow(r) })
-	rowsMemo     = newMemo(listMemoLimit, rowsEqual, rowsClone, func(rows []JobRow, _ templ.Component) templ.Component { return eachRow(rows) })
+	rowsMemo     = sameSlice(newMemo(listMemoLimit, rowsEqual, rowsClone, func(rows []JobRow, _ templ.Component) templ.Component { return eachRow(rows) }))
 	pageMemo     = &memo[JobDetail]{limit: memoLimit / 8, equal: JobDetail.equal, clone: JobDetail.clone, render: func(m JobDetail, _ templ.Component) templ.Component { return jobBody(m) }, mark: JobDetail.markToken, secrets: []secret[JobDetail]{confirmToken}, entries: make(map[string]memoEntry[JobDetail])}
 	listMemo     = newMemo(listMemoLimit, JobList.equal, JobList.clone, listBody)
 	jobTableMemo = newMemo(listMemoLimit, JobList.equal, JobList.clone, jobTable)
@@ -456,4 +481,12 @@ func (m JobList) clone() JobList {
 	m.Servers = slices.Clone(m.Servers)
 	m.Rows = make([]JobRow, min(len(m.Rows), 1))
 	return m
+}
+
+// sameSlice has c recognise a slice it has already found equal (memo.same):
+// the same backing array and length. Its callers must not change a slice
+// once rendered.
+func sameSlice[T any](c *memo[[]T]) *memo[[]T] {
+	c.same = func(seen, m []T) bool { return len(seen) == len(m) && len(m) > 0 && &seen[0] == &m[0] }
+	return c
 }
