@@ -23,15 +23,16 @@ import (
 func TestChunkSpans(t *testing.T) {
 	l := sampleLayout()
 	l.CSPNonce = "n0nc3-per-request"
-	secrets := [][]byte{[]byte(l.CSPNonce), []byte(templ.EscapeString(token)), []byte(templ.EscapeString(csrfHeaders(token)))}
+	secrets := [][]byte{[]byte(l.CSPNonce), []byte(templ.EscapeString(token)), []byte(templ.EscapeString(csrfHeaders(token))),
+		[]byte(templ.EscapeString(pageTitle(l.Title)))} // the title: per response too, so one frame serves every page
 	pages := []struct {
 		name    string
 		page    templ.Component
 		big     int // the size of the largest chunk at least
 		secrets int
 	}{
-		{"job page", JobPage(l, fullDetail()), 10000, 6}, // and the confirmation's token,
-		{"list page", JobListPage(l, sampleList(50)), 100000, 5},
+		{"job page", JobPage(l, fullDetail()), 10000, 7}, // and the confirmation's token,
+		{"list page", JobListPage(l, sampleList(50)), 100000, 6},
 		{"job table", JobTable(sampleList(50)), 100000, 0},
 	}
 	for _, p := range pages {
@@ -74,7 +75,7 @@ func TestChunkSpans(t *testing.T) {
 			// Every occurrence is in a span: as many as the spans (the
 			// token's JSON escapes its quote, so the escaped token is
 			// not within the header's).
-			n := bytes.Count(page, secrets[0]) + bytes.Count(page, secrets[1]) + bytes.Count(page, secrets[2])
+			n := bytes.Count(page, secrets[0]) + bytes.Count(page, secrets[1]) + bytes.Count(page, secrets[2]) + bytes.Count(page, secrets[3])
 			if n != p.secrets {
 				t.Errorf("%s, render %d: the nonce and token %d times, want %d", p.name, i, n, p.secrets)
 			}

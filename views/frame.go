@@ -16,8 +16,10 @@ import (
 // memoised: the layout is the same from one request to the next for a
 // person on a page but for its per-request secrets, the CSP nonce of its
 // three scripts and the masked CSRF token (the body's hx-headers, the
-// sign-out form). Its markup is kept per frame model (the Layout without
-// them), cut where they go; a response copies the stretches between them,
+// sign-out form), and its title (a job's name), which is written per
+// response like them so that one frame serves every job page a person
+// opens, a cold one included. Its markup is kept per frame model (the Layout
+// without them), cut where they go; a response copies the stretches between them,
 // each a Chunk compressed once (a gzip response splices them in), writes the
 // secrets' markup for this request, and the page's content in the middle.
 func page(l Layout) templ.Component {
@@ -29,8 +31,8 @@ func page(l Layout) templ.Component {
 	})
 }
 
-// frameLimit bounds the frames kept: one per person and page title (a job's
-// name) recently shown, ~2.2 KB of markup and ~1.2 KB compressed each.
+// frameLimit bounds the frames kept: one per person and current navigation
+// entry recently shown, ~2.2 KB of markup and ~1.2 KB compressed each.
 const frameLimit = 1024
 
 var frameMemo = &memo[Layout]{
@@ -39,7 +41,7 @@ var frameMemo = &memo[Layout]{
 	// The kept model holds no secret of the response that filled it.
 	clone: func(l Layout) Layout {
 		l = l.clone()
-		l.CSPNonce, l.CSRFToken = "", ""
+		l.CSPNonce, l.CSRFToken, l.Title = "", "", ""
 		return l
 	},
 	render: func(l Layout, content templ.Component) templ.Component {
@@ -48,7 +50,7 @@ var frameMemo = &memo[Layout]{
 		})
 	},
 	mark: func(l Layout) Layout {
-		l.CSPNonce, l.CSRFToken = nonceMark, tokenMark
+		l.CSPNonce, l.CSRFToken, l.Title = nonceMark, tokenMark, titleMark
 		return l
 	},
 	// Each secret's markup is made by the very expressions layoutPage
@@ -68,6 +70,10 @@ var frameMemo = &memo[Layout]{
 		{mark: tokenMark, markup: func(ctx context.Context, l Layout) (string, error) {
 			return attrMarkup(ctx, l.CSRFToken)
 		}},
+		// The title: as <title>{ pageTitle(l.Title) }</title> writes it.
+		{mark: titleMarkup, markup: func(_ context.Context, l Layout) (string, error) {
+			return templ.EscapeString(pageTitle(l.Title)), nil
+		}},
 	},
 	entries: make(map[string]memoEntry[Layout]),
 }
@@ -75,7 +81,10 @@ var frameMemo = &memo[Layout]{
 // The placeholders of the frame's secrets: letters, digits and dashes, which
 // no escaping changes (in an attribute, in JSON), and a random part, made
 // anew by each process and never sent, that no title or name can hold.
-var nonceMark, tokenMark = placeholder("nonce"), placeholder("token")
+var (
+	nonceMark, tokenMark, titleMark = placeholder("nonce"), placeholder("token"), placeholder("title")
+	titleMarkup                     = templ.EscapeString(pageTitle(titleMark))
+)
 
 func placeholder(name string) string {
 	b := make([]byte, 16)
@@ -147,14 +156,14 @@ func (l Layout) frameKey() string {
 			current = n.URL
 		}
 	}
-	return l.Title + "\x00" + who + "\x00" + current
+	return who + "\x00" + current
 }
 
 // frameEqual reports whether two layouts render alike but for their
 // secrets: every other field, deep (TestMemoEqualSeesEveryField changes each
 // leaf in turn).
 func (l Layout) frameEqual(o Layout) bool {
-	return l.Title == o.Title && l.BasePath == o.BasePath && l.CSSURL == o.CSSURL && l.JSURL == o.JSURL &&
+	return l.BasePath == o.BasePath && l.CSSURL == o.CSSURL && l.JSURL == o.JSURL &&
 		l.UIURL == o.UIURL && l.HTMXURL == o.HTMXURL && l.IconURL == o.IconURL &&
 		equalPtr(l.User, o.User, User.equal) && slices.Equal(l.Nav, o.Nav) && l.SignOutURL == o.SignOutURL &&
 		l.DemoBanner == o.DemoBanner && equalPtr(l.Flash, o.Flash, func(a, b Flash) bool { return a == b }) &&
