@@ -77,29 +77,7 @@ func ourTokens(r io.Reader, bufSize int) ([]tok, error) {
 	if bufSize > 0 {
 		d.buf = make([]byte, bufSize)
 	}
-	var out []tok
-	for {
-		k, err := d.Next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		switch k {
-		case StartElement:
-			t := tok{Kind: k, Space: d.Space(), Local: string(d.Name()), Attrs: []string{}}
-			for i := range d.NumAttr() {
-				_, local, value := d.AttrAt(i)
-				t.Attrs = append(t.Attrs, string(local)+"="+string(value))
-			}
-			out = append(out, t)
-		case EndElement:
-			out = append(out, tok{Kind: k, Space: d.Space(), Local: string(d.Name())})
-		case Text:
-			out = appendText(out, string(d.Text()))
-		}
-	}
+	return ourTokensFrom(d)
 }
 
 // compare fails unless this tokenizer reads b as encoding/xml does: the
@@ -383,6 +361,7 @@ func TestResetForgetsTheLastInput(t *testing.T) {
 	}
 }
 
+// ourTokensFrom reads d's tokens to the end.
 func ourTokensFrom(d *Decoder) ([]tok, error) {
 	var out []tok
 	for {
@@ -394,15 +373,15 @@ func ourTokensFrom(d *Decoder) ([]tok, error) {
 			return out, err
 		}
 		switch k {
-		case StartElement, EndElement:
-			out = append(out, tok{Kind: k, Space: d.Space(), Local: string(d.Name())})
-			if k == StartElement {
-				out[len(out)-1].Attrs = []string{}
-				for i := range d.NumAttr() {
-					_, local, value := d.AttrAt(i)
-					out[len(out)-1].Attrs = append(out[len(out)-1].Attrs, string(local)+"="+string(value))
-				}
+		case StartElement:
+			t := tok{Kind: k, Space: d.Space(), Local: string(d.Name()), Attrs: []string{}}
+			for i := range d.NumAttr() {
+				_, local, value := d.AttrAt(i)
+				t.Attrs = append(t.Attrs, string(local)+"="+string(value))
 			}
+			out = append(out, t)
+		case EndElement:
+			out = append(out, tok{Kind: k, Space: d.Space(), Local: string(d.Name())})
 		case Text:
 			out = appendText(out, string(d.Text()))
 		}
