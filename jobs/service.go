@@ -663,8 +663,10 @@ func (s *Service) Server(ctx context.Context, id string) (*emclient.BackupServer
 	if err != nil {
 		return nil, err
 	}
+	// ParseUID lowercases the id; the loop compares without allocating
+	// (a job page asks on every view).
 	for i := range all {
-		if emclient.IDFromUID(all[i].UID) == strings.ToLower(id) {
+		if strings.EqualFold(emclient.IDFromUID(all[i].UID), id) {
 			return &all[i], nil
 		}
 	}
