@@ -222,9 +222,10 @@ func gzipSpliced(out *bytes.Buffer, body []byte, spans []views.Span) {
 	for _, s := range spans {
 		deflateSegment(fw, out, body[pos:s.At])
 		crc = crc32.Update(crc, crc32.IEEETable, body[pos:s.At])
-		pos = s.At + s.Len
-		if s.Elided {
+		if s.Elided { // not in body: the page goes on at s.At
 			pos, size = s.At, size+s.Len
+		} else {
+			pos = s.At + s.Len
 		}
 		if s.Chunk == nil {
 			storeSegment(out, body[s.At:pos])
